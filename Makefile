@@ -1,0 +1,30 @@
+# The few verbs everyone uses. `make run` and `make test` are the README's two commands.
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
+.PHONY: build run test lint bench fuzz clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/mutt ./cmd/mutt
+
+run: build
+	scripts/run.sh
+
+test:
+	scripts/test.sh
+
+lint:
+	gofmt -l $$(git ls-files '*.go')
+	$(GO) vet ./...
+
+bench: build
+	scripts/bench.sh
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzNormalize -fuzztime 30s ./internal/event/
+	$(GO) test -run '^$$' -fuzz FuzzMatch -fuzztime 30s ./internal/rules/
+
+clean:
+	rm -rf bin artifacts

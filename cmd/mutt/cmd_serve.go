@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mutt-go/mutt/internal/app"
+)
+
+func newServeCommand(g *globalOptions) *cobra.Command {
+	var only string
+	var noMigrate bool
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run MUTT's services in one process (all by default)",
+		Long: `Run MUTT's services in one process. By default every role runs; --only picks some.
+The schema is migrated first unless --no-migrate is given. SIGHUP reloads rules;
+SIGINT or SIGTERM stops after the work in hand is finished.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			roles := app.AllRoles()
+			if only != "" {
+				var err error
+				if roles, err = app.ParseRoles(only); err != nil {
+					return usageError{err}
+				}
+			}
+			return g.serve(cmd.Context(), roles, !noMigrate)
+		},
+	}
+	cmd.Flags().StringVar(&only, "only", "", "comma-separated roles to run: ingestor,alerter")
+	cmd.Flags().BoolVar(&noMigrate, "no-migrate", false, "do not apply schema migrations at start")
+	return cmd
+}
+
+func newRoleCommand(g *globalOptions, role, short string) *cobra.Command {
+	var migrate bool
+	cmd := &cobra.Command{
+		Use:   role,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.serve(cmd.Context(), []string{role}, migrate)
+		},
+	}
+	cmd.Flags().BoolVar(&migrate, "migrate", false, "apply schema migrations at start")
+	return cmd
+}
+
+func (g *globalOptions) serve(ctx context.Context, roles []string, migrate bool) error {
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return err
+	}
+	logger := g.logger(cfg)
+	srv, err := app.NewServer(ctx, cfg, app.ServeOptions{Roles: roles, Migrate: migrate}, logger)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			logger.Info("SIGHUP: reloading")
+			srv.Reload()
+		}
+	}()
+	return srv.Run(ctx)
+}

@@ -1,0 +1,150 @@
+// Command mutt is MUTT, the Multi-Use Telemetry Tool: every service and
+// every operator tool of the event pipeline in one binary.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mutt-go/mutt/internal/config"
+	"github.com/mutt-go/mutt/internal/obs"
+)
+
+// Exit codes shared by every subcommand.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2 // bad flags, bad configuration
+)
+
+// Set at build time with -ldflags "-X main.version=… -X main.commit=…".
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+// globalOptions are the flags every subcommand accepts.
+type globalOptions struct {
+	configFile  string
+	redisURL    string
+	databaseURL string
+	keyPrefix   string
+	logLevel    string
+	logFormat   string
+	stdout      io.Writer
+	stderr      io.Writer
+}
+
+// usageError marks errors that exit with exitUsage.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g := &globalOptions{stdout: stdout, stderr: stderr}
+	root := newRootCommand(g)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(stderr, "mutt:", err)
+	var ue usageError
+	var fe *config.FieldError
+	if errors.As(err, &ue) || errors.As(err, &fe) {
+		return exitUsage
+	}
+	return exitFailure
+}
+
+func newRootCommand(g *globalOptions) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "mutt",
+		Short: "MUTT: syslog and SNMP traps in, prioritized rules, alerts out",
+		Long: `MUTT (Multi-Use Telemetry Tool) takes syslog messages and SNMP traps, decides with
+prioritized rules what each event means, records it in PostgreSQL and sends alerts on.
+
+Every service and operator tool is a subcommand of this one binary.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.configFile, "config", os.Getenv("MUTT_CONFIG"), "YAML configuration file (env MUTT_CONFIG)")
+	pf.StringVar(&g.redisURL, "redis-url", "", "Redis URL, e.g. redis://127.0.0.1:6379/0 (env REDIS_URL)")
+	pf.StringVar(&g.databaseURL, "database-url", "", "PostgreSQL URL (env DATABASE_URL)")
+	pf.StringVar(&g.keyPrefix, "key-prefix", "", "prefix of every Redis key (env MUTT_KEY_PREFIX, default mutt)")
+	pf.StringVar(&g.logLevel, "log-level", "", "debug, info, warn or error (env LOG_LEVEL)")
+	pf.StringVar(&g.logFormat, "log-format", "", "json or text (env LOG_FORMAT)")
+	root.AddCommand(
+		newVersionCommand(g),
+		newServeCommand(g),
+		newRoleCommand(g, "ingestor", "Run the HTTP ingest API (port 8080)"),
+		newRoleCommand(g, "alerter", "Run the rule engine on the ingest queue (metrics 8081, health 8082)"),
+		newMigrateCommand(g),
+		newSendCommand(g),
+		newRulesCommand(g),
+	)
+	return root
+}
+
+// loadConfig reads the configuration: file, environment, then flags.
+func (g *globalOptions) loadConfig() (config.Config, error) {
+	cfg, err := config.Load(g.configFile, os.LookupEnv)
+	if err != nil {
+		return cfg, err
+	}
+	if g.redisURL != "" {
+		cfg.Redis.URL = g.redisURL
+	}
+	if g.databaseURL != "" {
+		cfg.Postgres.URL = g.databaseURL
+	}
+	if g.keyPrefix != "" {
+		cfg.KeyPrefix = g.keyPrefix
+	}
+	if g.logLevel != "" {
+		cfg.Log.Level = g.logLevel
+	}
+	if g.logFormat != "" {
+		cfg.Log.Format = g.logFormat
+	}
+	cfg.Finish()
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return cfg, nil
+}
+
+func (g *globalOptions) logger(cfg config.Config) *slog.Logger {
+	return obs.NewLogger(g.stderr, cfg.Log.Format, cfg.Log.Level).With("version", version)
+}
+
+func newVersionCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version and commit",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintf(g.stdout, "mutt %s (commit %s)\n", version, commit)
+			return nil
+		},
+	}
+}

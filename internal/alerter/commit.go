@@ -1,0 +1,130 @@
+package alerter
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/mutt-go/mutt/internal/queue"
+)
+
+// commitScript finishes a batch in one atomic step: acknowledge the
+// messages, push their alerts, write their dead letters, count unhandled
+// messages (pushing a meta-alert when a count reaches the threshold) and
+// delete the acknowledged entries. If none of the messages was still
+// pending (another consumer reclaimed and finished them) it does nothing,
+// so a batch's effects happen once even when two consumers raced for it.
+//
+// KEYS: ingest stream, alert stream, DLQ stream, then a counter key and its
+// "triggered" key per unhandled event.
+// ARGV: group, n ids, ids…, n alerts, alerts…, n dead, (payload, reason,
+// error, source, source id, deliveries, failed at)…, threshold, expiry,
+// n unhandled, meta-alert per unhandled event…
+var commitScript = redis.NewScript(`
+local i = 1
+local group = ARGV[i]; i = i + 1
+local nids = tonumber(ARGV[i]); i = i + 1
+local first = i
+local acked = 0
+for s = 0, nids - 1, 500 do
+  local chunk = {}
+  for k = s, math.min(s + 499, nids - 1) do chunk[#chunk + 1] = ARGV[first + k] end
+  acked = acked + redis.call('XACK', KEYS[1], group, unpack(chunk))
+end
+i = first + nids
+if nids > 0 and acked == 0 then
+  return {0, 0}
+end
+local nalerts = tonumber(ARGV[i]); i = i + 1
+for k = 1, nalerts do
+  redis.call('XADD', KEYS[2], '*', 'e', ARGV[i]); i = i + 1
+end
+local ndead = tonumber(ARGV[i]); i = i + 1
+for k = 1, ndead do
+  redis.call('XADD', KEYS[3], '*', 'e', ARGV[i], 'reason', ARGV[i+1], 'error', ARGV[i+2],
+    'source', ARGV[i+3], 'source_id', ARGV[i+4], 'deliveries', ARGV[i+5], 'failed_at', ARGV[i+6])
+  i = i + 7
+end
+local threshold = tonumber(ARGV[i]); i = i + 1
+local expiry = tonumber(ARGV[i]); i = i + 1
+local nunh = tonumber(ARGV[i]); i = i + 1
+local metas = 0
+for k = 1, nunh do
+  local counter = KEYS[3 + 2 * k - 1]
+  local triggered = KEYS[3 + 2 * k]
+  if redis.call('EXISTS', triggered) == 0 then
+    local n = redis.call('INCR', counter)
+    if n == 1 then redis.call('EXPIRE', counter, expiry) end
+    if n == threshold then
+      redis.call('RENAME', counter, triggered)
+      redis.call('EXPIRE', triggered, expiry)
+      redis.call('XADD', KEYS[2], '*', 'e', ARGV[i])
+      metas = metas + 1
+    end
+  end
+  i = i + 1
+end
+for s = 0, nids - 1, 500 do
+  local chunk = {}
+  for k = s, math.min(s + 499, nids - 1) do chunk[#chunk + 1] = ARGV[first + k] end
+  redis.call('XDEL', KEYS[1], unpack(chunk))
+end
+return {acked, metas}
+`)
+
+// unhandledItem is one unhandled event's contribution to a commit.
+type unhandledItem struct {
+	counterKey string
+	metaAlert  []byte
+}
+
+// commit is everything a batch does in Redis.
+type commit struct {
+	ids       []string
+	alerts    [][]byte
+	dead      []queue.DeadLetter
+	unhandled []unhandledItem
+	threshold int64
+	expiry    int64
+}
+
+// commitResult says what the script did.
+type commitResult struct {
+	acked, metaAlerts int64
+}
+
+func (a *Alerter) runCommit(ctx context.Context, c *commit) (commitResult, error) {
+	keys := make([]string, 3, 3+2*len(c.unhandled))
+	keys[0], keys[1], keys[2] = a.ingest.Key(), a.opts.AlertQueue, a.opts.DLQ
+	n := 2 + len(c.ids) + 1 + len(c.alerts) + 1 + 7*len(c.dead) + 3 + len(c.unhandled)
+	args := make([]any, 0, n)
+	args = append(args, a.ingest.Group(), len(c.ids))
+	for _, id := range c.ids {
+		args = append(args, id)
+	}
+	args = append(args, len(c.alerts))
+	for _, al := range c.alerts {
+		args = append(args, al)
+	}
+	args = append(args, len(c.dead))
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	for _, d := range c.dead {
+		args = append(args, d.Payload, d.Reason, d.Error, d.Source, d.SourceID, strconv.FormatInt(d.Deliveries, 10), now)
+	}
+	args = append(args, c.threshold, c.expiry, len(c.unhandled))
+	for _, u := range c.unhandled {
+		keys = append(keys, u.counterKey, u.counterKey+":triggered")
+		args = append(args, u.metaAlert)
+	}
+	res, err := commitScript.Run(ctx, a.rdb, keys, args...).Int64Slice()
+	if err != nil {
+		return commitResult{}, fmt.Errorf("committing batch of %d: %w", len(c.ids), err)
+	}
+	if len(res) != 2 {
+		return commitResult{}, fmt.Errorf("committing batch: unexpected reply %v", res)
+	}
+	return commitResult{acked: res[0], metaAlerts: res[1]}, nil
+}

@@ -1,0 +1,333 @@
+// Package app wires MUTT's components from the configuration and runs them:
+// it connects to Redis and PostgreSQL, applies migrations, builds the roles
+// a process was asked to run, serves their HTTP endpoints, and shuts them
+// down in order.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/mutt-go/mutt/internal/alerter"
+	"github.com/mutt-go/mutt/internal/config"
+	"github.com/mutt-go/mutt/internal/dynconfig"
+	"github.com/mutt-go/mutt/internal/ingest"
+	"github.com/mutt-go/mutt/internal/obs"
+	"github.com/mutt-go/mutt/internal/queue"
+	"github.com/mutt-go/mutt/internal/store"
+)
+
+// Roles a process can run.
+const (
+	RoleIngestor = "ingestor"
+	RoleAlerter  = "alerter"
+)
+
+// AllRoles are the roles `mutt serve` runs by default.
+var allRoles = []string{RoleIngestor, RoleAlerter}
+
+// AllRoles returns the roles `mutt serve` runs by default.
+func AllRoles() []string { return slices.Clone(allRoles) }
+
+// ParseRoles reads a comma-separated role list.
+func ParseRoles(s string) ([]string, error) {
+	var out []string
+	for _, r := range strings.Split(s, ",") {
+		r = strings.TrimSpace(r)
+		if r == "" {
+			continue
+		}
+		if !slices.Contains(allRoles, r) {
+			return nil, fmt.Errorf("unknown role %q (known: %s)", r, strings.Join(allRoles, ", "))
+		}
+		if !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no role given")
+	}
+	return out, nil
+}
+
+// ServeOptions say what a process runs.
+type ServeOptions struct {
+	Roles   []string
+	Migrate bool // apply migrations before starting
+	// Ready, when not nil, is called with the addresses actually listened on
+	// (role endpoint name → host:port) once every server listens.
+	Ready func(addrs map[string]string)
+}
+
+// Server is a running set of roles.
+type Server struct {
+	cfg     config.Config
+	opts    ServeOptions
+	logger  *slog.Logger
+	reg     *prometheus.Registry
+	rdb     *redis.Client
+	pool    *pgxpool.Pool
+	dyn     *dynconfig.Store
+	alerter *alerter.Alerter
+}
+
+// NewServer connects to the dependencies the roles need.
+func NewServer(ctx context.Context, cfg config.Config, opts ServeOptions, logger *slog.Logger) (*Server, error) {
+	if slices.Contains(opts.Roles, RoleIngestor) {
+		if err := cfg.RequireIngestKey(); err != nil {
+			return nil, err
+		}
+	}
+	s := &Server{cfg: cfg, opts: opts, logger: logger, reg: obs.NewRegistry()}
+	rdb, err := ConnectRedis(ctx, cfg.Redis, logger)
+	if err != nil {
+		return nil, err
+	}
+	s.rdb = rdb
+	if cfg.DynamicConfigEnabled {
+		s.dyn = dynconfig.New(rdb, cfg.Keys.ConfigPrefix, logger.With("component", "dynconfig"))
+	}
+	if slices.Contains(opts.Roles, RoleAlerter) || opts.Migrate {
+		pool, err := ConnectPostgres(ctx, cfg.Postgres, logger)
+		if err != nil {
+			_ = rdb.Close()
+			return nil, err
+		}
+		s.pool = pool
+		if opts.Migrate {
+			if err := store.Migrate(ctx, pool, logger); err != nil {
+				s.Close()
+				return nil, fmt.Errorf("migrating schema: %w", err)
+			}
+		}
+	}
+	return s, nil
+}
+
+// Reload asks every role to reload what it caches (SIGHUP).
+func (s *Server) Reload() {
+	if s.alerter != nil {
+		s.alerter.Reload()
+	}
+}
+
+// Registry returns the process's metrics registry.
+func (s *Server) Registry() *prometheus.Registry { return s.reg }
+
+// Run runs the roles until ctx ends, then stops them: HTTP servers stop
+// accepting, in-flight requests and batches finish, connections close.
+func (s *Server) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	var servers []*http.Server
+	addrs := map[string]string{}
+	var errMu sync.Mutex
+	var firstErr error
+	fail := func(err error) {
+		errMu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		errMu.Unlock()
+		cancel(err)
+	}
+	listen := func(name, addr string, h http.Handler) error {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("%s: listening on %s: %w", name, addr, err)
+		}
+		addrs[name] = ln.Addr().String()
+		srv := &http.Server{
+			Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+			WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
+			ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+		}
+		servers = append(servers, srv)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				fail(fmt.Errorf("%s server: %w", name, err))
+			}
+		}()
+		return nil
+	}
+	runComponent := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx); err != nil && ctx.Err() == nil {
+				fail(fmt.Errorf("%s: %w", name, err))
+			}
+		}()
+	}
+
+	if s.dyn != nil {
+		runComponent("dynamic config", s.dyn.Run)
+	}
+	var closers []func() error
+	var startErr error
+	for _, role := range s.opts.Roles {
+		switch role {
+		case RoleIngestor:
+			startErr = s.startIngestor(listen, &closers)
+		case RoleAlerter:
+			startErr = s.startAlerter(listen, runComponent)
+		}
+		if startErr != nil {
+			break
+		}
+	}
+	if startErr == nil {
+		s.logger.Info("MUTT started", "roles", s.opts.Roles, "addresses", addrs, "pod", s.cfg.PodName)
+		if s.opts.Ready != nil {
+			s.opts.Ready(addrs)
+		}
+	} else {
+		fail(startErr)
+	}
+
+	<-ctx.Done()
+	s.logger.Info("stopping")
+	shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer stop()
+	for _, srv := range servers {
+		_ = srv.Shutdown(shutdownCtx)
+	}
+	for _, c := range closers {
+		_ = c()
+	}
+	wg.Wait()
+	errMu.Lock()
+	defer errMu.Unlock()
+	return firstErr
+}
+
+func (s *Server) startIngestor(listen func(string, string, http.Handler) error, closers *[]func() error) error {
+	cfg := s.cfg
+	limit := func() int64 { return s.dyn.Int("max_ingest_queue_size", cfg.Ingest.MaxQueueSize) }
+	producer := queue.NewProducer(s.rdb, cfg.Keys.IngestQueue, queue.ProducerOptions{
+		Limit: limit, MetricsPrefix: cfg.Keys.MetricsPrefix,
+	})
+	*closers = append(*closers, producer.Close)
+	opts := ingest.Options{
+		APIKey: cfg.Ingest.APIKey, APIKeyNext: cfg.Ingest.APIKeyNext,
+		MaxBodyBytes: cfg.Ingest.MaxBodyBytes, RequiredFields: cfg.Ingest.RequiredFields,
+		QueueLimit: limit,
+		Ping:       func(ctx context.Context) error { return s.rdb.Ping(ctx).Err() },
+		Settings: func() any {
+			return map[string]any{"dynamic_config_enabled": cfg.DynamicConfigEnabled, "static": cfg, "dynamic": s.dynamicValues()}
+		},
+	}
+	if cfg.Ingest.RateLimit.Enabled {
+		opts.RateLimit = &ingest.RateLimitOptions{
+			Redis: s.rdb, Key: cfg.Keys.RateLimit,
+			Max: func() int64 { return s.dyn.Int("ingest_max_rate", int64(cfg.Ingest.RateLimit.Max)) },
+			Window: func() time.Duration {
+				return time.Duration(s.dyn.Int("ingest_rate_window", int64(cfg.Ingest.RateLimit.Window/time.Second))) * time.Second
+			},
+		}
+	}
+	h := ingest.NewServer(opts, producer, s.reg, s.logger.With("component", "ingestor"))
+	return listen("ingestor", cfg.Ingest.Listen, h)
+}
+
+func (s *Server) dynamicValues() map[string]string {
+	out := map[string]string{}
+	if s.dyn == nil {
+		return out
+	}
+	for _, k := range dynconfig.Keys() {
+		if v := s.dyn.String(k.Name, ""); v != "" {
+			out[k.Name] = v
+		}
+	}
+	return out
+}
+
+func (s *Server) startAlerter(listen func(string, string, http.Handler) error, run func(string, func(context.Context) error)) error {
+	cfg := s.cfg
+	st := store.New(s.pool)
+	a := alerter.New(alerter.Options{
+		PodName: cfg.PodName, IngestQueue: cfg.Keys.IngestQueue, AlertQueue: cfg.Keys.AlertQueue,
+		DLQ: cfg.Keys.AlerterDLQ, UnhandledPrefix: cfg.Keys.UnhandledPrefix, ReloadChannel: cfg.Keys.ReloadChannel,
+		Workers: cfg.Alerter.Workers, BatchSize: cfg.Alerter.BatchSize, Block: cfg.Alerter.Block,
+		MaxRetries: cfg.Alerter.MaxRetries, ReclaimIdle: cfg.Alerter.ReclaimIdle,
+		CacheReloadInterval: cfg.Alerter.CacheReloadInterval,
+		UnhandledThreshold:  int64(cfg.Alerter.UnhandledThreshold), UnhandledExpiry: cfg.Alerter.UnhandledExpiry,
+		UnhandledDefaultTeam: cfg.Alerter.UnhandledDefaultTeam,
+		ShedWarnThreshold:    cfg.Alerter.Shedding.WarnThreshold, ShedThreshold: cfg.Alerter.Shedding.ShedThreshold,
+		ShedMode: cfg.Alerter.Shedding.Mode, DeferSleep: cfg.Alerter.Shedding.DeferSleep,
+		RequiredFields: cfg.Ingest.RequiredFields,
+	}, s.rdb, st, st, s.dyn, s.reg, s.logger.With("component", "alerter"))
+	s.alerter = a
+	health := obs.HealthHandler(
+		map[string]any{"service": "mutt-alerter", "version": obs.APIVersion, "pod": cfg.PodName},
+		obs.Check{Name: "Redis", Check: func(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }},
+		obs.Check{Name: "PostgreSQL", Check: st.Ping},
+		obs.Check{Name: "Rules", Check: func(context.Context) error {
+			if !a.Ready() {
+				return errors.New("rules not loaded yet")
+			}
+			return nil
+		}},
+	)
+	metricsMux := http.NewServeMux()
+	metricsMux.Handle("GET /metrics", obs.MetricsHandler(s.reg))
+	metricsMux.Handle("GET /health", health)
+	healthMux := http.NewServeMux()
+	healthMux.Handle("GET /health", health)
+	if err := listen("alerter-metrics", cfg.Alerter.MetricsListen, metricsMux); err != nil {
+		return err
+	}
+	if err := listen("alerter-health", cfg.Alerter.HealthListen, healthMux); err != nil {
+		return err
+	}
+	run("alerter", a.Run)
+	run("partitions", s.maintainPartitions)
+	return nil
+}
+
+// maintainPartitions keeps three months of audit partitions ahead, checking
+// every six hours.
+func (s *Server) maintainPartitions(ctx context.Context) error {
+	for {
+		if created, err := store.EnsurePartitions(ctx, s.pool, time.Now(), 3); err != nil {
+			s.logger.Warn("creating audit partitions", "error", err)
+		} else if len(created) > 0 {
+			s.logger.Info("created audit partitions", "partitions", created)
+		}
+		t := time.NewTimer(6 * time.Hour)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Close releases the connections. Safe to call twice.
+func (s *Server) Close() {
+	if s.pool != nil {
+		s.pool.Close()
+		s.pool = nil
+	}
+	if s.rdb != nil {
+		_ = s.rdb.Close()
+		s.rdb = nil
+	}
+}

@@ -1,0 +1,169 @@
+// Package itest gives integration tests their own PostgreSQL database and
+// their own Redis key namespace on the machine's real servers, and removes
+// both when the test ends, so parallel runs never see each other's data.
+//
+// It must only be imported from _test.go files.
+package itest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+)
+
+// Default addresses of the local servers; MUTT_TEST_DATABASE_URL and
+// MUTT_TEST_REDIS_URL override them.
+const (
+	defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	defaultRedisURL    = "redis://127.0.0.1:6379/0"
+)
+
+// AdminDatabaseURL is the URL of a database the tests may connect to in order
+// to create and drop their own databases.
+func AdminDatabaseURL() string {
+	if u := os.Getenv("MUTT_TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	return defaultDatabaseURL
+}
+
+// RedisURL is the URL of the Redis server the tests use.
+func RedisURL() string {
+	if u := os.Getenv("MUTT_TEST_REDIS_URL"); u != "" {
+		return u
+	}
+	return defaultRedisURL
+}
+
+// RandomName returns prefix followed by 12 random hex digits.
+func RandomName(prefix string) string {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// Database creates an empty database for this test and returns its URL. The
+// database is dropped when the test ends.
+func Database(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin := AdminDatabaseURL()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatalf("itest: connecting to PostgreSQL at %s (is it running? see README): %v", admin, err)
+	}
+	defer conn.Close(ctx)
+	name := RandomName("mutt_test_")
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		t.Fatalf("itest: creating database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			t.Errorf("itest: connecting to drop %s: %v", name, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+			t.Errorf("itest: dropping database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatalf("itest: parsing %s: %v", admin, err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// Pool creates a database for this test (see Database) and returns a pool
+// connected to it, closed when the test ends.
+func Pool(t testing.TB) (*pgxpool.Pool, string) {
+	t.Helper()
+	dsn := Database(t)
+	pool, err := pgxpool.New(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("itest: opening pool: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return pool, dsn
+}
+
+// Redis returns a client for the test Redis and a key prefix of the form
+// "mutt_test_<random>" unique to this test. Every key under the prefix is
+// deleted when the test ends.
+func Redis(t testing.TB) (*redis.Client, string) {
+	t.Helper()
+	opts, err := redis.ParseURL(RedisURL())
+	if err != nil {
+		t.Fatalf("itest: parsing %s: %v", RedisURL(), err)
+	}
+	client := redis.NewClient(opts)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := client.Ping(ctx).Err(); err != nil {
+		t.Fatalf("itest: Redis at %s does not answer (is it running? see README): %v", RedisURL(), err)
+	}
+	prefix := RandomName("mutt_test_")
+	t.Cleanup(func() {
+		if err := DeleteKeys(context.Background(), client, prefix+":*"); err != nil {
+			t.Errorf("itest: %v", err)
+		}
+		_ = client.Close()
+	})
+	return client, prefix
+}
+
+// DeleteKeys removes every key matching pattern.
+func DeleteKeys(ctx context.Context, client redis.UniversalClient, pattern string) error {
+	iter := client.Scan(ctx, 0, pattern, 1000).Iterator()
+	var batch []string
+	for iter.Next(ctx) {
+		batch = append(batch, iter.Val())
+		if len(batch) == 1000 {
+			if err := client.Unlink(ctx, batch...).Err(); err != nil {
+				return fmt.Errorf("deleting keys %s: %w", pattern, err)
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return fmt.Errorf("scanning keys %s: %w", pattern, err)
+	}
+	if len(batch) > 0 {
+		if err := client.Unlink(ctx, batch...).Err(); err != nil {
+			return fmt.Errorf("deleting keys %s: %w", pattern, err)
+		}
+	}
+	return nil
+}
+
+// Eventually polls cond every 10ms until it returns true or timeout passes,
+// then fails the test with msg.
+func Eventually(t testing.TB, timeout time.Duration, msg string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if cond() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s: %s", timeout, msg)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

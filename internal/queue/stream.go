@@ -1,0 +1,215 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// PayloadField is the stream entry field that holds a message's payload.
+const PayloadField = "e"
+
+// Message is one entry read from a stream by a consumer group.
+type Message struct {
+	ID      string
+	Payload []byte
+	// Deliveries counts how many times the group has handed this message to
+	// a consumer, this time included.
+	Deliveries int64
+}
+
+// Stream is one Redis stream consumed by one consumer group. It is safe
+// for concurrent use.
+type Stream struct {
+	rdb   redis.UniversalClient
+	key   string
+	group string
+}
+
+// NewStream returns the stream key consumed by group.
+func NewStream(rdb redis.UniversalClient, key, group string) *Stream {
+	return &Stream{rdb: rdb, key: key, group: group}
+}
+
+// Key returns the stream's Redis key.
+func (s *Stream) Key() string { return s.key }
+
+// Group returns the consumer group's name.
+func (s *Stream) Group() string { return s.group }
+
+// EnsureGroup creates the consumer group (and the stream) when missing. A
+// new group starts at the beginning of the stream, so nothing written before
+// the first consumer started is skipped.
+func (s *Stream) EnsureGroup(ctx context.Context) error {
+	err := s.rdb.XGroupCreateMkStream(ctx, s.key, s.group, "0").Err()
+	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+		return fmt.Errorf("creating consumer group %s on %s: %w", s.group, s.key, err)
+	}
+	return nil
+}
+
+// Len returns the number of entries in the stream: messages waiting plus
+// messages delivered but not yet acknowledged.
+func (s *Stream) Len(ctx context.Context) (int64, error) {
+	n, err := s.rdb.XLen(ctx, s.key).Result()
+	if err != nil {
+		return 0, fmt.Errorf("measuring %s: %w", s.key, err)
+	}
+	return n, nil
+}
+
+// Read returns up to count new messages for consumer, waiting up to block
+// for the first one (a negative block does not wait; zero would wait
+// forever). It returns no messages and no error when none arrived.
+func (s *Stream) Read(ctx context.Context, consumer string, count int, block time.Duration) ([]Message, error) {
+	res, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+		Group:    s.group,
+		Consumer: consumer,
+		Streams:  []string{s.key, ">"},
+		Count:    int64(count),
+		Block:    block,
+	}).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		if isNoGroup(err) {
+			// The stream was deleted (for example by a restore); recreate
+			// the group so consumers carry on.
+			if gerr := s.EnsureGroup(ctx); gerr != nil {
+				return nil, gerr
+			}
+			return nil, nil
+		}
+		return nil, fmt.Errorf("reading %s: %w", s.key, err)
+	}
+	var out []Message
+	for _, st := range res {
+		if out == nil {
+			out = make([]Message, 0, len(st.Messages))
+		}
+		for _, m := range st.Messages {
+			out = append(out, Message{ID: m.ID, Payload: payload(m.Values), Deliveries: 1})
+		}
+	}
+	return out, nil
+}
+
+func isNoGroup(err error) bool { return strings.HasPrefix(err.Error(), "NOGROUP") }
+
+// payload extracts the payload field; an entry written by another tool
+// without it yields nil, which the consumer treats as a poison message.
+func payload(values map[string]any) []byte {
+	switch v := values[PayloadField].(type) {
+	case string:
+		return []byte(v)
+	case []byte:
+		return v
+	}
+	return nil
+}
+
+// Reclaim takes over messages that another consumer (typically a crashed
+// one) has held unacknowledged for at least minIdle, up to count of them,
+// and returns them with their delivery counts. Entries deleted from the
+// stream while pending are dropped from the pending list by Redis.
+func (s *Stream) Reclaim(ctx context.Context, consumer string, minIdle time.Duration, count int) ([]Message, error) {
+	msgs, _, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+		Stream:   s.key,
+		Group:    s.group,
+		Consumer: consumer,
+		MinIdle:  minIdle,
+		Start:    "0-0",
+		Count:    int64(count),
+	}).Result()
+	if err != nil {
+		if isNoGroup(err) {
+			return nil, s.EnsureGroup(ctx)
+		}
+		return nil, fmt.Errorf("reclaiming from %s: %w", s.key, err)
+	}
+	if len(msgs) == 0 {
+		return nil, nil
+	}
+	// XAUTOCLAIM does not report delivery counts; the pending list does.
+	pending, err := s.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{
+		Stream:   s.key,
+		Group:    s.group,
+		Start:    msgs[0].ID,
+		End:      msgs[len(msgs)-1].ID,
+		Count:    int64(len(msgs)) + 1,
+		Consumer: consumer,
+	}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("reading delivery counts on %s: %w", s.key, err)
+	}
+	counts := make(map[string]int64, len(pending))
+	for _, p := range pending {
+		counts[p.ID] = p.RetryCount
+	}
+	out := make([]Message, 0, len(msgs))
+	for _, m := range msgs {
+		d := counts[m.ID]
+		if d == 0 {
+			d = 1
+		}
+		out = append(out, Message{ID: m.ID, Payload: payload(m.Values), Deliveries: d})
+	}
+	return out, nil
+}
+
+// Ack acknowledges and deletes messages: they are done.
+func (s *Stream) Ack(ctx context.Context, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.XAck(ctx, s.key, s.group, ids...)
+		p.XDel(ctx, s.key, ids...)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("acknowledging %d messages on %s: %w", len(ids), s.key, err)
+	}
+	return nil
+}
+
+// PendingCount returns how many messages are delivered but unacknowledged.
+func (s *Stream) PendingCount(ctx context.Context) (int64, error) {
+	p, err := s.rdb.XPending(ctx, s.key, s.group).Result()
+	if err != nil {
+		if isNoGroup(err) {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("reading pending count of %s: %w", s.key, err)
+	}
+	return p.Count, nil
+}
+
+// DeadLetter is what a dead-letter queue entry records besides the payload.
+type DeadLetter struct {
+	Payload    []byte
+	Reason     string // short, fixed vocabulary: invalid_event, max_retries, audit_rejected, shed, …
+	Error      string // the detail
+	Source     string // stream the message came from
+	SourceID   string // its ID there
+	Deliveries int64
+}
+
+// Fields returns the entry as stream field/value pairs, for XADD.
+func (d DeadLetter) Fields(failedAt time.Time) []any {
+	return []any{
+		PayloadField, d.Payload,
+		"reason", d.Reason,
+		"error", d.Error,
+		"source", d.Source,
+		"source_id", d.SourceID,
+		"deliveries", strconv.FormatInt(d.Deliveries, 10),
+		"failed_at", failedAt.UTC().Format(time.RFC3339Nano),
+	}
+}

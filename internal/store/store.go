@@ -1,0 +1,28 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Store runs MUTT's queries on a connection pool. It is safe for concurrent
+// use; it holds no state besides the pool, which the caller owns and closes.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// New returns a Store that runs its queries on pool.
+func New(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool}
+}
+
+// Ping checks that PostgreSQL answers a query on a pooled connection.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.pool.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("pinging postgresql: %w", err)
+	}
+	return nil
+}

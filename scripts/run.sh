@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs MUTT on this machine: starts local PostgreSQL and Redis if needed,
+# creates the demo database with a few rules, starts every service with
+# `mutt serve`, replays the sample events and then keeps a slow stream of
+# them flowing until Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/services.sh
+ensure_services
+
+db="${MUTT_DEMO_DB:-mutt_demo}"
+export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/${db}?sslmode=disable}"
+export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
+export LOG_FORMAT="${LOG_FORMAT:-text}"
+# A fresh key for this run, in the environment only (never on disk or argv).
+INGEST_API_KEY="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export INGEST_API_KEY
+
+data="${MUTT_SAMPLE_DATA:-../shared/data}"
+[ -d "$data" ] || data=internal/sender/testdata
+samples=("$data"/demo_*.json)
+
+[ -x bin/mutt ] || make build
+if ! psql -h 127.0.0.1 -U postgres -tAc "select 1 from pg_database where datname='${db}'" | grep -q 1; then
+  psql -h 127.0.0.1 -U postgres -qc "create database ${db}"
+fi
+bin/mutt migrate
+if [ "$(psql "$DATABASE_URL" -tAc 'select count(*) from alert_rules')" = "0" ]; then
+  echo "loading the demo rules (scripts/demo-rules.sql)"
+  psql "$DATABASE_URL" -q -f scripts/demo-rules.sql
+fi
+
+bin/mutt serve --no-migrate &
+serve=$!
+trap 'kill $serve 2>/dev/null; wait $serve 2>/dev/null' EXIT INT TERM
+for _ in $(seq 1 100); do
+  curl -fsS http://127.0.0.1:8082/health >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+echo "== replaying ${#samples[@]} sample files"
+bin/mutt send --retimestamp "${samples[@]}"
+sleep 1
+echo "== audit rows by decision"
+psql "$DATABASE_URL" -c 'select handling_decision, forwarded_to_moog, count(*) from event_audit_log group by 1, 2 order by 3 desc'
+echo "== queues"
+for q in ingest_queue alert_queue dlq:alerter; do
+  printf '%-20s %s\n' "mutt:$q" "$(redis-cli -u "$REDIS_URL" xlen "mutt:$q")"
+done
+cat <<MSG
+
+MUTT is running:  ingest http://127.0.0.1:8080/api/v2/ingest   metrics http://127.0.0.1:8081/metrics   health http://127.0.0.1:8082/health
+A slow stream of sample events keeps flowing (20 events/s). Ctrl-C stops everything.
+MSG
+bin/mutt send --retimestamp --rate 20 --batch 10 --repeat 1000 --progress never "${samples[@]}" >/dev/null &
+wait $serve

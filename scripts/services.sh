@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Starts the local PostgreSQL and Redis that MUTT's run and test commands use,
+# when they are not already answering. Sourced by scripts/run.sh and
+# scripts/test.sh.
+set -euo pipefail
+
+pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
+redis_up() { [ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = "PONG" ]; }
+
+ensure_services() {
+  if ! command -v psql >/dev/null || ! command -v redis-server >/dev/null; then
+    echo "installing postgresql-client and redis-server" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client redis-server >/dev/null
+  fi
+  if ! pg_up; then
+    echo "starting PostgreSQL" >&2
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start
+  fi
+  if ! redis_up; then
+    echo "starting Redis" >&2
+    mkdir -p /var/lib/redis /var/log/redis
+    redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+      --dir /var/lib/redis --logfile /var/log/redis/ci.log
+  fi
+  for _ in $(seq 1 100); do
+    if pg_up && redis_up; then return 0; fi
+    sleep 0.2
+  done
+  echo "PostgreSQL or Redis did not come up on 127.0.0.1" >&2
+  return 1
+}
