@@ -17,10 +17,10 @@ func newRulesCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{Use: "rules", Short: "Work with alert rules"}
 	var raw string
 	test := &cobra.Command{
-		Use:   "test --event JSON",
-		Short: "Show which rule an event would match and what would happen (no side effects)",
+		Use:     "test --event JSON",
+		Short:   "Show which rule an event would match and what would happen (no side effects)",
 		Example: `  mutt rules test --event '{"hostname":"router1","message":"%LINK-3-UPDOWN: Interface Gi0/1, changed state to down","timestamp":"2025-01-15T14:30:22Z"}'`,
-		Args: cobra.NoArgs,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if raw == "" {
 				return usageError{errors.New("--event is required")}

@@ -92,4 +92,3 @@ func envOr(name, fallback string) string {
 	}
 	return fallback
 }
-
