@@ -167,6 +167,8 @@ func (c *Config) bindings() []binding {
 
 		{[]string{"METRICS_PORT_ALERTER"}, port(&al.MetricsListen)},
 		{[]string{"HEALTH_PORT_ALERTER"}, port(&al.HealthListen)},
+		{[]string{"ALERTER_METRICS_LISTEN"}, str(&al.MetricsListen)},
+		{[]string{"ALERTER_HEALTH_LISTEN"}, str(&al.HealthListen)},
 		{[]string{"ALERTER_WORKERS"}, integer(&al.Workers)},
 		{[]string{"ALERTER_BATCH_SIZE"}, integer(&al.BatchSize)},
 		{[]string{"BRPOPLPUSH_TIMEOUT", "ALERTER_BLOCK"}, seconds(&al.Block)},

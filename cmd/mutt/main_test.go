@@ -1,0 +1,70 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/mutt-go/mutt/internal/secrets"
+)
+
+func secretOf(v string) secrets.Secret { return secrets.New(v) }
+
+func TestVersion(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"version"}, &out, &errOut); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if !strings.HasPrefix(out.String(), "mutt ") || !strings.Contains(out.String(), "commit") {
+		t.Errorf("version output = %q", out.String())
+	}
+}
+
+func TestBadConfigurationExitsTwoNamingTheField(t *testing.T) {
+	tests := []struct {
+		name, env, wantField string
+	}{
+		{"not a number", "REDIS_PORT=abc", "REDIS_PORT"},
+		{"queue cap too small", "MAX_INGEST_QUEUE_SIZE=10", "MAX_INGEST_QUEUE_SIZE"},
+		{"unknown shed mode", "ALERTER_SHED_MODE=sometimes", "ALERTER_SHED_MODE"},
+		{"colon in pod name", "POD_NAME=a:b", "POD_NAME"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k, v, _ := strings.Cut(tt.env, "=")
+			t.Setenv(k, v)
+			var out, errOut bytes.Buffer
+			code := run([]string{"migrate"}, &out, &errOut)
+			if code != exitUsage {
+				t.Errorf("exit %d, want %d", code, exitUsage)
+			}
+			if !strings.Contains(errOut.String(), tt.wantField) {
+				t.Errorf("error does not name %s: %s", tt.wantField, errOut.String())
+			}
+		})
+	}
+}
+
+func TestUnknownFlagIsUsageError(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"serve", "--no-such-flag"}, &out, &errOut); code != exitUsage {
+		t.Errorf("exit %d, want %d", code, exitUsage)
+	}
+}
+
+func TestIngestorRefusesToStartWithoutKey(t *testing.T) {
+	t.Setenv("INGEST_API_KEY", "")
+	var out, errOut bytes.Buffer
+	code := run([]string{"ingestor", "--redis-url", "redis://127.0.0.1:1/0"}, &out, &errOut)
+	if code != exitUsage || !strings.Contains(errOut.String(), "INGEST_API_KEY") {
+		t.Errorf("exit %d, stderr %q", code, errOut.String())
+	}
+}
+
+func TestMain(m *testing.M) {
+	redis.SetLogger(quietRedis{})
+	os.Exit(m.Run())
+}
