@@ -42,6 +42,11 @@ func New(rdb redis.UniversalClient, prefix string, logger *slog.Logger) *Store {
 func (s *Store) Run(ctx context.Context) error {
 	sub := s.rdb.Subscribe(ctx, s.channel)
 	defer sub.Close()
+	// Wait for the subscription to be confirmed before the first load, so no
+	// change can fall between the two.
+	if _, err := sub.Receive(ctx); err != nil {
+		s.logger.Warn("subscribing to dynamic config updates", "error", err)
+	}
 	if err := s.refresh(ctx); err != nil {
 		s.logger.Warn("loading dynamic config", "error", err)
 	}

@@ -15,6 +15,9 @@ import (
 // should ask its client to retry later.
 var ErrQueueFull = errors.New("queue full")
 
+// errProducerClosed answers Produce calls made after Close.
+var errProducerClosed = errors.New("producer closed")
+
 // QueueFullError carries the depth and limit seen when ErrQueueFull occurred.
 type QueueFullError struct {
 	Depth, Limit int64
@@ -77,6 +80,11 @@ type Producer struct {
 	wg     sync.WaitGroup
 	stop   chan struct{}
 	once   sync.Once
+	// mu makes "not closed, so enqueue" one step: Produce holds it shared
+	// while it enqueues, Close exclusively while it marks the producer
+	// closed, so no request can enter reqs after the flushers' final drain.
+	mu     sync.RWMutex
+	closed bool
 }
 
 type produceRequest struct {
@@ -120,13 +128,18 @@ func (p *Producer) Produce(ctx context.Context, payloads [][]byte) (int64, error
 		return 0, nil
 	}
 	req := &produceRequest{payloads: payloads, done: make(chan produceResult, 1)}
+	p.mu.RLock()
+	if p.closed {
+		p.mu.RUnlock()
+		return 0, errProducerClosed
+	}
 	select {
 	case p.reqs <- req:
-	case <-p.stop:
-		return 0, errors.New("producer closed")
 	case <-ctx.Done():
+		p.mu.RUnlock()
 		return 0, ctx.Err()
 	}
+	p.mu.RUnlock()
 	// Once queued the request is always answered; waiting on ctx here
 	// would let a caller report failure for payloads that were appended.
 	res := <-req.done
@@ -136,7 +149,12 @@ func (p *Producer) Produce(ctx context.Context, payloads [][]byte) (int64, error
 // Close stops the flushers after answering every queued request. It is safe
 // to call more than once.
 func (p *Producer) Close() error {
-	p.once.Do(func() { close(p.stop) })
+	p.once.Do(func() {
+		p.mu.Lock()
+		p.closed = true
+		close(p.stop)
+		p.mu.Unlock()
+	})
 	p.wg.Wait()
 	return nil
 }
@@ -187,8 +205,11 @@ func (p *Producer) flush(batch []*produceRequest) {
 	for _, r := range batch {
 		n += len(r.payloads)
 	}
+	// One reading of the cap serves the check and the error report, so a
+	// concurrent change cannot make them disagree.
+	limit := p.opts.Limit()
 	args := make([]any, 0, 4+n)
-	args = append(args, strconv.FormatInt(p.opts.Limit(), 10), "7200", "172800", "2592000")
+	args = append(args, strconv.FormatInt(limit, 10), "7200", "172800", "2592000")
 	for _, r := range batch {
 		for _, pl := range r.payloads {
 			args = append(args, pl)
@@ -206,7 +227,7 @@ func (p *Producer) flush(batch []*produceRequest) {
 	case len(res) != 2:
 		result.err = fmt.Errorf("appending to %s: unexpected script reply %v", p.stream, res)
 	case res[0] == 0:
-		result.err = &QueueFullError{Depth: res[1], Limit: p.opts.Limit()}
+		result.err = &QueueFullError{Depth: res[1], Limit: limit}
 		result.depth = res[1]
 	default:
 		result.depth = res[1]
