@@ -57,7 +57,7 @@ func newRulesCommand(g *globalOptions) *cobra.Command {
 // decisionReport is what `mutt rules test` prints.
 type decisionReport struct {
 	Matched       bool        `json:"matched"`
-	Rule          *rules.Rule `json:"rule,omitempty"`
+	Rule          *ruleReport `json:"rule,omitempty"`
 	Environment   string      `json:"environment"`
 	Handling      string      `json:"handling_decision,omitempty"`
 	Forward       bool        `json:"forwarded_to_moog"`
@@ -67,6 +67,19 @@ type decisionReport struct {
 	RulesRejected int         `json:"rules_rejected,omitempty"`
 }
 
+// ruleReport is a rule as alert_rules names its columns.
+type ruleReport struct {
+	ID           int64  `json:"id"`
+	MatchString  string `json:"match_string,omitempty"`
+	TrapOID      string `json:"trap_oid,omitempty"`
+	Severity     *int   `json:"syslog_severity"`
+	MatchType    string `json:"match_type"`
+	Priority     int    `json:"priority"`
+	ProdHandling string `json:"prod_handling"`
+	DevHandling  string `json:"dev_handling"`
+	Team         string `json:"team_assignment"`
+}
+
 func describeDecision(d rules.Decision, snap *rules.Snapshot, ev event.Event, defaultTeam string, rejected int) decisionReport {
 	r := decisionReport{Environment: d.Environment, RulesLoaded: snap.RuleCount(), RulesRejected: rejected}
 	if d.Rule == nil {
@@ -74,7 +87,12 @@ func describeDecision(d rules.Decision, snap *rules.Snapshot, ev event.Event, de
 		r.Outcome = "unhandled: counted towards a meta-alert for repeated identical messages from this host; no audit row"
 		return r
 	}
-	r.Matched, r.Rule, r.Handling, r.Forward, r.Team = true, d.Rule, d.Handling, d.Forward, d.Rule.Team
+	r.Matched, r.Handling, r.Forward, r.Team = true, d.Handling, d.Forward, d.Rule.Team
+	r.Rule = &ruleReport{
+		ID: d.Rule.ID, MatchString: d.Rule.MatchString, TrapOID: d.Rule.TrapOID, Severity: d.Rule.Severity,
+		MatchType: string(d.Rule.MatchType), Priority: d.Rule.Priority,
+		ProdHandling: d.Rule.ProdHandling, DevHandling: d.Rule.DevHandling, Team: d.Rule.Team,
+	}
 	if d.Forward {
 		r.Outcome = "audit row written and an alert sent to the alert queue"
 	} else {
