@@ -536,7 +536,16 @@ func (a *Alerter) checkDepths(ctx context.Context, lastWarn *time.Time) {
 func (a *Alerter) reclaimLoop(ctx context.Context) {
 	consumer := a.opts.PodName + "-reclaim"
 	interval := max(a.opts.ReclaimIdle/2, 500*time.Millisecond)
+	var lastPrune time.Time
 	for {
+		if time.Since(lastPrune) > 10*time.Minute {
+			lastPrune = time.Now()
+			if n, err := a.ingest.PruneConsumers(ctx, time.Hour); err != nil {
+				a.logger.Warn("pruning idle consumers", "error", err)
+			} else if n > 0 {
+				a.logger.Info("pruned idle consumers", "count", n)
+			}
+		}
 		for ctx.Err() == nil && a.Ready() {
 			msgs, err := a.ingest.Reclaim(ctx, consumer, a.opts.ReclaimIdle, a.opts.BatchSize)
 			if err != nil {

