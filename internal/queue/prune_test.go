@@ -17,14 +17,18 @@ func TestPruneConsumersKeepsThoseHoldingMessages(t *testing.T) {
 	}
 	p := NewProducer(rdb, s.Key(), ProducerOptions{MetricsPrefix: prefix + ":m"})
 	defer p.Close()
-	if _, err := p.Produce(ctx, [][]byte{[]byte("a")}); err != nil {
+	if _, err := p.Produce(ctx, [][]byte{[]byte("a"), []byte("b")}); err != nil {
 		t.Fatal(err)
 	}
 	holding, err := s.Read(ctx, "holder", 1, -1)
 	if err != nil || len(holding) != 1 {
 		t.Fatalf("read = %v, %v", holding, err)
 	}
-	if _, err := s.Read(ctx, "idle", 1, -1); err != nil {
+	done, err := s.Read(ctx, "idle", 1, -1)
+	if err != nil || len(done) != 1 {
+		t.Fatalf("read = %v, %v", done, err)
+	}
+	if err := s.Ack(ctx, done[0].ID); err != nil {
 		t.Fatal(err)
 	}
 	n, err := s.PruneConsumers(ctx, 0)

@@ -67,7 +67,7 @@ func (s *Stream) Len(ctx context.Context) (int64, error) {
 // for the first one (a negative block does not wait; zero would wait
 // forever). It returns no messages and no error when none arrived.
 func (s *Stream) Read(ctx context.Context, consumer string, count int, block time.Duration) ([]Message, error) {
-	if false && block > 0 && block < time.Millisecond {
+	if block > 0 && block < time.Millisecond {
 		// BLOCK is in whole milliseconds; a shorter wait would become
 		// BLOCK 0, which waits forever.
 		block = time.Millisecond
