@@ -2,7 +2,6 @@ package alerter
 
 import (
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/mutt-go/mutt/internal/event"
 	"github.com/mutt-go/mutt/internal/rules"
@@ -19,23 +18,23 @@ const metaAlertHost = "MUTT_Alerter"
 // into the queue.
 func appendAlert(dst []byte, ev *event.Event, eventID string, d rules.Decision) []byte {
 	dst = append(dst, `{"hostname":`...)
-	dst = appendString(dst, ev.Hostname)
+	dst = event.AppendString(dst, ev.Hostname)
 	dst = append(dst, `,"team_assignment":`...)
-	dst = appendString(dst, d.Rule.Team)
+	dst = event.AppendString(dst, d.Rule.Team)
 	dst = append(dst, `,"severity":"`+alertSeverity+`","message_body":`...)
-	dst = appendString(dst, ev.Message)
+	dst = event.AppendString(dst, ev.Message)
 	dst = append(dst, `,"raw_json":`...)
 	dst = append(dst, ev.JSON...)
 	dst = append(dst, `,"_correlation_id":`...)
-	dst = appendString(dst, correlationOrUnknown(ev.CorrelationID))
+	dst = event.AppendString(dst, correlationOrUnknown(ev.CorrelationID))
 	dst = append(dst, `,"rule_id":`...)
 	dst = strconv.AppendInt(dst, d.Rule.ID, 10)
 	dst = append(dst, `,"handling_decision":`...)
-	dst = appendString(dst, d.Handling)
+	dst = event.AppendString(dst, d.Handling)
 	dst = append(dst, `,"environment":`...)
-	dst = appendString(dst, d.Environment)
+	dst = event.AppendString(dst, d.Environment)
 	dst = append(dst, `,"event_id":`...)
-	dst = appendString(dst, eventID)
+	dst = event.AppendString(dst, eventID)
 	return append(dst, '}')
 }
 
@@ -53,17 +52,17 @@ func appendMetaAlert(dst []byte, ev *event.Event, eventID, team string, threshol
 	body = append(body, firstRunes(ev.Message, 200)...)
 
 	dst = append(dst, `{"hostname":"`+metaAlertHost+`","team_assignment":`...)
-	dst = appendString(dst, team)
+	dst = event.AppendString(dst, team)
 	dst = append(dst, `,"severity":"`+alertSeverity+`","message_body":`...)
-	dst = appendString(dst, string(body))
+	dst = event.AppendString(dst, string(body))
 	dst = append(dst, `,"raw_json":`...)
 	dst = append(dst, ev.JSON...)
 	dst = append(dst, `,"_correlation_id":`...)
-	dst = appendString(dst, correlationOrUnknown(ev.CorrelationID))
+	dst = event.AppendString(dst, correlationOrUnknown(ev.CorrelationID))
 	dst = append(dst, `,"alert_type":"unhandled_meta","source_hostname":`...)
-	dst = appendString(dst, ev.Hostname)
+	dst = event.AppendString(dst, ev.Hostname)
 	dst = append(dst, `,"event_id":`...)
-	dst = appendString(dst, eventID)
+	dst = event.AppendString(dst, eventID)
 	return append(dst, '}')
 }
 
@@ -84,49 +83,4 @@ func firstRunes(s string, n int) string {
 		i++
 	}
 	return s
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD, so
-// the output is always valid JSON.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }

@@ -113,12 +113,12 @@ func Normalize(raw []byte, stamp Stamp, opts *Options) (Event, error) {
 	if ev.ID != "" {
 		sep()
 		out = append(out, `"`+keyEventID+`":`...)
-		out = appendQuoted(out, ev.ID)
+		out = AppendString(out, ev.ID)
 	}
 	if ev.CorrelationID != "" {
 		sep()
 		out = append(out, `"`+keyCorrelationID+`":`...)
-		out = appendQuoted(out, ev.CorrelationID)
+		out = AppendString(out, ev.CorrelationID)
 	}
 	ev.JSON = append(out, '}')
 	return ev, nil

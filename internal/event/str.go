@@ -68,9 +68,10 @@ func hex4(b []byte) rune {
 	return rune(unhex(b[0])<<12 | unhex(b[1])<<8 | unhex(b[2])<<4 | unhex(b[3]))
 }
 
-// appendQuoted appends s as a JSON string literal. Invalid UTF-8 becomes
+// AppendString appends s as a JSON string literal; the alerter builds alerts
+// with it. Invalid UTF-8 becomes
 // U+FFFD so that the result is always valid for the scanner.
-func appendQuoted(dst []byte, s string) []byte {
+func AppendString(dst []byte, s string) []byte {
 	const hexdigits = "0123456789abcdef"
 	dst = append(dst, '"')
 	start := 0
@@ -113,7 +114,7 @@ func appendQuoted(dst []byte, s string) []byte {
 }
 
 // validUTF8 returns s, with each invalid byte replaced by U+FFFD when there are
-// any, so that a string round-trips through appendQuoted and appendUnescaped.
+// any, so that a string round-trips through AppendString and appendUnescaped.
 func validUTF8(s string) string {
 	if utf8.ValidString(s) {
 		return s
