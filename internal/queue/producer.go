@@ -122,7 +122,7 @@ func NewProducer(rdb redis.UniversalClient, stream string, opts ProducerOptions)
 
 // Produce appends payloads and returns the stream length after the append.
 // It fails with a *QueueFullError when the stream is at its cap (nothing is
-// appended then), or with the Redis error.
+// appended then), with the Redis error, or, after Close, at once.
 func (p *Producer) Produce(ctx context.Context, payloads [][]byte) (int64, error) {
 	if len(payloads) == 0 {
 		return 0, nil
