@@ -67,7 +67,8 @@ type Server struct {
 }
 
 // NewServer builds the handler.
-func NewServer(opts Options, producer Producer, reg prometheus.Registerer, logger *slog.Logger) *Server {
+// reg both receives the ingest metrics and is served at /metrics.
+func NewServer(opts Options, producer Producer, reg *prometheus.Registry, logger *slog.Logger) *Server {
 	s := &Server{
 		opts: opts, producer: producer, metrics: newMetrics(reg), logger: logger,
 		eventOpt: event.Options{RequiredFields: opts.RequiredFields},
@@ -83,7 +84,7 @@ func NewServer(opts Options, producer Producer, reg prometheus.Registerer, logge
 	mux.Handle("GET /health", obs.HealthHandler(
 		map[string]any{"service": "mutt-ingestor", "version": obs.APIVersion},
 		obs.Check{Name: "Redis", Check: opts.Ping}))
-	mux.Handle("GET /metrics", obs.MetricsHandler(reg.(*prometheus.Registry)))
+	mux.Handle("GET /metrics", obs.MetricsHandler(reg))
 	mux.HandleFunc("GET /admin/config", s.handleAdminConfig)
 	mux.HandleFunc("GET /{$}", s.handleInfo)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

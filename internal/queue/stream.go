@@ -124,30 +124,43 @@ func payload(values map[string]any) []byte {
 // and returns them with their delivery counts. Entries deleted from the
 // stream while pending are dropped from the pending list by Redis.
 func (s *Stream) Reclaim(ctx context.Context, consumer string, minIdle time.Duration, count int) ([]Message, error) {
-	msgs, _, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
-		Stream:   s.key,
-		Group:    s.group,
-		Consumer: consumer,
-		MinIdle:  minIdle,
-		Start:    "0-0",
-		Count:    int64(count),
-	}).Result()
-	if err != nil {
-		if isNoGroup(err) {
-			return nil, s.EnsureGroup(ctx)
+	// XAUTOCLAIM examines at most ten times COUNT pending entries per call;
+	// follow its cursor so idle entries behind many fresh ones are found,
+	// within a bound on the work one call may do.
+	var msgs []redis.XMessage
+	cursor := "0-0"
+	for range 100 {
+		batch, next, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+			Stream:   s.key,
+			Group:    s.group,
+			Consumer: consumer,
+			MinIdle:  minIdle,
+			Start:    cursor,
+			Count:    int64(count - len(msgs)),
+		}).Result()
+		if err != nil {
+			if isNoGroup(err) {
+				return nil, s.EnsureGroup(ctx)
+			}
+			return nil, fmt.Errorf("reclaiming from %s: %w", s.key, err)
 		}
-		return nil, fmt.Errorf("reclaiming from %s: %w", s.key, err)
+		msgs = append(msgs, batch...)
+		cursor = next
+		if cursor == "0-0" || len(msgs) >= count {
+			break
+		}
 	}
 	if len(msgs) == 0 {
 		return nil, nil
 	}
 	// XAUTOCLAIM does not report delivery counts; the pending list does.
 	pending, err := s.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{
-		Stream:   s.key,
-		Group:    s.group,
-		Start:    msgs[0].ID,
-		End:      msgs[len(msgs)-1].ID,
-		Count:    int64(len(msgs)) + 1,
+		Stream: s.key,
+		Group:  s.group,
+		Start:  msgs[0].ID,
+		End:    msgs[len(msgs)-1].ID,
+		// The range may also hold this consumer's older entries.
+		Count:    int64(max(2*len(msgs), 1000)),
 		Consumer: consumer,
 	}).Result()
 	if err != nil {
