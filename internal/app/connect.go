@@ -98,6 +98,9 @@ func redisOptions(cfg config.Redis, pw secrets.Secret) (*redis.Options, error) {
 	}
 	opts.PoolSize = cfg.MaxConnections
 	opts.DialTimeout = 5 * time.Second
+	// One quick retry: while Redis is down, requests should get their 503
+	// at once rather than after the default five dial attempts.
+	opts.DialerRetries = 1
 	opts.ReadTimeout = 10 * time.Second
 	opts.WriteTimeout = 10 * time.Second
 	opts.ContextTimeoutEnabled = true
