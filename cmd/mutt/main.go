@@ -109,6 +109,7 @@ Every service and operator tool is a subcommand of this one binary.`,
 		newMigrateCommand(g),
 		newSendCommand(g),
 		newRulesCommand(g),
+		newBenchCommand(g),
 	)
 	return root
 }

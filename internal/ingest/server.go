@@ -35,8 +35,6 @@ type Options struct {
 	MaxBodyBytes int64
 	// RequiredFields must be non-empty strings in every event.
 	RequiredFields []string
-	// QueueLimit returns the current ingest queue cap (reported in 503s).
-	QueueLimit func() int64
 	// RateLimit, when not nil, is consulted before each request is read.
 	RateLimit *RateLimitOptions
 	// Ping checks Redis for /health.

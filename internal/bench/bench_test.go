@@ -1,0 +1,249 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/mutt-go/mutt/internal/config"
+	"github.com/mutt-go/mutt/internal/itest"
+)
+
+// setup makes an Env on the test servers and checks, when the test ends,
+// that Close removed the scratch database and every scratch key.
+func setup(t *testing.T, progress io.Writer) *Env {
+	t.Helper()
+	cfg := config.Default()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	e, err := Setup(ctx, Options{Config: cfg, RedisURL: itest.RedisURL(), AdminDatabaseURL: itest.AdminDatabaseURL(), Progress: progress})
+	if err != nil {
+		t.Fatalf("Setup: %v", err)
+	}
+	name := e.Name()
+	if !strings.HasPrefix(name, "mutt_bench_") {
+		t.Errorf("scratch name %q, want mutt_bench_…", name)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := e.Close(ctx); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		assertGone(t, name)
+	})
+	return e
+}
+
+// assertGone checks that neither the database nor any key named name is
+// left.
+func assertGone(t *testing.T, name string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, itest.AdminDatabaseURL())
+	if err != nil {
+		t.Fatalf("connecting: %v", err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = $1", name).Scan(&n); err != nil {
+		t.Fatalf("looking for database: %v", err)
+	}
+	if n != 0 {
+		t.Errorf("database %s still exists after Close", name)
+	}
+	opts, err := redis.ParseURL(itest.RedisURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	keys, _, err := rdb.Scan(ctx, 0, name+":*", 10_000).Result()
+	if err != nil {
+		t.Fatalf("scanning keys: %v", err)
+	}
+	if len(keys) != 0 {
+		t.Errorf("%d keys under %s: left after Close, e.g. %s", len(keys), name, keys[0])
+	}
+}
+
+func TestRunIngest(t *testing.T) {
+	e := setup(t, nil)
+	tests := []struct {
+		name          string
+		opts          IngestOptions
+		wantEvents    int64
+		wantRequests  int64
+		maxRoundTrips float64
+		metric        string
+	}{
+		{name: "batched", opts: IngestOptions{Batch: 100, Concurrency: 4, Events: 20_000},
+			wantEvents: 20_000, wantRequests: 200, maxRoundTrips: 0.05, metric: "events_per_second"},
+		{name: "single events", opts: IngestOptions{Batch: 1, Concurrency: 16, Events: 3_000},
+			wantEvents: 3_000, wantRequests: 3_000, maxRoundTrips: 1, metric: "requests_per_second"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := e.RunIngest(context.Background(), tt.opts)
+			if err != nil {
+				t.Fatalf("RunIngest: %v", err)
+			}
+			if r.Events != tt.wantEvents || r.Requests != tt.wantRequests {
+				t.Errorf("%d events in %d requests, want %d in %d", r.Events, r.Requests, tt.wantEvents, tt.wantRequests)
+			}
+			if r.EventsPerSecond <= 0 || r.Seconds <= 0 {
+				t.Errorf("throughput %v events/s in %v s", r.EventsPerSecond, r.Seconds)
+			}
+			if r.LatencyP50Millis <= 0 || r.LatencyP99Millis < r.LatencyP50Millis || r.LatencyMaxMillis < r.LatencyP99Millis {
+				t.Errorf("latency p50 %v, p99 %v, max %v", r.LatencyP50Millis, r.LatencyP99Millis, r.LatencyMaxMillis)
+			}
+			rd := r.Redis
+			if rd.RoundTrips <= 0 || rd.RoundTripsPerEvent > tt.maxRoundTrips {
+				t.Errorf("%d round trips, %.4f per event, want at most %v per event", rd.RoundTrips, rd.RoundTripsPerEvent, tt.maxRoundTrips)
+			}
+			// Each event is one XADD inside the produce script.
+			if rd.ServerByCommand["xadd"] < tt.wantEvents || rd.ServerByCommand["evalsha"] < 1 {
+				t.Errorf("server saw %v", rd.ServerByCommand)
+			}
+			if r.Target.Metric != tt.metric {
+				t.Errorf("target metric %q, want %q", r.Target.Metric, tt.metric)
+			}
+			if r.CPU.ProcessSeconds <= 0 {
+				t.Errorf("process CPU %v", r.CPU.ProcessSeconds)
+			}
+			var out strings.Builder
+			if err := (Report{Machine: e.Machine(), Results: []Result{r}}).WriteText(&out); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{"round trips/event", "p99", LoadGeneratorNote, "Redis " + e.Machine().Redis} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("report lacks %q:\n%s", want, out.String())
+				}
+			}
+		})
+	}
+}
+
+func TestRunAlerter(t *testing.T) {
+	var progress bytes.Buffer
+	e := setup(t, &progress)
+	tests := []struct {
+		name string
+		opts AlerterOptions
+	}{
+		{name: "50 rules", opts: AlerterOptions{Events: 6_000, Rules: 50, Workers: 2, BatchSize: 256}},
+		// A second run on the same Env replaces the rules and audit rows.
+		{name: "8 rules, small batches", opts: AlerterOptions{Events: 3_000, Rules: 8, Workers: 1, BatchSize: 50}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := e.RunAlerter(context.Background(), tt.opts)
+			if err != nil {
+				t.Fatalf("RunAlerter: %v", err)
+			}
+			if r.Events != int64(tt.opts.Events) || r.Handled+r.Unhandled != r.Events {
+				t.Errorf("%d events: %d handled + %d unhandled", r.Events, r.Handled, r.Unhandled)
+			}
+			share := float64(r.Handled) / float64(r.Events)
+			if share < 0.3 || share > 0.5 {
+				t.Errorf("%.0f %% handled, want 30–50 %%", 100*share)
+			}
+			if r.Alerts == 0 || r.DeadLetters != 0 {
+				t.Errorf("%d alerts, %d dead letters", r.Alerts, r.DeadLetters)
+			}
+			// At least one read and one commit per batch, and nowhere near
+			// one call per event.
+			batches := int64(tt.opts.Events / tt.opts.BatchSize)
+			if rd := r.Redis; rd.RoundTrips < 2*batches || rd.RoundTripsPerEvent > 0.2 {
+				t.Errorf("%d round trips (%.4f per event) for %d batches", rd.RoundTrips, rd.RoundTripsPerEvent, batches)
+			}
+			if r.Workers != tt.opts.Workers || r.AlerterBatch != tt.opts.BatchSize || r.Rules != tt.opts.Rules {
+				t.Errorf("ran with %d workers, batch %d, %d rules", r.Workers, r.AlerterBatch, r.Rules)
+			}
+		})
+	}
+	if !strings.Contains(progress.String(), "draining") {
+		t.Errorf("progress lacks the drain phase:\n%s", progress.String())
+	}
+}
+
+// TestCloseAfterCancel is the Ctrl-C path: the run stops with the context's
+// error and Close, given a context that is not cancelled, still removes
+// everything (checked by setup's cleanup).
+func TestCloseAfterCancel(t *testing.T) {
+	e := setup(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	tests := []struct {
+		name string
+		run  func() error
+	}{
+		{name: "ingest", run: func() error { _, err := e.RunIngest(ctx, IngestOptions{Events: 1000}); return err }},
+		{name: "alerter", run: func() error { _, err := e.RunAlerter(ctx, AlerterOptions{Events: 1000}); return err }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.run(); err == nil || !strings.Contains(err.Error(), "context canceled") {
+				t.Errorf("run with a cancelled context: %v, want context canceled", err)
+			}
+		})
+	}
+}
+
+func TestSetupFailsCleanly(t *testing.T) {
+	tests := []struct {
+		name string
+		opts Options
+	}{
+		{name: "no PostgreSQL there", opts: Options{Config: config.Default(), RedisURL: itest.RedisURL(),
+			AdminDatabaseURL: "postgres://postgres@127.0.0.1:1/postgres?sslmode=disable&connect_timeout=2"}},
+		{name: "not a PostgreSQL URL", opts: Options{Config: config.Default(), RedisURL: itest.RedisURL(),
+			AdminDatabaseURL: "mysql://127.0.0.1/x"}},
+		{name: "no Redis there", opts: Options{Config: config.Default(), RedisURL: "redis://127.0.0.1:1/0",
+			AdminDatabaseURL: itest.AdminDatabaseURL()}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			before := benchDatabases(t)
+			e, err := Setup(ctx, tt.opts)
+			if err == nil {
+				_ = e.Close(ctx)
+				t.Fatal("Setup succeeded")
+			}
+			for name := range benchDatabases(t) {
+				if !before[name] {
+					t.Errorf("failed Setup left database %s behind", name)
+				}
+			}
+		})
+	}
+}
+
+// benchDatabases lists the scratch databases on the test server.
+func benchDatabases(t *testing.T) map[string]bool {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, itest.AdminDatabaseURL())
+	if err != nil {
+		t.Fatalf("connecting: %v", err)
+	}
+	defer conn.Close(ctx)
+	rows, _ := conn.Query(ctx, "SELECT datname FROM pg_database WHERE datname LIKE 'mutt\\_bench\\_%'")
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatalf("listing databases: %v", err)
+	}
+	out := map[string]bool{}
+	for _, n := range names {
+		out[n] = true
+	}
+	return out
+}
