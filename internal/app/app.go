@@ -226,7 +226,7 @@ func (s *Server) startIngestor(listen func(string, string, http.Handler) error, 
 	opts := ingest.Options{
 		APIKey: cfg.Ingest.APIKey, APIKeyNext: cfg.Ingest.APIKeyNext,
 		MaxBodyBytes: cfg.Ingest.MaxBodyBytes, RequiredFields: cfg.Ingest.RequiredFields,
-		Ping:       func(ctx context.Context) error { return s.rdb.Ping(ctx).Err() },
+		Ping: func(ctx context.Context) error { return s.rdb.Ping(ctx).Err() },
 		Settings: func() any {
 			return map[string]any{"dynamic_config_enabled": cfg.DynamicConfigEnabled, "static": cfg, "dynamic": s.dynamicValues()}
 		},

@@ -107,8 +107,8 @@ func (e *Env) RunIngest(ctx context.Context, o IngestOptions) (Result, error) {
 	}
 	handler := ingest.NewServer(ingest.Options{
 		APIKey: secrets.New(key), MaxBodyBytes: cfg.Ingest.MaxBodyBytes, RequiredFields: cfg.Ingest.RequiredFields,
-		Ping:       func(ctx context.Context) error { return e.rdb.Ping(ctx).Err() },
-		Settings:   func() any { return map[string]any{} },
+		Ping:     func(ctx context.Context) error { return e.rdb.Ping(ctx).Err() },
+		Settings: func() any { return map[string]any{} },
 	}, producer, obs.NewRegistry(), e.logger.With("component", "ingestor"))
 	url, stop, err := serveLoopback(handler, e.logger)
 	if err != nil {
