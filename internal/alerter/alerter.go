@@ -326,7 +326,7 @@ func (a *Alerter) eventID(id, entryID string) string {
 func (a *Alerter) deadLetter(m queue.Message, reason, detail string) queue.DeadLetter {
 	return queue.DeadLetter{
 		Payload: m.Payload, Reason: reason, Error: detail,
-		Source: a.opts.IngestQueue, SourceID: m.ID, Deliveries: m.Deliveries,
+		Source: a.opts.IngestQueue, SourceID: m.ID, Deliveries: m.Deliveries, Replays: m.Replays,
 	}
 }
 

@@ -21,7 +21,7 @@ import (
 // KEYS: ingest stream, alert stream, DLQ stream, then a counter key and its
 // "triggered" key per unhandled event.
 // ARGV: group, n ids, ids…, n alerts, alerts…, n dead, (payload, reason,
-// error, source, source id, deliveries, failed at)…, threshold, expiry,
+// error, source, source id, deliveries, failed at, replays)…, threshold, expiry,
 // n unhandled, meta-alert per unhandled event…
 var commitScript = redis.NewScript(`
 local i = 1
@@ -45,8 +45,9 @@ end
 local ndead = tonumber(ARGV[i]); i = i + 1
 for k = 1, ndead do
   redis.call('XADD', KEYS[3], '*', 'e', ARGV[i], 'reason', ARGV[i+1], 'error', ARGV[i+2],
-    'source', ARGV[i+3], 'source_id', ARGV[i+4], 'deliveries', ARGV[i+5], 'failed_at', ARGV[i+6])
-  i = i + 7
+    'source', ARGV[i+3], 'source_id', ARGV[i+4], 'deliveries', ARGV[i+5], 'failed_at', ARGV[i+6],
+    'replays', ARGV[i+7])
+  i = i + 8
 end
 local threshold = tonumber(ARGV[i]); i = i + 1
 local expiry = tonumber(ARGV[i]); i = i + 1
@@ -99,7 +100,7 @@ type commitResult struct {
 func (a *Alerter) runCommit(ctx context.Context, c *commit) (commitResult, error) {
 	keys := make([]string, 3, 3+2*len(c.unhandled))
 	keys[0], keys[1], keys[2] = a.ingest.Key(), a.opts.AlertQueue, a.opts.DLQ
-	n := 2 + len(c.ids) + 1 + len(c.alerts) + 1 + 7*len(c.dead) + 3 + len(c.unhandled)
+	n := 2 + len(c.ids) + 1 + len(c.alerts) + 1 + 8*len(c.dead) + 3 + len(c.unhandled)
 	args := make([]any, 0, n)
 	args = append(args, a.ingest.Group(), len(c.ids))
 	for _, id := range c.ids {
@@ -112,7 +113,8 @@ func (a *Alerter) runCommit(ctx context.Context, c *commit) (commitResult, error
 	args = append(args, len(c.dead))
 	now := time.Now().UTC().Format(time.RFC3339Nano)
 	for _, d := range c.dead {
-		args = append(args, d.Payload, d.Reason, d.Error, d.Source, d.SourceID, strconv.FormatInt(d.Deliveries, 10), now)
+		args = append(args, d.Payload, d.Reason, d.Error, d.Source, d.SourceID, strconv.FormatInt(d.Deliveries, 10), now,
+			strconv.FormatInt(d.Replays, 10))
 	}
 	args = append(args, c.threshold, c.expiry, len(c.unhandled))
 	for _, u := range c.unhandled {

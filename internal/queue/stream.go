@@ -11,8 +11,13 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// PayloadField is the stream entry field that holds a message's payload.
-const PayloadField = "e"
+// Stream entry fields. Metadata about a message's journey lives beside the
+// payload, never inside it.
+const (
+	PayloadField  = "e"        // the message itself
+	AttemptsField = "attempts" // delivery attempts already spent (forwarder)
+	ReplaysField  = "replays"  // times replayed from a dead-letter queue
+)
 
 // Message is one entry read from a stream by a consumer group.
 type Message struct {
@@ -21,6 +26,28 @@ type Message struct {
 	// Deliveries counts how many times the group has handed this message to
 	// a consumer, this time included.
 	Deliveries int64
+	// Attempts and Replays are the entry's metadata fields (0 when absent).
+	Attempts, Replays int64
+}
+
+// message builds a Message from a stream entry.
+func message(id string, values map[string]any, deliveries int64) Message {
+	return Message{
+		ID: id, Payload: payload(values), Deliveries: deliveries,
+		Attempts: intField(values, AttemptsField), Replays: intField(values, ReplaysField),
+	}
+}
+
+func intField(values map[string]any, name string) int64 {
+	v, ok := values[name].(string)
+	if !ok {
+		return 0
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 // Stream is one Redis stream consumed by one consumer group. It is safe
@@ -99,7 +126,7 @@ func (s *Stream) Read(ctx context.Context, consumer string, count int, block tim
 			out = make([]Message, 0, len(st.Messages))
 		}
 		for _, m := range st.Messages {
-			out = append(out, Message{ID: m.ID, Payload: payload(m.Values), Deliveries: 1})
+			out = append(out, message(m.ID, m.Values, 1))
 		}
 	}
 	return out, nil
@@ -176,7 +203,7 @@ func (s *Stream) Reclaim(ctx context.Context, consumer string, minIdle time.Dura
 		if d == 0 {
 			d = 1
 		}
-		out = append(out, Message{ID: m.ID, Payload: payload(m.Values), Deliveries: d})
+		out = append(out, message(m.ID, m.Values, d))
 	}
 	return out, nil
 }
@@ -217,11 +244,14 @@ type DeadLetter struct {
 	Source     string // stream the message came from
 	SourceID   string // its ID there
 	Deliveries int64
+	Attempts   int64 // delivery attempts spent, where the consumer counts them
+	Replays    int64 // times the message was already replayed from a DLQ
+	Status     int   // last HTTP status, where there was one
 }
 
 // Fields returns the entry as stream field/value pairs, for XADD.
 func (d DeadLetter) Fields(failedAt time.Time) []any {
-	return []any{
+	f := []any{
 		PayloadField, d.Payload,
 		"reason", d.Reason,
 		"error", d.Error,
@@ -229,7 +259,15 @@ func (d DeadLetter) Fields(failedAt time.Time) []any {
 		"source_id", d.SourceID,
 		"deliveries", strconv.FormatInt(d.Deliveries, 10),
 		"failed_at", failedAt.UTC().Format(time.RFC3339Nano),
+		ReplaysField, strconv.FormatInt(d.Replays, 10),
 	}
+	if d.Attempts > 0 {
+		f = append(f, AttemptsField, strconv.FormatInt(d.Attempts, 10))
+	}
+	if d.Status > 0 {
+		f = append(f, "status", strconv.Itoa(d.Status))
+	}
+	return f
 }
 
 // PruneConsumers deletes the group's consumers that hold no pending

@@ -382,6 +382,7 @@ func TestDeadLetterFields(t *testing.T) {
 		"source_id":        "1700000000000-0",
 		"deliveries":       "5",
 		"failed_at":        "2025-03-04T04:06:07.89Z",
+		queue.ReplaysField: "0",
 	}
 	if len(got[0].Values) != len(want) {
 		t.Errorf("entry has fields %v, want %v", got[0].Values, want)
