@@ -32,12 +32,52 @@ type Config struct {
 	// DynamicConfigEnabled makes the services read mutt:config:* overrides.
 	DynamicConfigEnabled bool `yaml:"dynamic_config_enabled"`
 
-	Log      Log      `yaml:"log"`
-	Redis    Redis    `yaml:"redis"`
-	Postgres Postgres `yaml:"postgres"`
-	Keys     Keys     `yaml:"keys"`
-	Ingest   Ingest   `yaml:"ingest"`
-	Alerter  Alerter  `yaml:"alerter"`
+	Log         Log         `yaml:"log"`
+	Redis       Redis       `yaml:"redis"`
+	Postgres    Postgres    `yaml:"postgres"`
+	Keys        Keys        `yaml:"keys"`
+	Ingest      Ingest      `yaml:"ingest"`
+	Alerter     Alerter     `yaml:"alerter"`
+	Forwarder   Forwarder   `yaml:"forwarder"`
+	Remediation Remediation `yaml:"remediation"`
+}
+
+// Forwarder configures delivery of alerts to Moogsoft.
+type Forwarder struct {
+	MetricsListen string         `yaml:"metrics_listen"`
+	HealthListen  string         `yaml:"health_listen"`
+	WebhookURL    string         `yaml:"webhook_url"`
+	Timeout       time.Duration  `yaml:"timeout"`
+	APIKey        secrets.Secret `yaml:"-"`
+	Workers       int            `yaml:"workers"`
+	BatchSize     int            `yaml:"batch_size"`
+	Concurrency   int            `yaml:"concurrency"` // requests in flight per worker
+	Block         time.Duration  `yaml:"block"`
+	ReclaimIdle   time.Duration  `yaml:"reclaim_idle"`
+	// RateLimit alerts per RatePeriod across all forwarders; 0 disables.
+	RateLimit        int           `yaml:"rate_limit"`
+	RatePeriod       time.Duration `yaml:"rate_period"`
+	MaxRetries       int           `yaml:"max_retries"`
+	RetryBaseDelay   time.Duration `yaml:"retry_base_delay"`
+	RetryMaxDelay    time.Duration `yaml:"retry_max_delay"`
+	BreakerEnabled   bool          `yaml:"breaker_enabled"`
+	BreakerThreshold int           `yaml:"breaker_threshold"`
+	BreakerTimeout   time.Duration `yaml:"breaker_timeout"`
+}
+
+// Remediation configures the dead-letter replay service.
+type Remediation struct {
+	MetricsListen string        `yaml:"metrics_listen"`
+	HealthListen  string        `yaml:"health_listen"`
+	Enabled       bool          `yaml:"enabled"`
+	Interval      time.Duration `yaml:"interval"`
+	BatchSize     int           `yaml:"batch_size"`
+	MaxReplays    int           `yaml:"max_replays"`
+	// HealthURL is probed (GET, with the API key) before Moogsoft's DLQ is
+	// replayed; empty means the webhook URL.
+	HealthURL     string        `yaml:"health_url"`
+	HealthTimeout time.Duration `yaml:"health_timeout"`
+	HealthCheck   bool          `yaml:"health_check"`
 }
 
 // Log configures log/slog.
@@ -86,6 +126,11 @@ type Keys struct {
 	RateLimit       string `yaml:"rate_limit"`
 	ConfigPrefix    string `yaml:"config_prefix"`
 	ReloadChannel   string `yaml:"reload_channel"`
+	MoogDLQ         string `yaml:"moog_dlq"`
+	DeadDLQ         string `yaml:"dead_dlq"`
+	MoogRateLimit   string `yaml:"moog_rate_limit"`
+	MoogRetry       string `yaml:"moog_retry"`
+	BreakerPrefix   string `yaml:"breaker_prefix"`
 }
 
 // Ingest configures the HTTP ingestor.
@@ -172,6 +217,19 @@ func Default() Config {
 				WarnThreshold: 1000, ShedThreshold: 2000, Mode: ShedDefer, DeferSleep: 250 * time.Millisecond,
 			},
 		},
+		Forwarder: Forwarder{
+			MetricsListen: ":8083", HealthListen: ":8084",
+			WebhookURL: "https://moogsoft.example.com/api/v1/events", Timeout: 10 * time.Second,
+			Workers: 2, BatchSize: 64, Concurrency: 32, Block: 5 * time.Second, ReclaimIdle: 30 * time.Second,
+			RateLimit: 50, RatePeriod: time.Second,
+			MaxRetries: 5, RetryBaseDelay: time.Second, RetryMaxDelay: 60 * time.Second,
+			BreakerEnabled: true, BreakerThreshold: 10, BreakerTimeout: 300 * time.Second,
+		},
+		Remediation: Remediation{
+			MetricsListen: ":8086", HealthListen: ":8087", Enabled: true,
+			Interval: 300 * time.Second, BatchSize: 10, MaxReplays: 3,
+			HealthTimeout: 5 * time.Second, HealthCheck: true,
+		},
 	}
 }
 
@@ -223,6 +281,11 @@ func (c *Config) Finish() {
 	set(&c.Keys.RateLimit, "rate_limit:ingestor")
 	set(&c.Keys.ConfigPrefix, "config")
 	set(&c.Keys.ReloadChannel, "alerter:reload")
+	set(&c.Keys.MoogDLQ, "dlq:moog")
+	set(&c.Keys.DeadDLQ, "dlq:dead")
+	set(&c.Keys.MoogRateLimit, "rate_limit:moog")
+	set(&c.Keys.MoogRetry, "retry:moog")
+	set(&c.Keys.BreakerPrefix, "circuit_breaker:moogsoft")
 	if c.PodName == "" {
 		host, _ := os.Hostname()
 		host = strings.ReplaceAll(host, ":", "-")

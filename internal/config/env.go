@@ -117,6 +117,7 @@ func list(dst *[]string) func(string) error {
 
 func (c *Config) bindings() []binding {
 	r, pg, in, al := &c.Redis, &c.Postgres, &c.Ingest, &c.Alerter
+	fw, rm := &c.Forwarder, &c.Remediation
 	return []binding{
 		{[]string{"MUTT_KEY_PREFIX"}, str(&c.KeyPrefix)},
 		{[]string{"POD_NAME"}, str(&c.PodName)},
@@ -182,6 +183,41 @@ func (c *Config) bindings() []binding {
 		{[]string{"ALERTER_QUEUE_SHED_THRESHOLD"}, integer64(&al.Shedding.ShedThreshold)},
 		{[]string{"ALERTER_SHED_MODE"}, str(&al.Shedding.Mode)},
 		{[]string{"ALERTER_DEFER_SLEEP_MS"}, millis(&al.Shedding.DeferSleep)},
+
+		{[]string{"MOOG_DLQ_NAME"}, str(&c.Keys.MoogDLQ)},
+		{[]string{"DEAD_LETTER_QUEUE"}, str(&c.Keys.DeadDLQ)},
+		{[]string{"MOOG_RATE_LIMIT_KEY"}, str(&c.Keys.MoogRateLimit)},
+		{[]string{"METRICS_PORT_MOOG"}, port(&fw.MetricsListen)},
+		{[]string{"HEALTH_PORT_MOOG"}, port(&fw.HealthListen)},
+		{[]string{"FORWARDER_METRICS_LISTEN"}, str(&fw.MetricsListen)},
+		{[]string{"FORWARDER_HEALTH_LISTEN"}, str(&fw.HealthListen)},
+		{[]string{"MOOG_WEBHOOK_URL"}, str(&fw.WebhookURL)},
+		{[]string{"MOOG_WEBHOOK_TIMEOUT"}, seconds(&fw.Timeout)},
+		{[]string{"FORWARDER_WORKERS"}, integer(&fw.Workers)},
+		{[]string{"FORWARDER_BATCH_SIZE"}, integer(&fw.BatchSize)},
+		{[]string{"FORWARDER_CONCURRENCY"}, integer(&fw.Concurrency)},
+		{[]string{"FORWARDER_BLOCK"}, seconds(&fw.Block)},
+		{[]string{"MOOG_JANITOR_TIMEOUT", "FORWARDER_RECLAIM_IDLE"}, seconds(&fw.ReclaimIdle)},
+		{[]string{"MOOG_RATE_LIMIT"}, integer(&fw.RateLimit)},
+		{[]string{"MOOG_RATE_PERIOD"}, seconds(&fw.RatePeriod)},
+		{[]string{"MOOG_MAX_RETRIES"}, integer(&fw.MaxRetries)},
+		{[]string{"MOOG_RETRY_BASE_DELAY"}, seconds(&fw.RetryBaseDelay)},
+		{[]string{"MOOG_RETRY_MAX_DELAY"}, seconds(&fw.RetryMaxDelay)},
+		{[]string{"CIRCUIT_BREAKER_ENABLED"}, boolean(&fw.BreakerEnabled)},
+		{[]string{"CIRCUIT_BREAKER_THRESHOLD"}, integer(&fw.BreakerThreshold)},
+		{[]string{"CIRCUIT_BREAKER_TIMEOUT"}, seconds(&fw.BreakerTimeout)},
+
+		{[]string{"METRICS_PORT_REMEDIATION"}, port(&rm.MetricsListen)},
+		{[]string{"HEALTH_PORT_REMEDIATION"}, port(&rm.HealthListen)},
+		{[]string{"REMEDIATION_METRICS_LISTEN"}, str(&rm.MetricsListen)},
+		{[]string{"REMEDIATION_HEALTH_LISTEN"}, str(&rm.HealthListen)},
+		{[]string{"REMEDIATION_ENABLED"}, boolean(&rm.Enabled)},
+		{[]string{"REMEDIATION_INTERVAL"}, seconds(&rm.Interval)},
+		{[]string{"REMEDIATION_BATCH_SIZE"}, integer(&rm.BatchSize)},
+		{[]string{"MAX_POISON_RETRIES", "REMEDIATION_MAX_REPLAYS"}, integer(&rm.MaxReplays)},
+		{[]string{"MOOG_HEALTH_URL"}, str(&rm.HealthURL)},
+		{[]string{"MOOG_HEALTH_TIMEOUT"}, seconds(&rm.HealthTimeout)},
+		{[]string{"MOOG_HEALTH_CHECK_ENABLED"}, boolean(&rm.HealthCheck)},
 	}
 }
 
@@ -197,6 +233,7 @@ func (c *Config) secretBindings() []struct {
 	}{
 		{[]string{"INGEST_API_KEY"}, &c.Ingest.APIKey},
 		{[]string{"INGEST_API_KEY_NEXT"}, &c.Ingest.APIKeyNext},
+		{[]string{"MOOG_API_KEY"}, &c.Forwarder.APIKey},
 		{[]string{"REDIS_PASS_CURRENT", "REDIS_PASS"}, &c.Redis.Password},
 		{[]string{"REDIS_PASS_NEXT"}, &c.Redis.PasswordNext},
 		{[]string{"DB_PASS_CURRENT", "DB_PASS"}, &c.Postgres.Password},

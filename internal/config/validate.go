@@ -124,7 +124,63 @@ func (c *Config) Validate() error {
 	if a.Shedding.WarnThreshold > a.Shedding.ShedThreshold {
 		bad("ALERTER_QUEUE_WARN_THRESHOLD", "must not exceed ALERTER_QUEUE_SHED_THRESHOLD (%d), got %d", a.Shedding.ShedThreshold, a.Shedding.WarnThreshold)
 	}
+	f := c.Forwarder
+	checkListen("METRICS_PORT_MOOG", f.MetricsListen)
+	checkListen("HEALTH_PORT_MOOG", f.HealthListen)
+	if u, err := url.Parse(f.WebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("MOOG_WEBHOOK_URL", "must be an http:// or https:// URL, got %q", f.WebhookURL)
+	}
+	if f.Timeout < 1e8 {
+		bad("MOOG_WEBHOOK_TIMEOUT", "must be at least 100ms, got %s", f.Timeout)
+	}
+	if f.Workers < 1 || f.Workers > 64 {
+		bad("FORWARDER_WORKERS", "must be from 1 to 64, got %d", f.Workers)
+	}
+	if f.BatchSize < 1 || f.BatchSize > 5000 {
+		bad("FORWARDER_BATCH_SIZE", "must be from 1 to 5000, got %d", f.BatchSize)
+	}
+	if f.Concurrency < 1 || f.Concurrency > 1024 {
+		bad("FORWARDER_CONCURRENCY", "must be from 1 to 1024, got %d", f.Concurrency)
+	}
+	if f.RateLimit < 0 {
+		bad("MOOG_RATE_LIMIT", "must be 0 (no limit) or more, got %d", f.RateLimit)
+	}
+	if f.RatePeriod < 1e6 {
+		bad("MOOG_RATE_PERIOD", "must be at least 1ms, got %s", f.RatePeriod)
+	}
+	if f.MaxRetries < 0 {
+		bad("MOOG_MAX_RETRIES", "must not be negative, got %d", f.MaxRetries)
+	}
+	if f.RetryBaseDelay <= 0 || f.RetryMaxDelay < f.RetryBaseDelay {
+		bad("MOOG_RETRY_MAX_DELAY", "must be at least MOOG_RETRY_BASE_DELAY (%s) and positive, got %s", f.RetryBaseDelay, f.RetryMaxDelay)
+	}
+	if f.BreakerThreshold < 1 {
+		bad("CIRCUIT_BREAKER_THRESHOLD", "must be at least 1, got %d", f.BreakerThreshold)
+	}
+	if f.BreakerTimeout < 1e8 {
+		bad("CIRCUIT_BREAKER_TIMEOUT", "must be at least 100ms, got %s", f.BreakerTimeout)
+	}
+	rm := c.Remediation
+	checkListen("METRICS_PORT_REMEDIATION", rm.MetricsListen)
+	checkListen("HEALTH_PORT_REMEDIATION", rm.HealthListen)
+	if rm.Interval < 1e8 {
+		bad("REMEDIATION_INTERVAL", "must be at least 100ms, got %s", rm.Interval)
+	}
+	if rm.BatchSize < 1 || rm.BatchSize > 100000 {
+		bad("REMEDIATION_BATCH_SIZE", "must be from 1 to 100000, got %d", rm.BatchSize)
+	}
+	if rm.MaxReplays < 0 {
+		bad("MAX_POISON_RETRIES", "must not be negative, got %d", rm.MaxReplays)
+	}
 	return errors.Join(errs...)
+}
+
+// RequireMoogKey reports an error when the Moogsoft API key is missing.
+func (c *Config) RequireMoogKey() error {
+	if !c.Forwarder.APIKey.IsSet() {
+		return &FieldError{Field: "MOOG_API_KEY", Rule: "is required to run the forwarder (set it or MOOG_API_KEY_FILE)"}
+	}
+	return nil
 }
 
 // RequireIngestKey reports an error when the ingest API key is missing; the
