@@ -32,7 +32,7 @@ SIGINT or SIGTERM stops after the work in hand is finished.`,
 			return g.serve(cmd.Context(), roles, !noMigrate)
 		},
 	}
-	cmd.Flags().StringVar(&only, "only", "", "comma-separated roles to run: ingestor,alerter")
+	cmd.Flags().StringVar(&only, "only", "", "comma-separated roles to run: ingestor,alerter,forwarder,remediation")
 	cmd.Flags().BoolVar(&noMigrate, "no-migrate", false, "do not apply schema migrations at start")
 	return cmd
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +25,7 @@ import (
 	"github.com/mutt-go/mutt/internal/app"
 	"github.com/mutt-go/mutt/internal/config"
 	"github.com/mutt-go/mutt/internal/event"
+	"github.com/mutt-go/mutt/internal/fakemoog"
 	"github.com/mutt-go/mutt/internal/itest"
 	"github.com/mutt-go/mutt/internal/queue"
 	"github.com/mutt-go/mutt/internal/rules"
@@ -160,6 +162,18 @@ func (e *env) verify(x expectation) {
 	if got := e.count(`SELECT count(DISTINCT event_id) FROM event_audit_log`); got != x.audit {
 		e.t.Errorf("distinct audited events = %d, want %d", got, x.audit)
 	}
+	if n := e.xlen("dlq:alerter"); n != 0 {
+		e.t.Errorf("dead letters = %d, want 0", n)
+	}
+	if n := e.xlen("ingest_queue"); n != 0 {
+		e.t.Errorf("ingest queue still holds %d", n)
+	}
+}
+
+// verifyQueuedAlerts checks the alert queue holds exactly one alert per
+// expected alert (no forwarder ran).
+func (e *env) verifyQueuedAlerts(x expectation) {
+	e.t.Helper()
 	if got := e.xlen("alert_queue"); got != int64(x.alerts) {
 		e.t.Errorf("alerts = %d, want %d", got, x.alerts)
 	}
@@ -177,12 +191,6 @@ func (e *env) verify(x expectation) {
 		}
 		seen[id] = true
 	}
-	if n := e.xlen("dlq:alerter"); n != 0 {
-		e.t.Errorf("dead letters = %d, want 0", n)
-	}
-	if n := e.xlen("ingest_queue"); n != 0 {
-		e.t.Errorf("ingest queue still holds %d", n)
-	}
 }
 
 // TestTenThousandEventsEndToEnd posts events over HTTP to a running
@@ -194,7 +202,12 @@ func TestTenThousandEventsEndToEnd(t *testing.T) {
 	if want.audit == 0 || want.alerts == 0 || want.audit == len(events) {
 		t.Fatalf("the rules should match some events but not all: %+v", want)
 	}
-	cfg := e.config()
+	fake := fakemoog.New(fakemoog.Options{APIKey: "moog-key"})
+	moog := httptest.NewServer(fake)
+	defer moog.Close()
+	cfg := e.config("MOOG_WEBHOOK_URL="+moog.URL+"/events", "MOOG_API_KEY=moog-key", "MOOG_RATE_LIMIT=0",
+		"FORWARDER_METRICS_LISTEN=127.0.0.1:0", "FORWARDER_HEALTH_LISTEN=127.0.0.1:0",
+		"REMEDIATION_METRICS_LISTEN=127.0.0.1:0", "REMEDIATION_HEALTH_LISTEN=127.0.0.1:0")
 	ready := make(chan map[string]string, 1)
 	srv, err := app.NewServer(context.Background(), cfg, app.ServeOptions{
 		Roles: app.AllRoles(), Ready: func(a map[string]string) { ready <- a },
@@ -215,11 +228,28 @@ func TestTenThousandEventsEndToEnd(t *testing.T) {
 	if err != nil || sum.Accepted != len(events) {
 		t.Fatalf("send: %v\n%s", err, sum)
 	}
-	itest.Eventually(t, 60*time.Second, "all events processed", func() bool {
+	itest.Eventually(t, 60*time.Second, "all events processed and every alert at Moogsoft", func() bool {
 		return e.xlen("ingest_queue") == 0 && e.count(`SELECT count(*) FROM event_audit_log`) == want.audit &&
-			e.xlen("alert_queue") == int64(want.alerts)
+			fake.Distinct() == want.alerts
 	})
 	e.verify(want)
+	if dups := fake.Count() - fake.Distinct(); dups != 0 {
+		t.Errorf("Moogsoft received %d duplicates", dups)
+	}
+	// One alert's body, mapped as Moogsoft expects.
+	var found bool
+	for _, body := range fake.Last() {
+		if body["manager"] != "MUTT" || body["agent"] != "MUTT v2.3" || body["type"] != "Alert" {
+			t.Errorf("body = %v", body)
+		}
+		if _, ok := body["custom_info"].(map[string]any); !ok || body["external_id"] == "" || body["signature"] == "" {
+			t.Errorf("body = %v", body)
+		}
+		found = true
+	}
+	if !found {
+		t.Error("no body recorded")
+	}
 }
 
 var (
@@ -309,6 +339,7 @@ func TestAlerterKilledMidRunLosesNothing(t *testing.T) {
 		return e.xlen("ingest_queue") == 0
 	})
 	e.verify(want)
+	e.verifyQueuedAlerts(want)
 }
 
 // freePort returns a loopback port nothing listens on right now.

@@ -64,6 +64,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	redis.SetLogger(quietRedis{})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal asks for a graceful stop; restoring the default
+	// handling makes a second one end the process at once. Unfinished work
+	// stays pending in Redis either way.
+	go func() { <-ctx.Done(); stop() }()
 	g := &globalOptions{stdout: stdout, stderr: stderr}
 	root := newRootCommand(g)
 	root.SetArgs(args)
@@ -106,10 +110,13 @@ Every service and operator tool is a subcommand of this one binary.`,
 		newServeCommand(g),
 		newRoleCommand(g, "ingestor", "Run the HTTP ingest API (port 8080)"),
 		newRoleCommand(g, "alerter", "Run the rule engine on the ingest queue (metrics 8081, health 8082)"),
+		newRoleCommand(g, "forwarder", "Deliver alerts to Moogsoft (metrics 8083, health 8084)"),
+		newRoleCommand(g, "remediation", "Replay dead letters when it is safe (metrics 8086, health 8087)"),
 		newMigrateCommand(g),
 		newSendCommand(g),
 		newRulesCommand(g),
 		newBenchCommand(g),
+		newFakeMoogCommand(g),
 	)
 	return root
 }

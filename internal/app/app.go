@@ -31,12 +31,14 @@ import (
 
 // Roles a process can run.
 const (
-	RoleIngestor = "ingestor"
-	RoleAlerter  = "alerter"
+	RoleIngestor    = "ingestor"
+	RoleAlerter     = "alerter"
+	RoleForwarder   = "forwarder"
+	RoleRemediation = "remediation"
 )
 
-// AllRoles are the roles `mutt serve` runs by default.
-var allRoles = []string{RoleIngestor, RoleAlerter}
+// allRoles are the roles `mutt serve` runs by default, in start order.
+var allRoles = []string{RoleIngestor, RoleAlerter, RoleForwarder, RoleRemediation}
 
 // AllRoles returns the roles `mutt serve` runs by default.
 func AllRoles() []string { return slices.Clone(allRoles) }
@@ -87,6 +89,11 @@ type Server struct {
 func NewServer(ctx context.Context, cfg config.Config, opts ServeOptions, logger *slog.Logger) (*Server, error) {
 	if slices.Contains(opts.Roles, RoleIngestor) {
 		if err := cfg.RequireIngestKey(); err != nil {
+			return nil, err
+		}
+	}
+	if slices.Contains(opts.Roles, RoleForwarder) {
+		if err := cfg.RequireMoogKey(); err != nil {
 			return nil, err
 		}
 	}
@@ -186,6 +193,10 @@ func (s *Server) Run(ctx context.Context) error {
 			startErr = s.startIngestor(listen, &closers)
 		case RoleAlerter:
 			startErr = s.startAlerter(listen, runComponent)
+		case RoleForwarder:
+			startErr = s.startForwarder(listen, runComponent)
+		case RoleRemediation:
+			startErr = s.startRemediation(listen, runComponent)
 		}
 		if startErr != nil {
 			break

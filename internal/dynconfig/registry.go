@@ -57,6 +57,20 @@ func Keys() []Key {
 			Doc: "defer: pause consuming; dlq: move the oldest ingest events to the alerter DLQ; off: ignore"},
 		{Name: "alerter_defer_sleep_ms", Kind: Int, Min: 1, Max: 60000, Roles: []string{"alerter"},
 			Doc: "pause in milliseconds between checks while deferring"},
+		{Name: "moog_rate_limit", Kind: Int, Min: 0, Max: 1 << 31, Roles: []string{"forwarder"},
+			Doc: "alerts per period sent to Moogsoft across all forwarders (0: no limit)"},
+		{Name: "moog_rate_period", Kind: Int, Min: 1, Max: 3600, Roles: []string{"forwarder"},
+			Doc: "rate-limit period in seconds"},
+		{Name: "circuit_breaker_threshold", Kind: Int, Min: 1, Max: 1 << 20, Roles: []string{"forwarder"},
+			Doc: "consecutive Moogsoft failures that open the circuit breaker"},
+		{Name: "circuit_breaker_timeout", Kind: Int, Min: 1, Max: 86400, Roles: []string{"forwarder"},
+			Doc: "seconds the breaker stays open before one probe is let through"},
+		{Name: "remediation_interval", Kind: Int, Min: 1, Max: 86400, Roles: []string{"remediation"},
+			Doc: "seconds between dead-letter replay cycles"},
+		{Name: "remediation_batch_size", Kind: Int, Min: 1, Max: 100000, Roles: []string{"remediation"},
+			Doc: "dead letters replayed per queue and cycle at most"},
+		{Name: "max_poison_retries", Kind: Int, Min: 0, Max: 1000, Roles: []string{"remediation"},
+			Doc: "replays of one message before it goes to mutt:dlq:dead"},
 	}
 }
 

@@ -208,6 +208,22 @@ func (s *Stream) Reclaim(ctx context.Context, consumer string, minIdle time.Dura
 	return out, nil
 }
 
+// Touch resets the idle time of messages this consumer holds, so that a
+// consumer still working on them (waiting on a rate limit, say) is not
+// taken for dead and robbed by Reclaim. Delivery counts do not change.
+func (s *Stream) Touch(ctx context.Context, consumer string, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	err := s.rdb.XClaimJustID(ctx, &redis.XClaimArgs{
+		Stream: s.key, Group: s.group, Consumer: consumer, MinIdle: 0, Messages: ids,
+	}).Err()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("touching %d messages on %s: %w", len(ids), s.key, err)
+	}
+	return nil
+}
+
 // Ack acknowledges and deletes messages: they are done.
 func (s *Stream) Ack(ctx context.Context, ids ...string) error {
 	if len(ids) == 0 {
