@@ -30,12 +30,16 @@ if [ "$(psql "$DATABASE_URL" -tAc 'select count(*) from alert_rules')" = "0" ]; 
   psql "$DATABASE_URL" -q -f scripts/demo-rules.sql
 fi
 
-# No forwarder runs in this build yet, so nothing drains the alert queue:
-# keep the alerter from pausing when that queue passes its shed threshold.
-export ALERTER_SHED_MODE="${ALERTER_SHED_MODE:-off}"
+# A local stand-in for Moogsoft that prints what it receives.
+MOOG_API_KEY="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export MOOG_API_KEY
+moog_port="${MUTT_FAKE_MOOG_PORT:-18080}"
+export MOOG_WEBHOOK_URL="http://127.0.0.1:${moog_port}/events"
+bin/mutt fake-moog --listen "127.0.0.1:${moog_port}" --quiet &
+moog=$!
 bin/mutt serve --no-migrate &
 serve=$!
-trap 'kill $serve 2>/dev/null; wait $serve 2>/dev/null' EXIT INT TERM
+trap 'kill $serve $moog 2>/dev/null; wait $serve $moog 2>/dev/null' EXIT INT TERM
 for _ in $(seq 1 100); do
   curl -fsS http://127.0.0.1:8082/health >/dev/null 2>&1 && break
   sleep 0.1
@@ -43,16 +47,19 @@ done
 
 echo "== replaying ${#samples[@]} sample files"
 bin/mutt send --retimestamp "${samples[@]}"
-sleep 1
+sleep 2
 echo "== audit rows by decision"
 psql "$DATABASE_URL" -c 'select handling_decision, forwarded_to_moog, count(*) from event_audit_log group by 1, 2 order by 3 desc'
+echo "== alerts received by the local Moogsoft stand-in"
+curl -fsS "http://127.0.0.1:${moog_port}/stats" | head -c 400; echo
 echo "== queues"
-for q in ingest_queue alert_queue dlq:alerter; do
+for q in ingest_queue alert_queue dlq:alerter dlq:moog dlq:dead; do
   printf '%-20s %s\n' "mutt:$q" "$(redis-cli -u "$REDIS_URL" xlen "mutt:$q")"
 done
 cat <<MSG
 
-MUTT is running:  ingest http://127.0.0.1:8080/api/v2/ingest   metrics http://127.0.0.1:8081/metrics   health http://127.0.0.1:8082/health
+MUTT is running:  ingest http://127.0.0.1:8080/api/v2/ingest   alerter metrics :8081   forwarder metrics :8083
+                  fake Moogsoft http://127.0.0.1:${moog_port}/stats   remediation metrics :8086
 A slow stream of sample events keeps flowing (20 events/s). Ctrl-C stops everything.
 MSG
 bin/mutt send --retimestamp --rate 20 --batch 10 --repeat 1000 --progress never "${samples[@]}" >/dev/null &

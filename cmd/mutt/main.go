@@ -24,6 +24,8 @@ const (
 	exitOK      = 0
 	exitFailure = 1
 	exitUsage   = 2 // bad flags, bad configuration
+
+	exitInterrupted = 130 // stopped by SIGINT or SIGTERM before finishing
 )
 
 // Set at build time with -ldflags "-X main.version=… -X main.commit=…".
@@ -76,6 +78,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
+	}
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		fmt.Fprintln(stderr, "mutt: interrupted")
+		return exitInterrupted
 	}
 	fmt.Fprintln(stderr, "mutt:", err)
 	var ue usageError
