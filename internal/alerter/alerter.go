@@ -152,25 +152,14 @@ func (a *Alerter) Close() error { return nil }
 // drainGrace is how long a batch in hand may take to finish after a stop.
 const drainGrace = 10 * time.Second
 
-// processContext outlives ctx by drainGrace, so a stop lets the batch in
-// hand finish instead of abandoning it half done.
-func processContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stop := context.AfterFunc(ctx, func() {
-		t := time.AfterFunc(drainGrace, cancel)
-		context.AfterFunc(pctx, func() { t.Stop() })
-	})
-	return pctx, func() { stop(); cancel() }
-}
-
 func (a *Alerter) workLoop(ctx context.Context, consumer string) {
 	log := a.logger.With("consumer", consumer)
-	pctx, cancel := processContext(ctx)
+	pctx, cancel := queue.DrainContext(ctx, drainGrace)
 	defer cancel()
 	backoff := newBackoff()
 	for ctx.Err() == nil {
 		if !a.Ready() {
-			if !sleepCtx(ctx, 50*time.Millisecond) {
+			if !queue.Sleep(ctx, 50*time.Millisecond) {
 				return
 			}
 			continue
@@ -178,13 +167,13 @@ func (a *Alerter) workLoop(ctx context.Context, consumer string) {
 		switch a.shedState.Load() {
 		case shedDefer:
 			a.metrics.shed.WithLabelValues("defer").Inc()
-			sleepCtx(ctx, time.Duration(a.dyn.Int("alerter_defer_sleep_ms", a.opts.DeferSleep.Milliseconds()))*time.Millisecond)
+			queue.Sleep(ctx, time.Duration(a.dyn.Int("alerter_defer_sleep_ms", a.opts.DeferSleep.Milliseconds()))*time.Millisecond)
 			continue
 		case shedDLQ:
 			if err := a.shedBatch(ctx, consumer); err != nil {
 				log.Warn("shedding load", "error", err)
 			}
-			sleepCtx(ctx, 50*time.Millisecond)
+			queue.Sleep(ctx, 50*time.Millisecond)
 			continue
 		}
 		msgs, err := a.ingest.Read(ctx, consumer, a.opts.BatchSize, a.opts.Block)
@@ -193,7 +182,7 @@ func (a *Alerter) workLoop(ctx context.Context, consumer string) {
 				return
 			}
 			log.Warn("reading ingest queue", "error", err)
-			sleepCtx(ctx, backoff.next())
+			queue.Sleep(ctx, backoff.next())
 			continue
 		}
 		backoff.reset()
@@ -350,7 +339,7 @@ func (a *Alerter) writeAudit(ctx context.Context, rows []store.AuditRow) (map[in
 			return nil, ctx.Err()
 		}
 		a.logger.Warn("writing audit batch; retrying", "error", err, "rows", len(rows))
-		if !sleepCtx(ctx, backoff.next()) {
+		if !queue.Sleep(ctx, backoff.next()) {
 			return nil, ctx.Err()
 		}
 	}
@@ -372,7 +361,7 @@ func (a *Alerter) writeAuditRowByRow(ctx context.Context, rows []store.AuditRow)
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			if !sleepCtx(ctx, backoff.next()) {
+			if !queue.Sleep(ctx, backoff.next()) {
 				return nil, ctx.Err()
 			}
 		}
@@ -394,7 +383,7 @@ func (a *Alerter) commitWithRetry(ctx context.Context, c *commit) (commitResult,
 			return res, ctx.Err()
 		}
 		a.logger.Warn("committing batch to Redis; retrying", "error", err)
-		if !sleepCtx(ctx, backoff.next()) {
+		if !queue.Sleep(ctx, backoff.next()) {
 			return res, ctx.Err()
 		}
 	}
@@ -433,7 +422,7 @@ func (a *Alerter) reloadLoop(ctx context.Context) {
 	for ctx.Err() == nil && !a.Ready() {
 		if err := a.reload(ctx); err != nil {
 			a.logger.Error("loading rules; the alerter waits until they load", "error", err)
-			sleepCtx(ctx, backoff.next())
+			queue.Sleep(ctx, backoff.next())
 		}
 	}
 	for {
@@ -534,42 +523,8 @@ func (a *Alerter) checkDepths(ctx context.Context, lastWarn *time.Time) {
 // reclaimLoop takes over messages left pending by consumers that stopped
 // (crashed, killed, or stuck) and processes them, continuously.
 func (a *Alerter) reclaimLoop(ctx context.Context) {
-	consumer := a.opts.PodName + "-reclaim"
-	interval := max(a.opts.ReclaimIdle/2, 500*time.Millisecond)
-	var lastPrune time.Time
-	for {
-		if time.Since(lastPrune) > 10*time.Minute {
-			lastPrune = time.Now()
-			if n, err := a.ingest.PruneConsumers(ctx, time.Hour); err != nil {
-				a.logger.Warn("pruning idle consumers", "error", err)
-			} else if n > 0 {
-				a.logger.Info("pruned idle consumers", "count", n)
-			}
-		}
-		for ctx.Err() == nil && a.Ready() {
-			msgs, err := a.ingest.Reclaim(ctx, consumer, a.opts.ReclaimIdle, a.opts.BatchSize)
-			if err != nil {
-				if ctx.Err() == nil {
-					a.logger.Warn("reclaiming pending messages", "error", err)
-				}
-				break
-			}
-			if len(msgs) == 0 {
-				break
-			}
-			a.metrics.reclaimed.Add(float64(len(msgs)))
-			a.logger.Info("reclaimed pending messages", "count", len(msgs))
-			if err := a.process(ctx, msgs); err != nil {
-				if ctx.Err() == nil {
-					a.logger.Warn("processing reclaimed messages", "error", err)
-				}
-				break
-			}
-		}
-		if !sleepCtx(ctx, interval) {
-			return
-		}
-	}
+	a.ingest.ReclaimLoop(ctx, a.opts.PodName+"-reclaim", a.opts.ReclaimIdle, a.opts.BatchSize, a.Ready,
+		func(n int) { a.metrics.reclaimed.Add(float64(n)) }, a.process, a.logger)
 }
 
 // backoff doubles from 100 ms to 5 s.
@@ -587,16 +542,3 @@ func (b *backoff) next() time.Duration {
 }
 
 func (b *backoff) reset() { b.d = 0 }
-
-// sleepCtx waits d or until ctx ends; it reports whether the full wait
-// happened.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}

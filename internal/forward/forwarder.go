@@ -123,23 +123,18 @@ const drainGrace = 15 * time.Second
 
 func (f *Forwarder) workLoop(ctx context.Context, consumer string) {
 	log := f.logger.With("consumer", consumer)
-	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	pctx, cancel := queue.DrainContext(ctx, drainGrace)
 	defer cancel()
-	stop := context.AfterFunc(ctx, func() {
-		t := time.AfterFunc(drainGrace, cancel)
-		context.AfterFunc(pctx, func() { t.Stop() })
-	})
-	defer stop()
 	var pause time.Duration
 	for ctx.Err() == nil {
 		if pause > 0 {
-			sleepCtx(ctx, pause)
+			queue.Sleep(ctx, pause)
 		}
 		msgs, err := f.alerts.Read(ctx, consumer, f.opts.BatchSize, f.opts.Block)
 		if err != nil {
 			if ctx.Err() == nil {
 				log.Warn("reading alert queue", "error", err)
-				sleepCtx(ctx, time.Second)
+				queue.Sleep(ctx, time.Second)
 			}
 			continue
 		}
@@ -245,7 +240,7 @@ func (f *Forwarder) process(ctx context.Context, consumer string, msgs []queue.M
 		}
 		// Jitter spreads the workers of all forwarders over the limiter's
 		// refill, so tokens are not all contended for at the same instant.
-		if !sleepCtx(ctx, max(wait, 2*time.Millisecond)+rand.N(8*time.Millisecond)) {
+		if !queue.Sleep(ctx, max(wait, 2*time.Millisecond)+rand.N(8*time.Millisecond)) {
 			break
 		}
 		// Still ours: keep other forwarders' reclaimers off these alerts.
@@ -309,7 +304,7 @@ func (f *Forwarder) commitWithRetry(ctx context.Context, c *forwardCommit) error
 			return ctx.Err()
 		}
 		f.logger.Warn("committing delivery batch to Redis; retrying", "error", err)
-		if !sleepCtx(ctx, wait) {
+		if !queue.Sleep(ctx, wait) {
 			return ctx.Err()
 		}
 		wait = min(2*wait, 5*time.Second)
@@ -324,7 +319,7 @@ func (f *Forwarder) moveLoop(ctx context.Context) {
 			if ctx.Err() == nil {
 				f.logger.Warn("moving due alerts", "error", err)
 			}
-			sleepCtx(ctx, time.Second)
+			queue.Sleep(ctx, time.Second)
 			continue
 		}
 		if moved == 1000 {
@@ -334,40 +329,19 @@ func (f *Forwarder) moveLoop(ctx context.Context) {
 		if next >= 0 && next < wait {
 			wait = max(next, 5*time.Millisecond)
 		}
-		sleepCtx(ctx, wait)
+		queue.Sleep(ctx, wait)
 	}
 }
 
 // reclaimLoop takes over alerts left pending by forwarders that stopped.
 func (f *Forwarder) reclaimLoop(ctx context.Context) {
 	consumer := f.opts.PodName + "-reclaim"
-	interval := max(f.opts.ReclaimIdle/2, 500*time.Millisecond)
-	var lastPrune time.Time
-	for {
-		if time.Since(lastPrune) > 10*time.Minute {
-			lastPrune = time.Now()
-			if _, err := f.alerts.PruneConsumers(ctx, time.Hour); err != nil && ctx.Err() == nil {
-				f.logger.Warn("pruning idle consumers", "error", err)
-			}
-		}
-		for ctx.Err() == nil {
-			msgs, err := f.alerts.Reclaim(ctx, consumer, f.opts.ReclaimIdle, f.opts.BatchSize)
-			if err != nil || len(msgs) == 0 {
-				if err != nil && ctx.Err() == nil {
-					f.logger.Warn("reclaiming pending alerts", "error", err)
-				}
-				break
-			}
-			f.metrics.reclaimed.Add(float64(len(msgs)))
-			f.logger.Info("reclaimed pending alerts", "count", len(msgs))
-			if _, err := f.process(ctx, consumer, msgs); err != nil {
-				break
-			}
-		}
-		if !sleepCtx(ctx, interval) {
-			return
-		}
-	}
+	f.alerts.ReclaimLoop(ctx, consumer, f.opts.ReclaimIdle, f.opts.BatchSize, nil,
+		func(n int) { f.metrics.reclaimed.Add(float64(n)) },
+		func(ctx context.Context, msgs []queue.Message) error {
+			_, err := f.process(ctx, consumer, msgs)
+			return err
+		}, f.logger)
 }
 
 // monitorLoop samples queue depths for the gauges.
@@ -386,19 +360,8 @@ func (f *Forwarder) monitorLoop(ctx context.Context) {
 		if n, err := f.schedule.Len(ctx); err == nil {
 			f.metrics.retryDepth.Set(float64(n))
 		}
-		if !sleepCtx(ctx, time.Second) {
+		if !queue.Sleep(ctx, time.Second) {
 			return
 		}
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }

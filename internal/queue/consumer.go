@@ -1,0 +1,79 @@
+package queue
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// DrainContext returns a context for processing work already taken from a
+// queue: it outlives ctx by grace, so a stop lets the batch in hand finish
+// instead of abandoning it half done, and is cancelled grace after ctx ends.
+func DrainContext(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(grace, cancel)
+		context.AfterFunc(pctx, func() { t.Stop() })
+	})
+	return pctx, func() { stop(); cancel() }
+}
+
+// Sleep waits d or until ctx ends; it reports whether the full wait
+// happened.
+func Sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// ReclaimLoop takes over, until ctx ends, the messages that consumers which
+// stopped (crashed, killed or stuck) left pending for idle or longer, and
+// hands them to process in batches of up to count; every ten minutes it
+// also prunes consumer names idle for an hour with nothing pending. ready
+// gates the work (nil: always ready); reclaimed is told how many were taken
+// over (nil: not told).
+func (s *Stream) ReclaimLoop(ctx context.Context, consumer string, idle time.Duration, count int,
+	ready func() bool, reclaimed func(int), process func(context.Context, []Message) error, logger *slog.Logger) {
+	interval := max(idle/2, 500*time.Millisecond)
+	var lastPrune time.Time
+	for {
+		if time.Since(lastPrune) > 10*time.Minute {
+			lastPrune = time.Now()
+			if n, err := s.PruneConsumers(ctx, time.Hour); err != nil && ctx.Err() == nil {
+				logger.Warn("pruning idle consumers", "error", err)
+			} else if n > 0 {
+				logger.Info("pruned idle consumers", "count", n)
+			}
+		}
+		for ctx.Err() == nil && (ready == nil || ready()) {
+			msgs, err := s.Reclaim(ctx, consumer, idle, count)
+			if err != nil {
+				if ctx.Err() == nil {
+					logger.Warn("reclaiming pending messages", "error", err)
+				}
+				break
+			}
+			if len(msgs) == 0 {
+				break
+			}
+			if reclaimed != nil {
+				reclaimed(len(msgs))
+			}
+			logger.Info("reclaimed pending messages", "count", len(msgs))
+			if err := process(ctx, msgs); err != nil {
+				if ctx.Err() == nil {
+					logger.Warn("processing reclaimed messages", "error", err)
+				}
+				break
+			}
+		}
+		if !Sleep(ctx, interval) {
+			return
+		}
+	}
+}
