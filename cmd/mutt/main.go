@@ -123,6 +123,7 @@ Every service and operator tool is a subcommand of this one binary.`,
 		newRulesCommand(g),
 		newBenchCommand(g),
 		newFakeMoogCommand(g),
+		newDLQCommand(g),
 	)
 	return root
 }
