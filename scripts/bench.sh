@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs MUTT's benchmarks on this machine, as recorded in docs/BENCHMARKS.md:
-#   1. `mutt bench all`: batched ingest, single-event ingest and the alerter
-#      drain, in-process against the local Redis and PostgreSQL, with a CPU
-#      profile of each timed part (and `go tool pprof -top` of it);
+#   1. `mutt bench all`: batched ingest, single-event ingest, the alerter
+#      drain, forwarder delivery and end-to-end latency, in-process against
+#      the local Redis and PostgreSQL (and a fake Moogsoft on a loopback
+#      port), with a CPU profile of each timed part (and `go tool pprof -top`
+#      of it);
 #   2. the ceilings of this machine's servers in the same run:
 #      redis-benchmark (SET, GET, XADD; no pipelining and 16-deep) and
 #      pgbench (scale 10, 4 clients, simple-update, 15 s);
@@ -26,7 +28,8 @@ out="artifacts/bench-$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
 exec > >(tee "$out/bench.log") 2>&1
 
-[ -x bin/mutt ] || make build
+# Always rebuild: a bin/mutt left from an older tree would measure old code.
+make build
 suffix="$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 stream="mutt_bench_ceiling_${suffix}"
 pgdb="mutt_bench_pgbench_${suffix}"

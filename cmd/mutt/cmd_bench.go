@@ -25,17 +25,19 @@ func newBenchCommand(g *globalOptions) *cobra.Command {
 	var bo benchOptions
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure ingest and alerter throughput against the configured Redis and PostgreSQL",
-		Long: `Run MUTT's real ingest and alerter components in this process against the configured
-Redis (REDIS_URL, default redis://127.0.0.1:6379/0) and PostgreSQL, and report events/s,
-request latency, Redis round trips per event and CPU time, each beside its target.
+		Short: "Measure ingest, alerter and forwarder throughput and end-to-end latency",
+		Long: `Run MUTT's real ingest, alerter and forwarder components in this process against the
+configured Redis (REDIS_URL, default redis://127.0.0.1:6379/0) and PostgreSQL, with a fake
+Moogsoft on a loopback port, and report events/s (alerts/s), latency, Redis round trips per
+event and CPU time, each beside its target.
 
 The configured database (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres)
 is used only to create a scratch database mutt_bench_<random>; keys go under the prefix
 mutt_bench_<random>. Both are removed at the end, also after Ctrl-C.
 
-For the ingest scenarios the HTTP load generator runs in this process too, so it shares
-the CPUs with the ingestor and Redis.`,
+For the ingest and end-to-end scenarios the HTTP load generator runs in this process too,
+and for the forwarder and end-to-end scenarios the fake Moogsoft does, so they share the
+CPUs with MUTT's components, Redis and PostgreSQL.`,
 		Args: cobra.NoArgs,
 	}
 	pf := cmd.PersistentFlags()
@@ -82,13 +84,75 @@ the CPUs with the ingestor and Redis.`,
 	f.IntVar(&al.Workers, "workers", 0, "alerter workers (default: ALERTER_WORKERS)")
 	f.IntVar(&al.BatchSize, "batch-size", 0, "events per alerter batch (default: ALERTER_BATCH_SIZE)")
 
+	var fw bench.ForwarderOptions
+	forwarderCmd := &cobra.Command{
+		Use:   "forwarder",
+		Short: "Deliver a pre-filled alert queue to an in-process fake Moogsoft and measure it",
+		Long: `Fill the alert queue with alerts shaped as the alerter queues them, then start one
+forwarder, wired as the forwarder role wires it (retry, circuit breaker, rate limiter,
+webhook) with the rate limit off, delivering to a fake Moogsoft served by a net/http server
+on a loopback port of this process. Timed from the forwarder's start until the fake has
+received every alert.`,
+		Example: `  mutt bench forwarder --alerts 200000
+  mutt bench forwarder --workers 4 --batch-size 256 --concurrency 64`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.runBench(cmd.Context(), bo, func(ctx context.Context, env *bench.Env) ([]bench.Result, error) {
+				r, err := env.RunForwarder(ctx, fw)
+				return []bench.Result{r}, err
+			})
+		},
+	}
+	f = forwarderCmd.Flags()
+	f.IntVar(&fw.Alerts, "alerts", 200_000, "alerts to queue before the forwarder starts")
+	f.IntVar(&fw.Workers, "workers", 0, "forwarder workers (default: FORWARDER_WORKERS)")
+	f.IntVar(&fw.BatchSize, "batch-size", 0, "alerts per forwarder batch (default: FORWARDER_BATCH_SIZE)")
+	f.IntVar(&fw.Concurrency, "concurrency", 0, "requests in flight per worker (default: FORWARDER_CONCURRENCY)")
+
+	var ee bench.E2EOptions
+	e2eCmd := &cobra.Command{
+		Use:   "e2e",
+		Short: "Measure the latency from ingest to Moogsoft under a steady event rate",
+		Long: `Run the ingestor, the alerter and a forwarder in this process, wired as ` + "`mutt serve`" + ` wires
+them and with the settings MUTT ships with, delivering to a fake Moogsoft on a loopback port.
+Send generated events at a fixed rate, one event per request, each request leaving at its
+scheduled time whether or not earlier ones were answered (an open loop), with its send time
+inside the event. The latency of an alert is from that send time until the fake Moogsoft
+receives it; the report gives p50, p90, p99 and max, and where the time went.
+
+The shipped Moogsoft rate limit (MOOG_RATE_LIMIT, 50/s) is below the alert rate of this
+load, so the run sets no limit unless --moog-rate-limit asks for one. The other flags
+change a shipped setting and mark the result as tuned.`,
+		Example: `  mutt bench e2e --rate 2000 --seconds 20
+  mutt bench e2e --alerter-block 5ms`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.runBench(cmd.Context(), bo, func(ctx context.Context, env *bench.Env) ([]bench.Result, error) {
+				r, err := env.RunE2E(ctx, ee)
+				return []bench.Result{r}, err
+			})
+		},
+	}
+	f = e2eCmd.Flags()
+	f.Float64Var(&ee.Rate, "rate", 2000, "events per second, one per request")
+	f.Float64Var(&ee.Seconds, "seconds", 20, "length of the timed part")
+	f.Float64Var(&ee.Warmup, "warmup", 2, "seconds of the same traffic before the timed part (negative: none)")
+	f.IntVar(&ee.Rules, "rules", 50, "rules in the rule set")
+	f.DurationVar(&ee.AlerterBlock, "alerter-block", 0, "tuned: alerter XREADGROUP block (default: ALERTER_BLOCK)")
+	f.IntVar(&ee.AlerterBatchSize, "alerter-batch-size", 0, "tuned: alerter batch size (default: ALERTER_BATCH_SIZE)")
+	f.DurationVar(&ee.ForwarderBlock, "forwarder-block", 0, "tuned: forwarder XREADGROUP block (default: FORWARDER_BLOCK)")
+	f.IntVar(&ee.ForwarderBatchSize, "forwarder-batch-size", 0, "tuned: forwarder batch size (default: FORWARDER_BATCH_SIZE)")
+	f.IntVar(&ee.MoogRateLimit, "moog-rate-limit", 0, "tuned: shared Moogsoft rate limit in alerts/s (default: none)")
+
 	var (
 		batchEvents, singleEvents int
 		allAlerter                bench.AlerterOptions
+		allForwarder              bench.ForwarderOptions
+		allE2E                    bench.E2EOptions
 	)
 	allCmd := &cobra.Command{
 		Use:   "all",
-		Short: "Run batched ingest, single-event ingest and the alerter drain, in that order",
+		Short: "Run batched ingest, single-event ingest, the alerter drain, the forwarder and end to end, in that order",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.runBench(cmd.Context(), bo, func(ctx context.Context, env *bench.Env) ([]bench.Result, error) {
@@ -103,8 +167,19 @@ the CPUs with the ingestor and Redis.`,
 						return out, err
 					}
 				}
-				r, err := env.RunAlerter(ctx, allAlerter)
-				return append(out, r), err
+				steps := []func() (bench.Result, error){
+					func() (bench.Result, error) { return env.RunAlerter(ctx, allAlerter) },
+					func() (bench.Result, error) { return env.RunForwarder(ctx, allForwarder) },
+					func() (bench.Result, error) { return env.RunE2E(ctx, allE2E) },
+				}
+				for _, step := range steps {
+					r, err := step()
+					out = append(out, r)
+					if err != nil {
+						return out, err
+					}
+				}
+				return out, nil
 			})
 		},
 	}
@@ -115,8 +190,11 @@ the CPUs with the ingestor and Redis.`,
 	f.IntVar(&allAlerter.Rules, "rules", 50, "rules in the alerter's rule set")
 	f.IntVar(&allAlerter.Workers, "workers", 0, "alerter workers (default: ALERTER_WORKERS)")
 	f.IntVar(&allAlerter.BatchSize, "batch-size", 0, "events per alerter batch (default: ALERTER_BATCH_SIZE)")
+	f.IntVar(&allForwarder.Alerts, "forwarder-alerts", 200_000, "alerts for the forwarder")
+	f.Float64Var(&allE2E.Rate, "e2e-rate", 2000, "events per second for end to end")
+	f.Float64Var(&allE2E.Seconds, "e2e-seconds", 20, "length of the timed part of end to end")
 
-	cmd.AddCommand(ingestCmd, alerterCmd, allCmd)
+	cmd.AddCommand(ingestCmd, alerterCmd, forwarderCmd, e2eCmd, allCmd)
 	return cmd
 }
 
@@ -170,18 +248,11 @@ func (g *globalOptions) runBench(ctx context.Context, bo benchOptions,
 	if bo.strict {
 		for _, r := range report.Results {
 			if !r.Target.Met {
-				return fmt.Errorf("%s: %.0f %s, target %.0f", r.ID, metricValue(r), r.Target.Metric, r.Target.Min)
+				return fmt.Errorf("%s: %.2f %s, target %s", r.ID, r.Value(), r.Target.Metric, r.Target)
 			}
 		}
 	}
 	return nil
-}
-
-func metricValue(r bench.Result) float64 {
-	if r.Target.Metric == "requests_per_second" {
-		return r.RequestsPerSecond
-	}
-	return r.EventsPerSecond
 }
 
 func printReport(g *globalOptions, bo benchOptions, report bench.Report) error {

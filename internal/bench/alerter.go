@@ -76,11 +76,11 @@ func (e *Env) RunAlerter(ctx context.Context, o AlerterOptions) (Result, error) 
 	}
 	id := fmt.Sprintf("alerter-rules%d-w%d-b%d", o.Rules, cfg.Alerter.Workers, cfg.Alerter.BatchSize)
 	res := Result{
-		ID: id,
+		ID: id, Kind: KindAlerter,
 		Scenario: fmt.Sprintf("alerter drain of %d queued events, %d rules, %d workers, batch %d, audit writes included",
 			o.Events, o.Rules, cfg.Alerter.Workers, cfg.Alerter.BatchSize),
 		Rules: o.Rules, Workers: cfg.Alerter.Workers, AlerterBatch: cfg.Alerter.BatchSize,
-		Target: Target{Metric: "events_per_second", Min: TargetAlerterEventsPerSecond},
+		Target: Target{Metric: MetricEventsPerSecond, Min: TargetAlerterEventsPerSecond},
 	}
 	if err := e.resetKeys(ctx); err != nil {
 		return res, err
@@ -143,7 +143,7 @@ func (e *Env) RunAlerter(ctx context.Context, o AlerterOptions) (Result, error) 
 	if err != nil {
 		return res, err
 	}
-	res.Target.Met = res.EventsPerSecond >= res.Target.Min
+	res.check()
 
 	if err := e.pool.QueryRow(ctx, "SELECT count(*) FROM event_audit_log").Scan(&res.Handled); err != nil {
 		return res, fmt.Errorf("counting audit rows: %w", err)

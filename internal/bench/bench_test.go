@@ -20,6 +20,9 @@ import (
 func setup(t *testing.T, progress io.Writer) *Env {
 	t.Helper()
 	cfg := config.Default()
+	// A worker blocked on an empty queue notices a stop only when its
+	// block ends; the end-to-end runs use the blocks given here.
+	cfg.Alerter.Block, cfg.Forwarder.Block = 100*time.Millisecond, 100*time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	e, err := Setup(ctx, Options{Config: cfg, RedisURL: itest.RedisURL(), AdminDatabaseURL: itest.AdminDatabaseURL(), Progress: progress})
@@ -173,6 +176,127 @@ func TestRunAlerter(t *testing.T) {
 	}
 }
 
+func TestRunForwarder(t *testing.T) {
+	e := setup(t, nil)
+	tests := []struct {
+		name string
+		opts ForwarderOptions
+	}{
+		{name: "shipped settings", opts: ForwarderOptions{Alerts: 3_000}},
+		{name: "one worker, small batches", opts: ForwarderOptions{Alerts: 1_000, Workers: 1, BatchSize: 16, Concurrency: 4}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := e.RunForwarder(context.Background(), tt.opts)
+			if err != nil {
+				t.Fatalf("RunForwarder: %v", err)
+			}
+			n := int64(tt.opts.Alerts)
+			if r.Kind != KindForwarder || r.Events != n || r.Delivered != n || r.Duplicates != 0 {
+				t.Errorf("kind %q: %d alerts, %d delivered, %d duplicates; want %d, all delivered once", r.Kind, r.Events, r.Delivered, r.Duplicates, n)
+			}
+			if r.EventsPerSecond <= 0 || r.Target.Metric != MetricAlertsPerSecond {
+				t.Errorf("%v alerts/s against target %+v", r.EventsPerSecond, r.Target)
+			}
+			batch := e.cfg.Forwarder.BatchSize
+			if tt.opts.BatchSize > 0 {
+				batch = tt.opts.BatchSize
+			}
+			if r.ForwarderBatch != batch {
+				t.Errorf("ran with batch %d, want %d", r.ForwarderBatch, batch)
+			}
+			// A read, the breaker's two scripts and a commit per batch; no
+			// call per alert.
+			batches := n / int64(batch)
+			if rd := r.Redis; rd.RoundTrips < 3*batches || rd.RoundTripsPerEvent > 0.5 {
+				t.Errorf("%d round trips (%.4f per alert) for %d batches", rd.RoundTrips, rd.RoundTripsPerEvent, batches)
+			}
+			var out strings.Builder
+			if err := (Report{Machine: e.Machine(), Results: []Result{r}}).WriteText(&out); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{"alerts/s", "round trips/alert", "≥ 10,000 alerts/s", "0 duplicates"} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("report lacks %q:\n%s", want, out.String())
+				}
+			}
+		})
+	}
+}
+
+func TestRunE2E(t *testing.T) {
+	e := setup(t, nil)
+	tests := []struct {
+		name      string
+		opts      E2EOptions
+		wantID    string
+		wantTuned bool
+	}{
+		{name: "shipped settings", opts: E2EOptions{Rate: 500, Seconds: 2, Warmup: 0.5}, wantID: "e2e-rate500"},
+		{name: "tuned", opts: E2EOptions{Rate: 400, Seconds: 1, Warmup: -1, Rules: 8, AlerterBatchSize: 16, MoogRateLimit: 10_000},
+			wantID: "e2e-rate400-tuned", wantTuned: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := e.RunE2E(context.Background(), tt.opts)
+			if err != nil {
+				t.Fatalf("RunE2E: %v", err)
+			}
+			if r.ID != tt.wantID || r.Kind != KindE2E || strings.Contains(r.Scenario, "TUNED") != tt.wantTuned {
+				t.Errorf("id %q, kind %q, scenario %q", r.ID, r.Kind, r.Scenario)
+			}
+			if want := int64(tt.opts.Rate * tt.opts.Seconds); r.Events != want {
+				t.Errorf("%d events timed, want %d", r.Events, want)
+			}
+			if r.Expected == 0 || r.Delivered != r.Expected || r.Duplicates != 0 {
+				t.Errorf("%d alerts expected, %d delivered, %d duplicates", r.Expected, r.Delivered, r.Duplicates)
+			}
+			if share := float64(r.Expected) / float64(r.Events); share < 0.1 || share > 0.5 {
+				t.Errorf("%.0f %% of the events forwarded", 100*share)
+			}
+			if r.LatencyP50Millis <= 0 || r.LatencyP90Millis < r.LatencyP50Millis || r.LatencyP99Millis < r.LatencyP90Millis ||
+				r.LatencyMaxMillis < r.LatencyP99Millis {
+				t.Errorf("latency p50 %v, p90 %v, p99 %v, max %v", r.LatencyP50Millis, r.LatencyP90Millis, r.LatencyP99Millis, r.LatencyMaxMillis)
+			}
+			if len(r.Stages) != 5 {
+				t.Fatalf("%d stages: %+v", len(r.Stages), r.Stages)
+			}
+			// Every stage is a point on the way, so none can be later than
+			// the arrival, and the audit insert ends after it starts.
+			last := r.Stages[len(r.Stages)-1]
+			if last.P99Millis != r.LatencyP99Millis || last.MaxMillis != r.LatencyMaxMillis {
+				t.Errorf("last stage %+v, latency p99 %v, max %v", last, r.LatencyP99Millis, r.LatencyMaxMillis)
+			}
+			for _, st := range r.Stages {
+				if st.P50Millis <= 0 || st.MaxMillis > r.LatencyMaxMillis {
+					t.Errorf("stage %+v beyond the arrival (max %v)", st, r.LatencyMaxMillis)
+				}
+			}
+			if r.Stages[2].P50Millis < r.Stages[1].P50Millis {
+				t.Errorf("audit insert done before it started: %+v", r.Stages)
+			}
+			if r.Target.Metric != MetricLatencyP99 || r.Target.Max != TargetE2ELatencyP99Millis || r.Target.Met != (r.LatencyP99Millis < r.Target.Max) {
+				t.Errorf("target %+v for p99 %v", r.Target, r.LatencyP99Millis)
+			}
+			// At this rate nothing batches: a produce call per request, a
+			// read and a commit per alerter batch, four calls per forwarder
+			// batch. Well under ten calls per event all the same.
+			if rd := r.Redis; rd.RoundTrips < r.Events || rd.RoundTripsPerEvent > 10 {
+				t.Errorf("%d round trips (%.2f per event)", rd.RoundTrips, rd.RoundTripsPerEvent)
+			}
+			var out strings.Builder
+			if err := (Report{Machine: e.Machine(), Results: []Result{r}}).WriteText(&out); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{"p99", "< 50 ms p99", "Moogsoft received the alert", "send lag"} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("report lacks %q:\n%s", want, out.String())
+				}
+			}
+		})
+	}
+}
+
 // TestCloseAfterCancel is the Ctrl-C path: the run stops with the context's
 // error and Close, given a context that is not cancelled, still removes
 // everything (checked by setup's cleanup).
@@ -186,6 +310,8 @@ func TestCloseAfterCancel(t *testing.T) {
 	}{
 		{name: "ingest", run: func() error { _, err := e.RunIngest(ctx, IngestOptions{Events: 1000}); return err }},
 		{name: "alerter", run: func() error { _, err := e.RunAlerter(ctx, AlerterOptions{Events: 1000}); return err }},
+		{name: "forwarder", run: func() error { _, err := e.RunForwarder(ctx, ForwarderOptions{Alerts: 1000}); return err }},
+		{name: "end to end", run: func() error { _, err := e.RunE2E(ctx, E2EOptions{Rate: 100, Seconds: 1}); return err }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

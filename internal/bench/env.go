@@ -39,7 +39,9 @@ type Options struct {
 	// Config is MUTT's configuration. Its tuning (alerter workers and batch
 	// size, pool sizes, body limit, …) is used as is; its Redis and
 	// PostgreSQL addresses are replaced by RedisURL and the scratch
-	// database, and its key names by the scratch prefix.
+	// database, and its key names by the scratch prefix. The throughput
+	// scenarios block at most 500 ms on an empty queue, so they stop soon
+	// after a drain; the end-to-end scenario uses the blocks as given.
 	Config config.Config
 	// RedisURL is the Redis to run against (default DefaultRedisURL).
 	RedisURL string
@@ -61,6 +63,7 @@ type Options struct {
 // the keys.
 type Env struct {
 	cfg        config.Config
+	shipped    config.Config // the configuration as given, before the harness's changes
 	adminURL   string
 	database   string
 	logger     *slog.Logger
@@ -114,6 +117,7 @@ func Setup(ctx context.Context, opts Options) (_ *Env, err error) {
 	}
 	e.database = name
 
+	e.shipped = opts.Config
 	cfg := opts.Config
 	cfg.KeyPrefix = name
 	cfg.Keys = config.Keys{}
@@ -128,6 +132,7 @@ func Setup(ctx context.Context, opts Options) (_ *Env, err error) {
 	// A worker blocks this long on an empty queue, so it is also how long a
 	// stop takes after a drain; while events wait it makes no difference.
 	cfg.Alerter.Block = min(cfg.Alerter.Block, 500*time.Millisecond)
+	cfg.Forwarder.Block = min(cfg.Forwarder.Block, 500*time.Millisecond)
 	// Runtime overrides are another service's data: a run uses the static
 	// configuration only.
 	cfg.DynamicConfigEnabled = false

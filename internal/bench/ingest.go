@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mutt-go/mutt/internal/config"
 	"github.com/mutt-go/mutt/internal/ingest"
 	"github.com/mutt-go/mutt/internal/obs"
 	"github.com/mutt-go/mutt/internal/queue"
@@ -73,13 +74,14 @@ func (e *Env) RunIngest(ctx context.Context, o IngestOptions) (Result, error) {
 	id := fmt.Sprintf("ingest-batch%d-c%d", o.Batch, o.Concurrency)
 	res := Result{
 		ID:          id,
+		Kind:        KindIngest,
 		Scenario:    fmt.Sprintf("ingest over HTTP, %d event(s) per request, concurrency %d", o.Batch, o.Concurrency),
 		BatchSize:   o.Batch,
 		Concurrency: o.Concurrency,
-		Target:      Target{Metric: "events_per_second", Min: TargetBatchedEventsPerSecond},
+		Target:      Target{Metric: MetricEventsPerSecond, Min: TargetBatchedEventsPerSecond},
 	}
 	if o.Batch == 1 {
-		res.Target = Target{Metric: "requests_per_second", Min: TargetSingleRequestsPerSecond}
+		res.Target = Target{Metric: MetricRequestsPerSecond, Min: TargetSingleRequestsPerSecond}
 		if o.Concurrency != 16 {
 			res.Notes = append(res.Notes, "the single-event target is stated for concurrency 16")
 		}
@@ -96,21 +98,7 @@ func (e *Env) RunIngest(ctx context.Context, o IngestOptions) (Result, error) {
 
 	cfg := e.cfg
 	limit := max(cfg.Ingest.MaxQueueSize, int64(warm+repeat*len(events))+1000)
-	queueLimit := func() int64 { return limit }
-	producer := queue.NewProducer(e.rdb, cfg.Keys.IngestQueue, queue.ProducerOptions{
-		Limit: queueLimit, MetricsPrefix: cfg.Keys.MetricsPrefix,
-	})
-	defer producer.Close()
-	key, err := randomKey()
-	if err != nil {
-		return res, err
-	}
-	handler := ingest.NewServer(ingest.Options{
-		APIKey: secrets.New(key), MaxBodyBytes: cfg.Ingest.MaxBodyBytes, RequiredFields: cfg.Ingest.RequiredFields,
-		Ping:     func(ctx context.Context) error { return e.rdb.Ping(ctx).Err() },
-		Settings: func() any { return map[string]any{} },
-	}, producer, obs.NewRegistry(), e.logger.With("component", "ingestor"))
-	url, stop, err := serveLoopback(handler, e.logger)
+	url, key, stop, err := e.startIngestor(cfg, func() int64 { return limit })
 	if err != nil {
 		return res, err
 	}
@@ -161,11 +149,7 @@ func (e *Env) RunIngest(ctx context.Context, o IngestOptions) (Result, error) {
 	if len(lat) > 0 {
 		res.LatencyMaxMillis = millis(lat[len(lat)-1])
 	}
-	if res.Target.Metric == "requests_per_second" {
-		res.Target.Met = res.RequestsPerSecond >= res.Target.Min
-	} else {
-		res.Target.Met = res.EventsPerSecond >= res.Target.Min
-	}
+	res.check()
 
 	queued, err := e.own.XLen(ctx, cfg.Keys.IngestQueue).Result()
 	if err != nil {
@@ -175,6 +159,33 @@ func (e *Env) RunIngest(ctx context.Context, o IngestOptions) (Result, error) {
 		return res, fmt.Errorf("the ingest queue holds %d events, want %d", queued, want)
 	}
 	return res, nil
+}
+
+// startIngestor serves the ingest API on a loopback port as the ingestor
+// role wires it, with a queue cap of limit, and returns its base URL, its
+// API key and a function that stops it.
+func (e *Env) startIngestor(cfg config.Config, limit func() int64) (url, key string, stop func(), err error) {
+	producer := queue.NewProducer(e.rdb, cfg.Keys.IngestQueue, queue.ProducerOptions{
+		Limit: limit, MetricsPrefix: cfg.Keys.MetricsPrefix,
+	})
+	if key, err = randomKey(); err != nil {
+		_ = producer.Close()
+		return "", "", nil, err
+	}
+	handler := ingest.NewServer(ingest.Options{
+		APIKey: secrets.New(key), MaxBodyBytes: cfg.Ingest.MaxBodyBytes, RequiredFields: cfg.Ingest.RequiredFields,
+		Ping:     func(ctx context.Context) error { return e.rdb.Ping(ctx).Err() },
+		Settings: func() any { return map[string]any{} },
+	}, producer, obs.NewRegistry(), e.logger.With("component", "ingestor"))
+	url, stopServer, err := serveLoopback(handler, e.logger)
+	if err != nil {
+		_ = producer.Close()
+		return "", "", nil, err
+	}
+	return url, key, func() {
+		stopServer()
+		_ = producer.Close()
+	}, nil
 }
 
 // serveLoopback serves h on a free loopback port with the ingestor's server

@@ -81,8 +81,11 @@ func TestForeignTraffic(t *testing.T) {
 		want   bool
 	}{
 		{name: "only ours", ours: map[string]int64{"evalsha": 5}, server: map[string]int64{"evalsha": 5, "xadd": 500}, want: false},
-		{name: "someone else's scripts", ours: map[string]int64{"evalsha": 5}, server: map[string]int64{"evalsha": 9}, want: true},
-		{name: "someone else's transactions", ours: map[string]int64{}, server: map[string]int64{"exec": 1}, want: true},
+		{name: "someone else's scripts", ours: map[string]int64{"evalsha": 5}, server: map[string]int64{"evalsha": 5 + inFlightSlack + 1}, want: true},
+		{name: "someone else's transactions", ours: map[string]int64{}, server: map[string]int64{"exec": 100}, want: true},
+		// Calls the client counted before the start that reached the server
+		// after it.
+		{name: "calls in flight at the start", ours: map[string]int64{"evalsha": 500}, server: map[string]int64{"evalsha": 503}, want: false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,11 +11,66 @@ import (
 	"time"
 )
 
-// Target is the figure a scenario must reach.
+// Scenario kinds, Result.Kind.
+const (
+	KindIngest    = "ingest"
+	KindAlerter   = "alerter"
+	KindForwarder = "forwarder"
+	KindE2E       = "e2e"
+)
+
+// Target metrics, Target.Metric.
+const (
+	MetricEventsPerSecond   = "events_per_second"
+	MetricRequestsPerSecond = "requests_per_second"
+	MetricAlertsPerSecond   = "alerts_per_second"
+	// MetricLatencyP99 is the 99th percentile of the ingest-to-Moogsoft
+	// latency in milliseconds; its target is a maximum.
+	MetricLatencyP99 = "latency_p99_ms"
+)
+
+// Target is the figure a scenario must reach: at least Min, or for a
+// latency below Max.
 type Target struct {
-	Metric string  `json:"metric"` // "events_per_second" or "requests_per_second"
-	Min    float64 `json:"min"`
+	Metric string  `json:"metric"` // one of the Metric constants
+	Min    float64 `json:"min,omitempty"`
+	Max    float64 `json:"max,omitempty"`
 	Met    bool    `json:"met"`
+}
+
+// Value returns the figure of r that its target is about.
+func (r Result) Value() float64 {
+	switch r.Target.Metric {
+	case MetricRequestsPerSecond:
+		return r.RequestsPerSecond
+	case MetricLatencyP99:
+		return r.LatencyP99Millis
+	}
+	return r.EventsPerSecond
+}
+
+// check sets Target.Met from the result's figures.
+func (r *Result) check() {
+	if r.Target.Max > 0 {
+		r.Target.Met = r.Value() < r.Target.Max
+		return
+	}
+	r.Target.Met = r.Value() >= r.Target.Min
+}
+
+// String renders the target, e.g. "≥ 10,000 alerts/s".
+func (t Target) String() string {
+	unit := map[string]string{
+		MetricEventsPerSecond: "events/s", MetricRequestsPerSecond: "requests/s",
+		MetricAlertsPerSecond: "alerts/s", MetricLatencyP99: "ms p99",
+	}[t.Metric]
+	if unit == "" {
+		unit = strings.ReplaceAll(t.Metric, "_", " ")
+	}
+	if t.Max > 0 {
+		return "< " + strconv.FormatFloat(t.Max, 'f', -1, 64) + " " + unit
+	}
+	return "≥ " + group(t.Min) + " " + unit
 }
 
 // Redis is what a scenario cost in Redis.
@@ -52,20 +107,29 @@ type CPU struct {
 // Result is one scenario's outcome.
 type Result struct {
 	ID       string `json:"id"`       // short name, e.g. "ingest-batch100-c8"
+	Kind     string `json:"kind"`     // one of the Kind constants
 	Scenario string `json:"scenario"` // human description
 
+	// Events is what the scenario processed in its timed part: events,
+	// or for the forwarder, alerts.
 	Events          int64   `json:"events"`
 	Seconds         float64 `json:"seconds"`
 	EventsPerSecond float64 `json:"events_per_second"`
 
-	// Ingest only.
+	// Ingest and end to end.
 	Requests          int64   `json:"requests,omitempty"`
 	RequestsPerSecond float64 `json:"requests_per_second,omitempty"`
 	BatchSize         int     `json:"batch_size,omitempty"`
-	Concurrency       int     `json:"concurrency,omitempty"`
-	LatencyP50Millis  float64 `json:"latency_p50_ms,omitempty"`
-	LatencyP99Millis  float64 `json:"latency_p99_ms,omitempty"`
-	LatencyMaxMillis  float64 `json:"latency_max_ms,omitempty"`
+	// Concurrency is the requests in flight: of the load generator for
+	// ingest, per worker for the forwarder.
+	Concurrency int `json:"concurrency,omitempty"`
+	// Latency: of an ingest request for ingest (sent to response
+	// headers), of an alert for end to end (event sent to the ingestor to
+	// alert received by Moogsoft).
+	LatencyP50Millis float64 `json:"latency_p50_ms,omitempty"`
+	LatencyP90Millis float64 `json:"latency_p90_ms,omitempty"`
+	LatencyP99Millis float64 `json:"latency_p99_ms,omitempty"`
+	LatencyMaxMillis float64 `json:"latency_max_ms,omitempty"`
 
 	// Alerter only.
 	Rules        int   `json:"rules,omitempty"`
@@ -75,6 +139,26 @@ type Result struct {
 	Unhandled    int64 `json:"unhandled,omitempty"` // events no rule matched
 	Alerts       int64 `json:"alerts,omitempty"`    // alert queue length afterwards, meta-alerts included
 	DeadLetters  int64 `json:"dead_letters,omitempty"`
+
+	// Forwarder and end to end.
+	ForwarderBatch int `json:"forwarder_batch_size,omitempty"`
+	// Delivered counts the distinct alerts (external IDs) the fake
+	// Moogsoft accepted, Duplicates the alerts it accepted again.
+	Delivered  int64 `json:"delivered,omitempty"`
+	Duplicates int64 `json:"duplicates,omitempty"`
+
+	// End to end only.
+	OfferedRate float64 `json:"offered_rate,omitempty"` // events/s the sender was paced at
+	// Expected is the number of alerts the rules forward for the events
+	// of the timed part, MetaAlerts the unhandled-event meta-alerts
+	// delivered besides them.
+	Expected   int64 `json:"expected_alerts,omitempty"`
+	MetaAlerts int64 `json:"meta_alerts,omitempty"`
+	// SendLagMaxMillis is the longest an event left after its scheduled
+	// send time; small figures mean the open loop held its pace.
+	SendLagMaxMillis float64 `json:"send_lag_max_ms,omitempty"`
+	// Stages break the latency down by where an alert spent its time.
+	Stages []Stage `json:"stages,omitempty"`
 
 	Target Target   `json:"target"`
 	Redis  Redis    `json:"redis"`
@@ -119,32 +203,61 @@ func orUnknown(s string) string {
 	return s
 }
 
+// Stage is the latency from an event's send time to one point on its way
+// to Moogsoft, over the alerts of an end-to-end run.
+type Stage struct {
+	Name      string  `json:"name"`
+	P50Millis float64 `json:"p50_ms"`
+	P99Millis float64 `json:"p99_ms"`
+	MaxMillis float64 `json:"max_ms"`
+}
+
 func (res Result) writeText(b *strings.Builder) {
 	fmt.Fprintf(b, "%s\n", res.Scenario)
 	verdict := "MISSED"
 	if res.Target.Met {
 		verdict = "met"
 	}
-	if res.Requests > 0 {
+	switch {
+	case res.Kind == KindE2E:
+		fmt.Fprintf(b, "  rate        %s events/s offered, %s events/s sent  (%s events in %.2f s, one per request; send lag max %.2f ms)\n",
+			group(res.OfferedRate), group(res.EventsPerSecond), group(float64(res.Events)), res.Seconds, res.SendLagMaxMillis)
+		fmt.Fprintf(b, "  latency     p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms (event sent to the ingestor → alert received by Moogsoft, %s alerts)\n",
+			res.LatencyP50Millis, res.LatencyP90Millis, res.LatencyP99Millis, res.LatencyMaxMillis, group(float64(res.Delivered)))
+		for _, st := range res.Stages {
+			fmt.Fprintf(b, "    %-30s p50 %7.2f ms, p99 %7.2f ms, max %7.2f ms\n", st.Name, st.P50Millis, st.P99Millis, st.MaxMillis)
+		}
+		fmt.Fprintf(b, "  alerts      %s expected, %s delivered, %s duplicates, %s unhandled-event meta-alerts besides\n",
+			group(float64(res.Expected)), group(float64(res.Delivered)), group(float64(res.Duplicates)), group(float64(res.MetaAlerts)))
+	case res.Kind == KindForwarder:
+		fmt.Fprintf(b, "  throughput  %s alerts/s  (%s alerts in %.2f s)\n",
+			group(res.EventsPerSecond), group(float64(res.Events)), res.Seconds)
+		fmt.Fprintf(b, "  delivered   %s distinct alerts, %s duplicates  (%d workers, batch %d, %d requests in flight per worker)\n",
+			group(float64(res.Delivered)), group(float64(res.Duplicates)), res.Workers, res.ForwarderBatch, res.Concurrency)
+	case res.Requests > 0:
 		fmt.Fprintf(b, "  throughput  %s events/s, %s requests/s  (%s events in %.2f s)\n",
 			group(res.EventsPerSecond), group(res.RequestsPerSecond), group(float64(res.Events)), res.Seconds)
 		fmt.Fprintf(b, "  latency     p50 %.2f ms, p99 %.2f ms, max %.2f ms (request sent to response headers)\n",
 			res.LatencyP50Millis, res.LatencyP99Millis, res.LatencyMaxMillis)
-	} else {
+	default:
 		fmt.Fprintf(b, "  throughput  %s events/s  (%s events in %.2f s)\n",
 			group(res.EventsPerSecond), group(float64(res.Events)), res.Seconds)
 	}
-	fmt.Fprintf(b, "  target      %s %s: %s\n", group(res.Target.Min), strings.ReplaceAll(res.Target.Metric, "_", " "), verdict)
-	if res.Rules > 0 {
+	fmt.Fprintf(b, "  target      %s: %s\n", res.Target, verdict)
+	if res.Rules > 0 && res.Kind != KindE2E {
 		fmt.Fprintf(b, "  decisions   %s handled (audited), %s unhandled, %s alerts queued, %d dead letters  (%d rules, %d workers, batch %d)\n",
 			group(float64(res.Handled)), group(float64(res.Unhandled)), group(float64(res.Alerts)), res.DeadLetters,
 			res.Rules, res.Workers, res.AlerterBatch)
 	}
+	unit := "event"
+	if res.Kind == KindForwarder {
+		unit = "alert"
+	}
 	rd := res.Redis
-	fmt.Fprintf(b, "  Redis       %.4f round trips/event (%s round trips, %s commands sent)\n",
-		rd.RoundTripsPerEvent, group(float64(rd.RoundTrips)), group(float64(rd.Commands)))
-	fmt.Fprintf(b, "              server: %.3f commands/event incl. inside scripts (%s)\n",
-		rd.ServerCommandsPerEvent, topCommands(rd.ServerByCommand, 6))
+	fmt.Fprintf(b, "  Redis       %.4f round trips/%s (%s round trips, %s commands sent)\n",
+		rd.RoundTripsPerEvent, unit, group(float64(rd.RoundTrips)), group(float64(rd.Commands)))
+	fmt.Fprintf(b, "              server: %.3f commands/%s incl. inside scripts (%s)\n",
+		rd.ServerCommandsPerEvent, unit, topCommands(rd.ServerByCommand, 6))
 	c := res.CPU
 	fmt.Fprintf(b, "  CPU         mutt process %.1f s, Redis %.1f s, PostgreSQL %.1f s", c.ProcessSeconds, c.RedisSeconds, c.PostgresSeconds)
 	if c.MachineSeconds > 0 {
