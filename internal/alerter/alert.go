@@ -13,10 +13,10 @@ const alertSeverity = "Warning"
 // metaAlertHost is the hostname of unhandled-message meta-alerts.
 const metaAlertHost = "MUTT_Alerter"
 
-// appendAlert appends the alert for a handled event. The keys and their
-// types are those the forwarder reads; the Moogsoft API key is not copied
-// into the queue.
-func appendAlert(dst []byte, ev *event.Event, eventID string, d rules.Decision) []byte {
+// AppendAlert appends the alert for a handled event as it goes on the alert
+// queue. The keys and their types are those the forwarder reads; the
+// Moogsoft API key is not copied into the queue.
+func AppendAlert(dst []byte, ev *event.Event, eventID string, d rules.Decision) []byte {
 	dst = append(dst, `{"hostname":`...)
 	dst = event.AppendString(dst, ev.Hostname)
 	dst = append(dst, `,"team_assignment":`...)

@@ -237,7 +237,7 @@ func (a *Alerter) process(ctx context.Context, msgs []queue.Message) error {
 		alertIdx := -1
 		if d.Forward {
 			alertIdx = len(c.alerts)
-			c.alerts = append(c.alerts, appendAlert(make([]byte, 0, 256+len(ev.JSON)), &ev, id, d))
+			c.alerts = append(c.alerts, AppendAlert(make([]byte, 0, 256+len(ev.JSON)), &ev, id, d))
 		}
 		rows = append(rows, store.AuditRow{
 			EventID: id, Timestamp: ev.Timestamp, Hostname: ev.Hostname, RuleID: d.Rule.ID,

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/mutt-go/mutt/internal/alerter"
 	"github.com/mutt-go/mutt/internal/event"
 	"github.com/mutt-go/mutt/internal/obs"
 	"github.com/mutt-go/mutt/internal/queue"
@@ -265,31 +265,7 @@ func prepareAlerts(n int, seed int64, required []string) ([][]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("normalising alert %d: %w", i, err)
 		}
-		out = append(out, appendAlert(make([]byte, 0, 256+len(ev.JSON)), &ev, id, f.d))
+		out = append(out, alerter.AppendAlert(make([]byte, 0, 256+len(ev.JSON)), &ev, id, f.d))
 	}
 	return out, nil
-}
-
-// appendAlert appends the alert for a handled event in the alerter's
-// layout: the same keys, in the same order, with the same types.
-func appendAlert(dst []byte, ev *event.Event, eventID string, d rules.Decision) []byte {
-	dst = append(dst, `{"hostname":`...)
-	dst = event.AppendString(dst, ev.Hostname)
-	dst = append(dst, `,"team_assignment":`...)
-	dst = event.AppendString(dst, d.Rule.Team)
-	dst = append(dst, `,"severity":"Warning","message_body":`...)
-	dst = event.AppendString(dst, ev.Message)
-	dst = append(dst, `,"raw_json":`...)
-	dst = append(dst, ev.JSON...)
-	dst = append(dst, `,"_correlation_id":`...)
-	dst = event.AppendString(dst, ev.CorrelationID)
-	dst = append(dst, `,"rule_id":`...)
-	dst = strconv.AppendInt(dst, d.Rule.ID, 10)
-	dst = append(dst, `,"handling_decision":`...)
-	dst = event.AppendString(dst, d.Handling)
-	dst = append(dst, `,"environment":`...)
-	dst = event.AppendString(dst, d.Environment)
-	dst = append(dst, `,"event_id":`...)
-	dst = event.AppendString(dst, eventID)
-	return append(dst, '}')
 }
