@@ -86,17 +86,9 @@ func (e *Env) RunAlerter(ctx context.Context, o AlerterOptions) (Result, error) 
 		return res, err
 	}
 	defer func() { _ = e.resetKeys(context.WithoutCancel(ctx)) }()
-	if err := loadRuleSet(ctx, e.pool, o.Rules); err != nil {
-		return res, err
-	}
-	st := store.New(e.pool)
-	set, err := st.LoadRuleSet(ctx)
+	st, snap, err := e.prepareRules(ctx, o.Rules)
 	if err != nil {
 		return res, err
-	}
-	snap, problems := rules.Compile(set.Rules, set.DevHosts, set.Teams)
-	if len(problems) > 0 {
-		return res, fmt.Errorf("compiling the bench rules: %w", errors.Join(problems...))
 	}
 
 	e.say("%s: normalising and queueing %d events", id, o.Events)
@@ -309,4 +301,22 @@ func (e *Env) waitDrained(ctx context.Context, key string, total int64) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// prepareRules loads the n-rule bench set into the scratch database and
+// returns the store and the compiled snapshot the scenario checks against.
+func (e *Env) prepareRules(ctx context.Context, n int) (*store.Store, *rules.Snapshot, error) {
+	if err := loadRuleSet(ctx, e.pool, n); err != nil {
+		return nil, nil, err
+	}
+	st := store.New(e.pool)
+	set, err := st.LoadRuleSet(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	snap, problems := rules.Compile(set.Rules, set.DevHosts, set.Teams)
+	if len(problems) > 0 {
+		return nil, nil, fmt.Errorf("compiling the bench rules: %w", errors.Join(problems...))
+	}
+	return st, snap, nil
 }

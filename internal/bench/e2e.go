@@ -144,17 +144,9 @@ func (e *Env) RunE2E(ctx context.Context, o E2EOptions) (Result, error) {
 		return res, err
 	}
 	defer func() { _ = e.resetKeys(context.WithoutCancel(ctx)) }()
-	if err := loadRuleSet(ctx, e.pool, o.Rules); err != nil {
-		return res, err
-	}
-	st := store.New(e.pool)
-	set, err := st.LoadRuleSet(ctx)
+	st, snap, err := e.prepareRules(ctx, o.Rules)
 	if err != nil {
 		return res, err
-	}
-	snap, problems := rules.Compile(set.Rules, set.DevHosts, set.Teams)
-	if len(problems) > 0 {
-		return res, fmt.Errorf("compiling the bench rules: %w", errors.Join(problems...))
 	}
 	tr, err := newTraffic(total, o.Seed, snap, cfg.Ingest.RequiredFields)
 	if err != nil {
