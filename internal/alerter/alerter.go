@@ -176,7 +176,7 @@ func (a *Alerter) workLoop(ctx context.Context, consumer string) {
 			queue.Sleep(ctx, 50*time.Millisecond)
 			continue
 		}
-		msgs, err := a.ingest.Read(ctx, consumer, a.opts.BatchSize, a.opts.Block)
+		msgs, err := a.ingest.Read(ctx, consumer, a.opts.BatchSize, min(a.opts.Block, queue.MaxBlock))
 		if err != nil {
 			if ctx.Err() != nil {
 				return

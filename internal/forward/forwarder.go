@@ -130,7 +130,7 @@ func (f *Forwarder) workLoop(ctx context.Context, consumer string) {
 		if pause > 0 {
 			queue.Sleep(ctx, pause)
 		}
-		msgs, err := f.alerts.Read(ctx, consumer, f.opts.BatchSize, f.opts.Block)
+		msgs, err := f.alerts.Read(ctx, consumer, f.opts.BatchSize, min(f.opts.Block, queue.MaxBlock))
 		if err != nil {
 			if ctx.Err() == nil {
 				log.Warn("reading alert queue", "error", err)

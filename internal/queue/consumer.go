@@ -6,6 +6,12 @@ import (
 	"time"
 )
 
+// MaxBlock caps how long a consumer's read waits for new messages. A
+// blocked read does not notice a stop, so the cap bounds how long an idle
+// service takes to shut down; a longer configured block buys nothing, since
+// a blocked read returns as soon as a message arrives.
+const MaxBlock = time.Second
+
 // DrainContext returns a context for processing work already taken from a
 // queue: it outlives ctx by grace, so a stop lets the batch in hand finish
 // instead of abandoning it half done, and is cancelled grace after ctx ends.
