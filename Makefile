@@ -25,6 +25,8 @@ bench: build
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzNormalize -fuzztime 30s ./internal/event/
 	$(GO) test -run '^$$' -fuzz FuzzMatch -fuzztime 30s ./internal/rules/
+	$(GO) test -run '^$$' -fuzz FuzzIngestHandler -fuzztime 30s ./internal/ingest/
+	$(GO) test -run '^$$' -fuzz FuzzBody -fuzztime 30s ./internal/forward/
 
 clean:
 	rm -rf bin artifacts
