@@ -46,6 +46,18 @@ type globalOptions struct {
 	stderr      io.Writer
 }
 
+// exitCodeError carries an exit code other than the generic failure.
+type exitCodeError struct {
+	code int
+	err  error
+}
+
+func (e exitCodeError) Error() string { return e.err.Error() }
+func (e exitCodeError) Unwrap() error { return e.err }
+
+// ExitCode is the process exit code the error asks for.
+func (e exitCodeError) ExitCode() int { return e.code }
+
 // usageError marks errors that exit with exitUsage.
 type usageError struct{ err error }
 
@@ -84,6 +96,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitInterrupted
 	}
 	fmt.Fprintln(stderr, "mutt:", err)
+	// Commands with exit codes of their own (75: lock held) say so.
+	var coded exitCodeError
+	if errors.As(err, &coded) {
+		return coded.ExitCode()
+	}
 	var ue usageError
 	var fe *config.FieldError
 	if errors.As(err, &ue) || errors.As(err, &fe) {
@@ -124,6 +141,7 @@ Every service and operator tool is a subcommand of this one binary.`,
 		newBenchCommand(g),
 		newFakeMoogCommand(g),
 		newDLQCommand(g),
+		newBackupCommand(g),
 	)
 	return root
 }

@@ -1,0 +1,537 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mutt-go/mutt/internal/app"
+	"github.com/mutt-go/mutt/internal/backup"
+	"github.com/mutt-go/mutt/internal/config"
+	"github.com/mutt-go/mutt/internal/store"
+)
+
+// exitLocked is the exit code when another run holds the backup root's lock
+// (EX_TEMPFAIL: try again later; nothing was done).
+const exitLocked = 75
+
+// defaultBackupRoot is the local backup root when MUTT_BACKUP_ROOT is unset.
+const defaultBackupRoot = "/var/backups/mutt"
+
+// lockedError turns a held lock into its exit code; other errors pass.
+func lockedError(err error) error {
+	if errors.Is(err, backup.ErrLocked) {
+		return exitCodeError{code: exitLocked, err: fmt.Errorf("%w; try again when it has finished", err)}
+	}
+	return err
+}
+
+// backupOptions are the settings shared by the backup subcommands.
+type backupOptions struct {
+	root string
+}
+
+// keys loads the encryption settings from the environment; secrets never
+// come from flags, where they would show in the process list.
+func (b *backupOptions) keys() (*backup.Keys, error) {
+	k, err := backup.LoadKeys(os.Getenv("MUTT_BACKUP_RECIPIENTS_FILE"), os.Getenv("MUTT_BACKUP_PASSPHRASE_FILE"),
+		os.Getenv("MUTT_BACKUP_IDENTITY_FILE"))
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return k, nil
+}
+
+func newBackupCommand(g *globalOptions) *cobra.Command {
+	b := &backupOptions{}
+	cmd := &cobra.Command{
+		Use:   "backup",
+		Short: "Create, list, show and verify encrypted backup sets",
+		Long: `Create, list, show and verify MUTT's backup sets.
+
+A set is one run of a profile: an encrypted artifact per component under the
+backup root and a JSON manifest describing them, written last.
+
+Settings (environment only, so that no secret appears in the process list):
+  MUTT_BACKUP_ROOT              backup root (default /var/backups/mutt; --root overrides)
+  MUTT_BACKUP_RECIPIENTS_FILE   age public keys, one per line
+  MUTT_BACKUP_PASSPHRASE_FILE   age passphrase file (mode 0400), instead of recipients
+  MUTT_BACKUP_IDENTITY_FILE     age identity, needed only to decrypt
+  MUTT_BACKUP_PG_DUMP           pg_dump to use (default: the one in PATH)
+
+Exit codes: 0 ok, 1 a component or verification failed, 2 usage or
+configuration error, 75 another run holds the backup root's lock.`,
+	}
+	root := os.Getenv("MUTT_BACKUP_ROOT")
+	if root == "" {
+		root = defaultBackupRoot
+	}
+	cmd.PersistentFlags().StringVar(&b.root, "root", root, "backup root (env MUTT_BACKUP_ROOT)")
+	cmd.AddCommand(
+		newBackupRunCommand(g, b),
+		newBackupListCommand(g, b),
+		newBackupShowCommand(g, b),
+		newBackupVerifyCommand(g, b),
+	)
+	return cmd
+}
+
+// backupDatabaseURL is the connection string pg_dump gets: the configured
+// URL or fields, with the password filled in from its separate setting.
+func backupDatabaseURL(pg config.Postgres) string {
+	pw := pg.Password.Reveal()
+	if pg.URL != "" {
+		if pw == "" {
+			return pg.URL
+		}
+		u, err := url.Parse(pg.URL)
+		if err != nil || u.User == nil {
+			return pg.URL
+		}
+		if _, has := u.User.Password(); has {
+			return pg.URL
+		}
+		u.User = url.UserPassword(u.User.Username(), pw)
+		return u.String()
+	}
+	sslmode := "prefer"
+	if pg.TLSEnabled {
+		sslmode = "require"
+		if pg.CACertPath != "" {
+			sslmode = "verify-ca"
+		}
+	}
+	kv := []string{
+		"host=" + backupQuoteDSN(pg.Host), "port=" + strconv.Itoa(pg.Port), "dbname=" + backupQuoteDSN(pg.Name),
+		"user=" + backupQuoteDSN(pg.User), "sslmode=" + sslmode,
+	}
+	if pg.CACertPath != "" {
+		kv = append(kv, "sslrootcert="+backupQuoteDSN(pg.CACertPath))
+	}
+	if pw != "" {
+		kv = append(kv, "password="+backupQuoteDSN(pw))
+	}
+	return strings.Join(kv, " ")
+}
+
+func backupQuoteDSN(v string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
+}
+
+func newBackupRunCommand(g *globalOptions, b *backupOptions) *cobra.Command {
+	var (
+		profile    string
+		components []string
+		label      string
+		pin        bool
+		asJSON     bool
+		yes        bool
+	)
+	cmd := &cobra.Command{
+		Use:   "run [--profile P | --components a,b] [--label L] [--pin]",
+		Short: "Create one backup set",
+		Long: `Create one backup set of a profile (hourly, redis, daily, weekly, pre-upgrade) or of
+the components named with --components (postgres, pgconfig, redis, config, logs,
+vault, prometheus). Each component is independent: one that fails is recorded as
+failed and the others still run. Every artifact is quick-verified after writing.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			_ = yes // run never asks: it only adds a set
+			if len(components) == 0 {
+				if _, ok := backup.ProfileComponents(profile); !ok {
+					return usageError{fmt.Errorf("unknown profile %q: use hourly, redis, daily, weekly or pre-upgrade", profile)}
+				}
+			} else {
+				for _, c := range components {
+					if !backup.KnownComponent(c) {
+						return usageError{fmt.Errorf("unknown component %q: use postgres, pgconfig, redis, config, logs, vault or prometheus", c)}
+					}
+				}
+				if !cmd.Flags().Changed("profile") {
+					profile = "custom"
+				}
+			}
+			keys, err := b.keys()
+			if err != nil {
+				return err
+			}
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			names := components
+			if len(names) == 0 {
+				names, _ = backup.ProfileComponents(profile)
+			}
+			host, err := os.Hostname()
+			if err != nil {
+				host = "unknown"
+			}
+			opts := backup.RunOptions{
+				Root: b.root, Keys: keys, Profile: profile, Components: components,
+				Label: label, Pinned: pin, Host: host, ToolVersion: version,
+				RedisPatterns: backup.DefaultRedisPatterns(cfg.KeyPrefix),
+				Unreachable:   map[string]error{},
+			}
+			if !asJSON {
+				opts.Progress = g.stdout
+			}
+			if slices.Contains(names, backup.ComponentPostgres) || slices.Contains(names, backup.ComponentPgConfig) {
+				opts.Postgres = &backup.PostgresDumpOptions{DatabaseURL: backupDatabaseURL(cfg.Postgres), PgDump: os.Getenv("MUTT_BACKUP_PG_DUMP")}
+				pool, err := app.ConnectPostgres(ctx, cfg.Postgres, g.logger(cfg))
+				if err != nil {
+					opts.Unreachable[backup.ComponentPostgres] = err
+					opts.Unreachable[backup.ComponentPgConfig] = err
+				} else {
+					opts.SchemaVersion, err = store.SchemaVersion(ctx, pool)
+					pool.Close()
+					if err != nil {
+						fmt.Fprintf(g.stderr, "mutt: reading the schema version: %v\n", err)
+					}
+				}
+			}
+			if slices.Contains(names, backup.ComponentRedis) {
+				rdb, err := app.ConnectRedis(ctx, cfg.Redis, g.logger(cfg))
+				if err != nil {
+					opts.Unreachable[backup.ComponentRedis] = err
+				} else {
+					defer rdb.Close()
+					opts.Redis = rdb
+				}
+			}
+			m, err := backup.Run(ctx, opts)
+			if err != nil {
+				return lockedError(err)
+			}
+			if asJSON {
+				if err := writeJSON(g.stdout, m); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(g.stdout, "set %s: %s\n", m.SetID, m.Status)
+			}
+			var failed []string
+			for _, c := range m.Components {
+				// A component named explicitly is an error when skipped;
+				// one that only came with the profile is not.
+				explicit := len(components) > 0 && c.Status == backup.StatusSkipped
+				if c.Status == backup.StatusFailed || explicit || (c.Verify != nil && c.Verify.Status != backup.StatusOK) {
+					failed = append(failed, c.Name)
+				}
+			}
+			if len(failed) > 0 {
+				return fmt.Errorf("backup set %s: failed: %s", m.SetID, strings.Join(failed, ", "))
+			}
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&profile, "profile", "daily", "hourly, redis, daily, weekly or pre-upgrade")
+	fs.StringSliceVar(&components, "components", nil, "these components instead of the profile's (comma list)")
+	fs.StringVar(&label, "label", "", "label recorded in the manifest (e.g. the upgrade it precedes)")
+	fs.BoolVar(&pin, "pin", false, "never prune this set")
+	fs.BoolVar(&asJSON, "json", false, "print the manifest as JSON")
+	fs.BoolVar(&yes, "yes", false, "do not ask for confirmation (run never asks; accepted for scripts)")
+	return cmd
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("writing JSON: %w", err)
+	}
+	return nil
+}
+
+// setBytes is the stored size of every artifact of m.
+func setBytes(m *backup.Manifest) int64 {
+	var n int64
+	for _, c := range m.Components {
+		for _, a := range c.Artifacts {
+			n += a.Bytes
+		}
+	}
+	return n
+}
+
+// humanBytes prints a size with a binary unit.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// backupListEntry is one set in `backup list --json`.
+type backupListEntry struct {
+	SetID      string            `json:"set_id"`
+	Time       time.Time         `json:"time"`
+	Profile    string            `json:"profile"`
+	Label      string            `json:"label,omitempty"`
+	Pinned     bool              `json:"pinned"`
+	Status     string            `json:"status"`
+	Components map[string]string `json:"components"`
+	Bytes      int64             `json:"bytes"`
+}
+
+func newBackupListCommand(g *globalOptions, b *backupOptions) *cobra.Command {
+	var (
+		component string
+		asJSON    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "list [--component C]",
+		Short: "List backup sets, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if component != "" && !backup.KnownComponent(component) {
+				return usageError{fmt.Errorf("unknown component %q", component)}
+			}
+			ms, err := backup.ListManifests(b.root)
+			if err != nil {
+				return err
+			}
+			entries := []backupListEntry{}
+			for _, m := range ms {
+				if component != "" {
+					if c := m.Component(component); c == nil || c.Status == backup.StatusSkipped {
+						continue
+					}
+				}
+				e := backupListEntry{
+					SetID: m.SetID, Time: m.Time(), Profile: m.Profile, Label: m.Label, Pinned: m.Pinned,
+					Status: m.Status, Components: map[string]string{}, Bytes: setBytes(m),
+				}
+				for _, c := range m.Components {
+					e.Components[c.Name] = c.Status
+				}
+				entries = append(entries, e)
+			}
+			if asJSON {
+				return writeJSON(g.stdout, entries)
+			}
+			if len(entries) == 0 {
+				fmt.Fprintf(g.stdout, "no backup sets under %s\n", b.root)
+				return nil
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SET\tTIME\tPROFILE\tSTATUS\tCOMPONENTS\tSIZE")
+			for _, e := range entries {
+				var cs []string
+				for _, c := range slices.Sorted(maps.Keys(e.Components)) {
+					cs = append(cs, c+":"+e.Components[c])
+				}
+				profile := e.Profile
+				if e.Pinned {
+					profile += " (pinned)"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.SetID, e.Time.Format(time.RFC3339), profile, e.Status,
+					strings.Join(cs, " "), humanBytes(e.Bytes))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&component, "component", "", "only sets holding this component")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// findSet returns the set named by arg: a set id or "latest".
+func findSet(root, arg string) (*backup.Manifest, error) {
+	ms, err := backup.ListManifests(root)
+	if err != nil {
+		return nil, err
+	}
+	if arg == "latest" {
+		if len(ms) == 0 {
+			return nil, fmt.Errorf("no backup sets under %s", root)
+		}
+		return ms[0], nil
+	}
+	if _, err := backup.SetTime(arg); err != nil {
+		return nil, usageError{fmt.Errorf("%q is neither a set id nor latest; run `mutt backup list`", arg)}
+	}
+	for _, m := range ms {
+		if m.SetID == arg {
+			return m, nil
+		}
+	}
+	return nil, fmt.Errorf("no backup set %s under %s", arg, root)
+}
+
+func newBackupShowCommand(g *globalOptions, b *backupOptions) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "show <id|latest>",
+		Short: "Show a backup set's manifest",
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError{errors.New("show takes one set id or latest")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := findSet(b.root, args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(g.stdout, m)
+			}
+			printManifest(g.stdout, m)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the manifest as JSON")
+	return cmd
+}
+
+func printManifest(w io.Writer, m *backup.Manifest) {
+	fmt.Fprintf(w, "set:        %s\n", m.SetID)
+	fmt.Fprintf(w, "status:     %s\n", m.Status)
+	fmt.Fprintf(w, "profile:    %s\n", m.Profile)
+	if m.Label != "" {
+		fmt.Fprintf(w, "label:      %s\n", m.Label)
+	}
+	fmt.Fprintf(w, "pinned:     %t\n", m.Pinned)
+	fmt.Fprintf(w, "host:       %s (mutt %s, schema %d)\n", m.Host, m.ToolVersion, m.SchemaVersion)
+	fmt.Fprintf(w, "started:    %s\n", m.StartedAt.Format(time.RFC3339))
+	fmt.Fprintf(w, "finished:   %s\n", m.FinishedAt.Format(time.RFC3339))
+	fmt.Fprintf(w, "encryption: %s %s\n", m.Encryption.Scheme, strings.Join(m.Encryption.Recipients, " "))
+	for _, c := range m.Components {
+		fmt.Fprintf(w, "\n%s: %s", c.Name, c.Status)
+		if c.Reason != "" {
+			fmt.Fprintf(w, " (%s)", c.Reason)
+		}
+		fmt.Fprintln(w)
+		for _, k := range slices.Sorted(maps.Keys(c.Counts)) {
+			fmt.Fprintf(w, "  count %s = %d\n", k, c.Counts[k])
+		}
+		for _, a := range c.Artifacts {
+			fmt.Fprintf(w, "  artifact %s (%s, sha256 %s)\n", a.Path, humanBytes(a.Bytes), a.SHA256)
+		}
+		if v := c.Verify; v != nil {
+			fmt.Fprintf(w, "  verify %s %s at %s", v.Level, v.Status, v.At.Format(time.RFC3339))
+			if v.Detail != "" {
+				fmt.Fprintf(w, ": %s", v.Detail)
+			}
+			fmt.Fprintln(w)
+		}
+	}
+}
+
+// backupVerifyResult is one set's outcome in `backup verify --json`.
+type backupVerifyResult struct {
+	SetID    string   `json:"set_id"`
+	Status   string   `json:"status"`
+	Failures []string `json:"failures,omitempty"`
+}
+
+func newBackupVerifyCommand(g *globalOptions, b *backupOptions) *cobra.Command {
+	var (
+		latest bool
+		all    bool
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "verify [<id> | --latest | --all]",
+		Short: "Quick-verify backup sets: sizes, SHA-256 and age headers",
+		Long: `Check every artifact of a set against its manifest without decrypting: size,
+SHA-256 of the stored file and a well-formed age header. The result is written
+into the manifest. Without arguments the latest set is verified.`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return usageError{errors.New("verify takes at most one set id")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			picks := 0
+			for _, p := range []bool{len(args) == 1, latest, all} {
+				if p {
+					picks++
+				}
+			}
+			if picks > 1 {
+				return usageError{errors.New("give one of <id>, --latest and --all")}
+			}
+			unlock, err := backup.Lock(b.root)
+			if err != nil {
+				return lockedError(err)
+			}
+			defer unlock()
+			var sets []*backup.Manifest
+			switch {
+			case all:
+				if sets, err = backup.ListManifests(b.root); err != nil {
+					return err
+				}
+			case len(args) == 1:
+				m, err := findSet(b.root, args[0])
+				if err != nil {
+					return err
+				}
+				sets = append(sets, m)
+			default:
+				m, err := findSet(b.root, "latest")
+				if err != nil {
+					return err
+				}
+				sets = append(sets, m)
+			}
+			results := []backupVerifyResult{}
+			var bad []string
+			for _, m := range sets {
+				errs := backup.VerifyQuickSet(b.root, m, time.Now())
+				if _, err := backup.WriteManifest(b.root, m); err != nil {
+					return err
+				}
+				r := backupVerifyResult{SetID: m.SetID, Status: backup.StatusOK}
+				for _, e := range errs {
+					r.Status = backup.StatusFailed
+					r.Failures = append(r.Failures, e.Error())
+					bad = append(bad, e.Error())
+				}
+				results = append(results, r)
+				if !asJSON {
+					fmt.Fprintf(g.stdout, "%s: %s\n", m.SetID, r.Status)
+					for _, f := range r.Failures {
+						fmt.Fprintf(g.stdout, "  %s\n", f)
+					}
+				}
+			}
+			if asJSON {
+				if err := writeJSON(g.stdout, results); err != nil {
+					return err
+				}
+			}
+			if len(bad) > 0 {
+				return fmt.Errorf("verification failed: %s", strings.Join(bad, "; "))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&latest, "latest", false, "verify the newest set (the default)")
+	cmd.Flags().BoolVar(&all, "all", false, "verify every set")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
