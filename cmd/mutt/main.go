@@ -142,6 +142,7 @@ Every service and operator tool is a subcommand of this one binary.`,
 		newFakeMoogCommand(g),
 		newDLQCommand(g),
 		newBackupCommand(g),
+		newRestoreCommand(g),
 	)
 	return root
 }
