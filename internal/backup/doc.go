@@ -12,7 +12,8 @@
 // last, so a set without a manifest is by definition incomplete.
 //
 // The storage layer (artifact, manifest, set, lock) knows nothing about what
-// is backed up; only the components_* files talk to PostgreSQL and Redis.
+// is backed up; only the components_* files and restore.go (the database
+// swap, the live-consumer check) talk to PostgreSQL and Redis.
 // The package must not import MUTT's services or configuration packages,
 // nor log anything itself.
 package backup
