@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -69,6 +70,8 @@ Settings (environment only, so that no secret appears in the process list):
   MUTT_BACKUP_PASSPHRASE_FILE   age passphrase file (mode 0400), instead of recipients
   MUTT_BACKUP_IDENTITY_FILE     age identity, needed only to decrypt
   MUTT_BACKUP_PG_DUMP           pg_dump to use (default: the one in PATH)
+  MUTT_BACKUP_RETENTION_<C>     local retention of component C, e.g. 720h or 30d
+  MUTT_BACKUP_KEEP_MIN          verified sets per component prune never goes below (default 3)
 
 Exit codes: 0 ok, 1 a component or verification failed, 2 usage or
 configuration error, 75 another run holds the backup root's lock.`,
@@ -83,6 +86,7 @@ configuration error, 75 another run holds the backup root's lock.`,
 		newBackupListCommand(g, b),
 		newBackupShowCommand(g, b),
 		newBackupVerifyCommand(g, b),
+		newBackupPruneCommand(g, b),
 	)
 	return cmd
 }
@@ -533,5 +537,246 @@ into the manifest. Without arguments the latest set is verified.`,
 	cmd.Flags().BoolVar(&latest, "latest", false, "verify the newest set (the default)")
 	cmd.Flags().BoolVar(&all, "all", false, "verify every set")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// maxRetentionDays keeps a retention in days within time.Duration's range.
+const maxRetentionDays = 100000
+
+// defaultRetention is the local retention per component when
+// MUTT_BACKUP_RETENTION_<COMPONENT> is unset.
+func defaultRetention() map[string]time.Duration {
+	const day = 24 * time.Hour
+	return map[string]time.Duration{
+		backup.ComponentPostgres: 30 * day, backup.ComponentPgConfig: 7 * day, backup.ComponentRedis: 7 * day,
+		backup.ComponentConfig: 90 * day, backup.ComponentVault: 90 * day, backup.ComponentLogs: 90 * day,
+		backup.ComponentPrometheus: 30 * day,
+	}
+}
+
+// backupRetention reads the retention of every component from the
+// environment: a Go duration ("720h") or whole days ("30d").
+func backupRetention() (map[string]time.Duration, error) {
+	ret := defaultRetention()
+	for _, c := range slices.Sorted(maps.Keys(ret)) {
+		name := "MUTT_BACKUP_RETENTION_" + strings.ToUpper(c)
+		v := strings.TrimSpace(os.Getenv(name))
+		if v == "" {
+			continue
+		}
+		d, err := parseRetention(v)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("%s=%q: %w", name, v, err)}
+		}
+		ret[c] = d
+	}
+	return ret, nil
+}
+
+func parseRetention(v string) (time.Duration, error) {
+	var d time.Duration
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil {
+			return 0, errors.New("want a duration such as 720h or a number of days such as 30d")
+		}
+		if n > maxRetentionDays {
+			return 0, fmt.Errorf("more than %d days", maxRetentionDays)
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(v); err != nil {
+			return 0, errors.New("want a duration such as 720h or a number of days such as 30d")
+		}
+	}
+	if d <= 0 {
+		return 0, errors.New("retention must be positive")
+	}
+	return d, nil
+}
+
+// backupKeepMin reads MUTT_BACKUP_KEEP_MIN (default 3).
+func backupKeepMin() (int, error) {
+	v := strings.TrimSpace(os.Getenv("MUTT_BACKUP_KEEP_MIN"))
+	if v == "" {
+		return 3, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, usageError{fmt.Errorf("MUTT_BACKUP_KEEP_MIN=%q: want a whole number of at least 1", v)}
+	}
+	return n, nil
+}
+
+// backupPruneSet is one set in `backup prune --json`.
+type backupPruneSet struct {
+	SetID  string `json:"set_id"`
+	Reason string `json:"reason"`
+	Bytes  int64  `json:"bytes,omitempty"`
+}
+
+// backupPruneResult is the output of `backup prune --json`.
+type backupPruneResult struct {
+	DryRun     bool             `json:"dry_run"`
+	KeepMin    int              `json:"keep_min"`
+	Delete     []backupPruneSet `json:"delete"`
+	Keep       []backupPruneSet `json:"keep"`
+	Garbage    []string         `json:"garbage"`
+	PlanBytes  int64            `json:"plan_bytes"`
+	FreedBytes int64            `json:"freed_bytes"`
+	Errors     []string         `json:"errors,omitempty"`
+}
+
+func newBackupPruneCommand(g *globalOptions, b *backupOptions) *cobra.Command {
+	var (
+		component string
+		keepMin   int
+		dryRun    bool
+		asJSON    bool
+		yes       bool
+	)
+	cmd := &cobra.Command{
+		Use:   "prune [--component C] [--keep-min N] [--dry-run] [--yes]",
+		Short: "Delete backup sets past retention and leftover garbage",
+		Long: `Delete the sets whose every component is past its retention
+(MUTT_BACKUP_RETENTION_<COMPONENT>), together with "*.partial" files and
+artifact directories without a manifest older than 24 h. It never deletes a
+pinned set, the newest verified set of a component, or a set among the
+--keep-min (MUTT_BACKUP_KEEP_MIN, default 3) newest verified sets of a
+component. Artifacts go first and the manifest last; empty date directories
+are removed. With --component only sets holding that component and garbage
+under its directory are considered. Asks for confirmation unless --yes.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if component != "" && !backup.KnownComponent(component) {
+				return usageError{fmt.Errorf("unknown component %q: use postgres, pgconfig, redis, config, logs, vault or prometheus", component)}
+			}
+			retention, err := backupRetention()
+			if err != nil {
+				return err
+			}
+			if !cmd.Flags().Changed("keep-min") {
+				if keepMin, err = backupKeepMin(); err != nil {
+					return err
+				}
+			} else if keepMin < 1 {
+				return usageError{fmt.Errorf("--keep-min %d: want at least 1", keepMin)}
+			}
+			unlock, err := backup.Lock(b.root)
+			if err != nil {
+				return lockedError(err)
+			}
+			defer unlock()
+			ms, err := backup.ListManifests(b.root)
+			if err != nil {
+				return err
+			}
+			now := time.Now()
+			plan := backup.PlanPrune(ms, retention, keepMin, now)
+			garbage, err := backup.FindGarbage(b.root, ms, now)
+			if err != nil {
+				return err
+			}
+			byID := map[string]*backup.Manifest{}
+			for _, m := range ms {
+				byID[m.SetID] = m
+			}
+			holds := func(id string) bool {
+				if component == "" {
+					return true
+				}
+				c := byID[id].Component(component)
+				return c != nil && (c.Status != backup.StatusSkipped || len(c.Artifacts) > 0)
+			}
+			res := backupPruneResult{DryRun: dryRun, KeepMin: keepMin, Delete: []backupPruneSet{}, Keep: []backupPruneSet{}, Garbage: []string{}}
+			var ids []string
+			for _, d := range plan.Delete {
+				if !holds(d.SetID) {
+					continue
+				}
+				// The manifest is freed too, so the plan matches what
+				// a real prune reports.
+				n := setBytes(byID[d.SetID])
+				if rel, err := backup.ManifestPath(d.SetID); err == nil {
+					mb, err := backup.DiskUsage(b.root, filepath.ToSlash(rel))
+					if err != nil {
+						return err
+					}
+					n += mb
+				}
+				res.Delete = append(res.Delete, backupPruneSet{SetID: d.SetID, Reason: d.Reason, Bytes: n})
+				res.PlanBytes += n
+				ids = append(ids, d.SetID)
+			}
+			for _, d := range plan.Keep {
+				if holds(d.SetID) {
+					res.Keep = append(res.Keep, backupPruneSet{SetID: d.SetID, Reason: d.Reason})
+				}
+			}
+			for _, p := range garbage {
+				if component != "" && !strings.HasPrefix(p, component+"/") {
+					continue
+				}
+				n, err := backup.DiskUsage(b.root, p)
+				if err != nil {
+					return err
+				}
+				res.Garbage = append(res.Garbage, p)
+				res.PlanBytes += n
+			}
+			if !asJSON {
+				for _, d := range res.Keep {
+					fmt.Fprintf(g.stdout, "keep    %s (%s)\n", d.SetID, d.Reason)
+				}
+				for _, d := range res.Delete {
+					fmt.Fprintf(g.stdout, "delete  %s (%s, %s)\n", d.SetID, d.Reason, humanBytes(d.Bytes))
+				}
+				for _, p := range res.Garbage {
+					fmt.Fprintf(g.stdout, "garbage %s\n", p)
+				}
+				fmt.Fprintf(g.stdout, "%d sets and %d garbage paths to remove, %s\n", len(res.Delete), len(res.Garbage), humanBytes(res.PlanBytes))
+			}
+			nothing := len(ids) == 0 && len(res.Garbage) == 0
+			if dryRun || nothing {
+				if asJSON {
+					return writeJSON(g.stdout, res)
+				}
+				if dryRun {
+					fmt.Fprintln(g.stdout, "dry run: nothing deleted")
+				}
+				return nil
+			}
+			what := fmt.Sprintf("delete %d backup sets and %d garbage paths under %s", len(ids), len(res.Garbage), b.root)
+			if err := (&restoreOptions{yes: yes}).confirm(cmd, g, what); err != nil {
+				return err
+			}
+			freed, derr := backup.DeleteSets(b.root, ms, ids)
+			n, gerr := backup.RemoveGarbage(b.root, res.Garbage)
+			res.FreedBytes = freed + n
+			for _, e := range []error{derr, gerr} {
+				if e != nil {
+					res.Errors = append(res.Errors, e.Error())
+				}
+			}
+			if asJSON {
+				if err := writeJSON(g.stdout, res); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(g.stdout, "freed %s\n", humanBytes(res.FreedBytes))
+			}
+			if err := errors.Join(derr, gerr); err != nil {
+				return fmt.Errorf("pruning %s: %w", b.root, err)
+			}
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&component, "component", "", "only sets holding this component")
+	fs.IntVar(&keepMin, "keep-min", 3, "verified sets per component never pruned (env MUTT_BACKUP_KEEP_MIN)")
+	fs.BoolVar(&dryRun, "dry-run", false, "show what would be deleted and delete nothing")
+	fs.BoolVar(&asJSON, "json", false, "print the plan and result as JSON")
+	fs.BoolVar(&yes, "yes", false, "do not ask for confirmation")
 	return cmd
 }

@@ -1,10 +1,10 @@
-// Package backup holds MUTT's backup sets: encrypted, checksummed artifacts,
-// the JSON manifest that describes a set, the on-disk layout under the
-// backup root, the run lock, the pure prune planner, and the data movers
-// that stream PostgreSQL (pg_dump/pg_restore on one exported snapshot) and
-// Redis (a logical DUMP/RESTORE export of MUTT's keys) in and out, and Run,
-// which takes one set: every component independently, artifacts first, a
-// quick verify, the manifest last.
+// Package backup holds MUTT's backup sets: encrypted, checksummed
+// artifacts, the JSON manifest that describes a set, the on-disk layout
+// under the backup root, the run lock, the prune planner and the deletion
+// it plans; the data movers that stream PostgreSQL (pg_dump/pg_restore on
+// one exported snapshot) and Redis (a logical DUMP/RESTORE export of MUTT's
+// keys) in and out; Run, which takes one set (every component on its own,
+// artifacts first, a quick verify, the manifest last); and the restores.
 //
 // Every artifact is streamed through optional zstd compression and age
 // encryption straight into a "*.partial" file that is fsynced and renamed
