@@ -140,22 +140,8 @@ the config updates channel so running services reload them.`,
 			if mode != "merge" && mode != "replace" {
 				return usageError{fmt.Errorf("unknown mode %q: use merge or replace", mode)}
 			}
-			keys, err := o.keys()
+			keys, cfg, m, err := o.prepare(cmd, g, args[0], backup.ComponentRedis)
 			if err != nil {
-				return err
-			}
-			cfg, err := g.loadConfig()
-			if err != nil {
-				return err
-			}
-			m, err := findSet(o.root, args[0])
-			if err != nil {
-				return err
-			}
-			if _, err := backup.VerifyComponent(o.root, m, backup.ComponentRedis); err != nil {
-				return err
-			}
-			if err := o.checkServices(cmd, g, cfg); err != nil {
 				return err
 			}
 			if len(classes) == 0 {
@@ -183,6 +169,31 @@ the config updates channel so running services reload them.`,
 	return cmd
 }
 
+// prepare does what every restore does before asking to go ahead: load the
+// keys and the configuration, find the set, verify the component's
+// artifacts, and make sure no MUTT service is consuming.
+func (o *restoreOptions) prepare(cmd *cobra.Command, g *globalOptions, set, component string) (*backup.Keys, config.Config, *backup.Manifest, error) {
+	keys, err := o.keys()
+	if err != nil {
+		return nil, config.Config{}, nil, err
+	}
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return nil, cfg, nil, err
+	}
+	m, err := findSet(o.root, set)
+	if err != nil {
+		return nil, cfg, nil, err
+	}
+	if _, err := backup.VerifyComponent(o.root, m, component); err != nil {
+		return nil, cfg, nil, err
+	}
+	if err := o.checkServices(cmd, g, cfg); err != nil {
+		return nil, cfg, nil, err
+	}
+	return keys, cfg, m, nil
+}
+
 func newRestorePostgresCommand(g *globalOptions, o *restoreOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "postgres <id|latest>",
@@ -197,22 +208,8 @@ Settings: MUTT_BACKUP_PG_RESTORE, the pg_restore to use (default: PATH).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			start := time.Now()
-			keys, err := o.keys()
+			keys, cfg, m, err := o.prepare(cmd, g, args[0], backup.ComponentPostgres)
 			if err != nil {
-				return err
-			}
-			cfg, err := g.loadConfig()
-			if err != nil {
-				return err
-			}
-			m, err := findSet(o.root, args[0])
-			if err != nil {
-				return err
-			}
-			if _, err := backup.VerifyComponent(o.root, m, backup.ComponentPostgres); err != nil {
-				return err
-			}
-			if err := o.checkServices(cmd, g, cfg); err != nil {
 				return err
 			}
 			var liveVersion int64
