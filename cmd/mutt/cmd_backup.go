@@ -748,7 +748,7 @@ under its directory are considered. Asks for confirmation unless --yes.`,
 				return nil
 			}
 			what := fmt.Sprintf("delete %d backup sets and %d garbage paths under %s", len(ids), len(res.Garbage), b.root)
-			if err := (&restoreOptions{yes: yes}).confirm(cmd, g, what); err != nil {
+			if err := confirm(cmd, g, yes, "prune", what+"?"); err != nil {
 				return err
 			}
 			freed, derr := backup.DeleteSets(b.root, ms, ids)

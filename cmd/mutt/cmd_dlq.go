@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -21,7 +20,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/mutt-go/mutt/internal/app"
 	"github.com/mutt-go/mutt/internal/config"
@@ -535,38 +533,6 @@ func (f *dlqChangeFlags) changedBy() (string, error) {
 	return who, nil
 }
 
-// confirm asks question on a terminal and reports whether the answer was
-// yes. Without a terminal nobody can answer, so it refuses: the caller must
-// have passed --yes.
-func (f *dlqChangeFlags) confirm(cmd *cobra.Command, g *globalOptions, verb, question string) error {
-	if f.yes {
-		return nil
-	}
-	in := cmd.InOrStdin()
-	if file, ok := in.(*os.File); !ok || !term.IsTerminal(int(file.Fd())) {
-		return usageError{fmt.Errorf("not going to %s: standard input is not a terminal, so nobody can confirm; add --yes to go ahead (or --dry-run to look first)", verb)}
-	}
-	if !askDLQYes(in, g.stderr, question) {
-		return errors.New("nothing changed: not confirmed")
-	}
-	return nil
-}
-
-// askDLQYes writes question and reads one line; only y or yes (any case) is
-// a yes.
-func askDLQYes(in io.Reader, out io.Writer, question string) bool {
-	fmt.Fprintf(out, "%s [y/N] ", question)
-	line, err := bufio.NewReader(in).ReadString('\n')
-	if err != nil && line == "" {
-		return false
-	}
-	switch strings.ToLower(strings.TrimSpace(line)) {
-	case "y", "yes":
-		return true
-	}
-	return false
-}
-
 // openDLQAudit connects to PostgreSQL and checks the audit table before any
 // change, so that a change is not made that could not be recorded.
 func (g *globalOptions) openDLQAudit(ctx context.Context, cfg config.Config) (*store.Store, func(), error) {
@@ -668,7 +634,7 @@ instead (entries of the dead queue at the limit are left where they are).`,
 				fmt.Fprintln(g.stdout, "dry run: nothing changed")
 				return nil
 			}
-			if err := f.confirm(cmd, g, "replay", fmt.Sprintf("replay %d entries from %s to %s?", plan.count(), sess.q.key, plan.targetList())); err != nil {
+			if err := confirm(cmd, g, f.yes, "replay", fmt.Sprintf("replay %d entries from %s to %s?", plan.count(), sess.q.key, plan.targetList())); err != nil {
 				return err
 			}
 			st, closeDB, err := g.openDLQAudit(ctx, sess.cfg)
@@ -883,7 +849,7 @@ func newDLQPurgeCommand(g *globalOptions) *cobra.Command {
 				fmt.Fprintln(g.stdout, "dry run: nothing changed")
 				return nil
 			}
-			if err := f.confirm(cmd, g, "purge", fmt.Sprintf("delete %d entries from %s for good?", len(ids), sess.q.key)); err != nil {
+			if err := confirm(cmd, g, f.yes, "purge", fmt.Sprintf("delete %d entries from %s for good?", len(ids), sess.q.key)); err != nil {
 				return err
 			}
 			st, closeDB, err := g.openDLQAudit(ctx, sess.cfg)

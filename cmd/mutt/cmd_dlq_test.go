@@ -603,8 +603,8 @@ func TestAskDLQYes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strconv.Quote(tt.in), func(t *testing.T) {
 			var out bytes.Buffer
-			if got := askDLQYes(strings.NewReader(tt.in), &out, "replay 3 entries?"); got != tt.want {
-				t.Errorf("askDLQYes(%q) = %v, want %v", tt.in, got, tt.want)
+			if got := askYes(strings.NewReader(tt.in), &out, "replay 3 entries?"); got != tt.want {
+				t.Errorf("askYes(%q) = %v, want %v", tt.in, got, tt.want)
 			}
 			if out.String() != "replay 3 entries? [y/N] " {
 				t.Errorf("prompt = %q", out.String())

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"slices"
@@ -13,7 +11,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/mutt-go/mutt/internal/app"
 	"github.com/mutt-go/mutt/internal/backup"
@@ -72,32 +69,6 @@ func oneSetArg(_ *cobra.Command, args []string) error {
 	return nil
 }
 
-// refuse is a restore that did not start; it exits with exitUsage.
-func refuse(format string, args ...any) error {
-	return exitCodeError{code: exitUsage, err: fmt.Errorf(format, args...)}
-}
-
-// confirm asks the operator to type yes, unless --yes was given. Without a
-// terminal there is nobody to ask, so the restore is refused.
-func (o *restoreOptions) confirm(cmd *cobra.Command, g *globalOptions, what string) error {
-	if o.yes {
-		return nil
-	}
-	in := cmd.InOrStdin()
-	if f, ok := in.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
-		return refuse("not going to %s: standard input is not a terminal, so nobody can confirm; pass --yes", what)
-	}
-	fmt.Fprintf(g.stderr, "about to %s. Type yes to continue: ", what)
-	line, err := bufio.NewReader(in).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("reading confirmation: %w", err)
-	}
-	if strings.TrimSpace(line) != "yes" {
-		return refuse("nothing changed: not confirmed")
-	}
-	return nil
-}
-
 // checkServices refuses while alerter or forwarder consumers were active
 // in the last liveConsumerIdle, unless --force.
 func (o *restoreOptions) checkServices(cmd *cobra.Command, g *globalOptions, cfg config.Config) error {
@@ -106,7 +77,7 @@ func (o *restoreOptions) checkServices(cmd *cobra.Command, g *globalOptions, cfg
 	}
 	rdb, err := app.ConnectRedis(cmd.Context(), cfg.Redis, g.logger(cfg))
 	if err != nil {
-		return refuse("cannot check for running MUTT services (%v); pass --force to restore anyway", err)
+		return usageError{fmt.Errorf("cannot check for running MUTT services (%v); pass --force to restore anyway", err)}
 	}
 	defer rdb.Close()
 	live, err := backup.LiveConsumers(cmd.Context(), rdb, []backup.QueueGroup{
@@ -114,10 +85,10 @@ func (o *restoreOptions) checkServices(cmd *cobra.Command, g *globalOptions, cfg
 		{Stream: cfg.Keys.AlertQueue, Group: "forwarder"},
 	}, liveConsumerIdle)
 	if err != nil {
-		return refuse("cannot check for running MUTT services (%v); pass --force to restore anyway", err)
+		return usageError{fmt.Errorf("cannot check for running MUTT services (%v); pass --force to restore anyway", err)}
 	}
 	if len(live) > 0 {
-		return refuse("MUTT services are running (active queue consumers: %s); stop them or pass --force", strings.Join(live, ", "))
+		return usageError{fmt.Errorf("MUTT services are running (active queue consumers: %s); stop them or pass --force", strings.Join(live, ", "))}
 	}
 	return nil
 }
@@ -147,7 +118,7 @@ the config updates channel so running services reload them.`,
 			if len(classes) == 0 {
 				classes = backup.DefaultRedisRestoreClasses()
 			}
-			if err := o.confirm(cmd, g, fmt.Sprintf("restore Redis classes %s from set %s in %s mode", strings.Join(classes, ","), m.SetID, mode)); err != nil {
+			if err := confirm(cmd, g, o.yes, "restore", fmt.Sprintf("restore Redis classes %s from set %s in %s mode?", strings.Join(classes, ","), m.SetID, mode)); err != nil {
 				return err
 			}
 			rdb, err := app.ConnectRedis(cmd.Context(), cfg.Redis, g.logger(cfg))
@@ -217,7 +188,7 @@ Settings: MUTT_BACKUP_PG_RESTORE, the pg_restore to use (default: PATH).`,
 				liveVersion, _ = store.SchemaVersion(ctx, pool)
 				pool.Close()
 			}
-			if err := o.confirm(cmd, g, fmt.Sprintf("replace the live MUTT database with the one of set %s", m.SetID)); err != nil {
+			if err := confirm(cmd, g, o.yes, "restore", fmt.Sprintf("replace the live MUTT database with the one of set %s?", m.SetID)); err != nil {
 				return err
 			}
 			res, err := backup.RestorePostgresSet(ctx, backup.PostgresRestoreOptions{
