@@ -23,17 +23,12 @@ import (
 // ARGV: group, n ids, ids…, n alerts, alerts…, n dead, (payload, reason,
 // error, source, source id, deliveries, failed at, replays)…, threshold, expiry,
 // n unhandled, meta-alert per unhandled event…
-var commitScript = redis.NewScript(`
+var commitScript = redis.NewScript(queue.LuaBatchFunctions + `
 local i = 1
 local group = ARGV[i]; i = i + 1
 local nids = tonumber(ARGV[i]); i = i + 1
 local first = i
-local acked = 0
-for s = 0, nids - 1, 500 do
-  local chunk = {}
-  for k = s, math.min(s + 499, nids - 1) do chunk[#chunk + 1] = ARGV[first + k] end
-  acked = acked + redis.call('XACK', KEYS[1], group, unpack(chunk))
-end
+local acked = ack_ids(KEYS[1], group, first, nids)
 i = first + nids
 if nids > 0 and acked == 0 then
   return {0, 0}
@@ -68,11 +63,7 @@ for k = 1, nunh do
   end
   i = i + 1
 end
-for s = 0, nids - 1, 500 do
-  local chunk = {}
-  for k = s, math.min(s + 499, nids - 1) do chunk[#chunk + 1] = ARGV[first + k] end
-  redis.call('XDEL', KEYS[1], unpack(chunk))
-end
+del_ids(KEYS[1], first, nids)
 return {acked, metas}
 `)
 

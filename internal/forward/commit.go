@@ -20,17 +20,12 @@ import (
 // KEYS: alert stream, schedule, Moogsoft DLQ, terminal DLQ.
 // ARGV: group, n ids, ids…, n scheduled, (score, member)…,
 // n dlq, (n fields, fields…)…, n dead, (n fields, fields…)…
-var forwardCommitScript = redis.NewScript(`
+var forwardCommitScript = redis.NewScript(queue.LuaBatchFunctions + `
 local i = 1
 local group = ARGV[i]; i = i + 1
 local nids = tonumber(ARGV[i]); i = i + 1
 local first = i
-local acked = 0
-for s = 0, nids - 1, 500 do
-  local chunk = {}
-  for k = s, math.min(s + 499, nids - 1) do chunk[#chunk + 1] = ARGV[first + k] end
-  acked = acked + redis.call('XACK', KEYS[1], group, unpack(chunk))
-end
+local acked = ack_ids(KEYS[1], group, first, nids)
 i = first + nids
 if nids > 0 and acked == 0 then return 0 end
 local nsched = tonumber(ARGV[i]); i = i + 1
@@ -47,11 +42,7 @@ for target = 3, 4 do
     i = i + nf
   end
 end
-for s = 0, nids - 1, 500 do
-  local chunk = {}
-  for k = s, math.min(s + 499, nids - 1) do chunk[#chunk + 1] = ARGV[first + k] end
-  redis.call('XDEL', KEYS[1], unpack(chunk))
-end
+del_ids(KEYS[1], first, nids)
 return acked
 `)
 

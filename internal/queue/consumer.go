@@ -83,3 +83,26 @@ func (s *Stream) ReclaimLoop(ctx context.Context, consumer string, idle time.Dur
 		}
 	}
 }
+
+// LuaBatchFunctions is a Lua prelude for scripts that finish a batch of
+// stream entries whose IDs are ARGV[first] … ARGV[first+n-1]:
+// ack_ids(key, group, first, n) acknowledges them and returns how many were
+// still pending; del_ids(key, first, n) deletes them. Both work in chunks of
+// 500 so a large batch never overflows Lua's argument stack.
+const LuaBatchFunctions = `
+local function each_chunk(first, n, fn)
+  local total = 0
+  for s = 0, n - 1, 500 do
+    local chunk = {}
+    for k = s, math.min(s + 499, n - 1) do chunk[#chunk + 1] = ARGV[first + k] end
+    total = total + fn(chunk)
+  end
+  return total
+end
+local function ack_ids(key, group, first, n)
+  return each_chunk(first, n, function(c) return redis.call('XACK', key, group, unpack(c)) end)
+end
+local function del_ids(key, first, n)
+  return each_chunk(first, n, function(c) return redis.call('XDEL', key, unpack(c)) end)
+end
+`
