@@ -83,16 +83,20 @@ func (s *Store) Changed() <-chan struct{} {
 }
 
 func (s *Store) refresh(ctx context.Context) error {
+	keys := Keys()
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		names[i] = s.prefix + ":" + k.Name
+	}
+	vals, err := s.rdb.MGet(ctx, names...).Result()
+	if err != nil {
+		return fmt.Errorf("reading %s:*: %w", s.prefix, err)
+	}
 	fresh := map[string]string{}
-	for _, k := range Keys() {
-		v, err := s.rdb.Get(ctx, s.prefix+":"+k.Name).Result()
-		if errors.Is(err, redis.Nil) {
-			continue
+	for i, raw := range vals {
+		if v, ok := raw.(string); ok && s.valid(keys[i].Name, v) {
+			fresh[keys[i].Name] = v
 		}
-		if err != nil {
-			return fmt.Errorf("reading %s:%s: %w", s.prefix, k.Name, err)
-		}
-		fresh[k.Name] = v
 	}
 	s.mu.Lock()
 	changed := len(fresh) != len(s.values)
@@ -121,7 +125,7 @@ func (s *Store) reload(ctx context.Context, name string) error {
 		return err
 	}
 	s.mu.Lock()
-	if absent {
+	if absent || !s.valid(name, v) {
 		delete(s.values, name)
 	} else {
 		s.values[name] = v
@@ -132,8 +136,19 @@ func (s *Store) reload(ctx context.Context, name string) error {
 	return nil
 }
 
-// String returns the valid value of name, or fallback when it is unset or
-// fails the registry's rules (a bad value never reaches a service).
+// valid reports whether v passes the registry's rules for name, logging
+// the value that does not: a bad value never reaches a service, which
+// keeps its fallback instead.
+func (s *Store) valid(name, v string) bool {
+	if err := Validate(name, v); err != nil {
+		s.logger.Warn("ignoring invalid dynamic config value", "error", err)
+		return false
+	}
+	return true
+}
+
+// String returns the value of name, or fallback when it is unset or was
+// invalid when read. Values are validated once, when they are loaded.
 func (s *Store) String(name, fallback string) string {
 	if s == nil {
 		return fallback
@@ -141,7 +156,7 @@ func (s *Store) String(name, fallback string) string {
 	s.mu.RLock()
 	v, ok := s.values[name]
 	s.mu.RUnlock()
-	if !ok || Validate(name, v) != nil {
+	if !ok {
 		return fallback
 	}
 	return v
