@@ -3,50 +3,88 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/mutt-go/mutt/internal/config"
+	"github.com/mutt-go/mutt/internal/dynconfig"
 	"github.com/mutt-go/mutt/internal/forward"
 	"github.com/mutt-go/mutt/internal/obs"
 	"github.com/mutt-go/mutt/internal/remediation"
 )
 
-// startForwarder wires retry(breaker(ratelimit(webhook))) to the alert queue.
-func (s *Server) startForwarder(listen func(string, string, http.Handler) error, run func(string, func(context.Context) error)) error {
-	cfg := s.cfg
+// Forwarder is the forwarder role's components as NewForwarder wires them.
+type Forwarder struct {
+	Forwarder *forward.Forwarder
+	Webhook   *forward.Webhook
+	Breaker   *forward.Breaker // nil when the breaker is disabled
+}
+
+// NewForwarder wires retry(breaker(ratelimit(webhook))) to the alert queue
+// from the configuration, reading the rate limit and breaker settings from
+// dyn (nil: the static ones). wrap, when not nil, wraps the chain; the
+// benchmarks observe deliveries with it.
+func NewForwarder(cfg config.Config, rdb redis.UniversalClient, dyn *dynconfig.Store, reg prometheus.Registerer, logger *slog.Logger,
+	wrap func(forward.Sender) forward.Sender) (*Forwarder, error) {
 	fc := cfg.Forwarder
-	log := s.logger.With("component", "forwarder")
-	m := forward.NewMetrics(s.reg)
+	m := forward.NewMetrics(reg)
 	webhook, err := forward.NewWebhook(forward.WebhookOptions{
 		URL: fc.WebhookURL, APIKey: fc.APIKey, Timeout: fc.Timeout, Concurrency: fc.Concurrency, Metrics: m,
 	})
 	if err != nil {
+		return nil, fmt.Errorf("building the Moogsoft webhook: %w", err)
+	}
+	seconds := func(name string, fallback time.Duration) func() time.Duration {
+		return func() time.Duration { return time.Duration(dyn.Int(name, int64(fallback/time.Second))) * time.Second }
+	}
+	br := forward.BreakerOptions{
+		KeyPrefix: cfg.Keys.BreakerPrefix, Metrics: m, Logger: logger, Registerer: reg,
+		Threshold: func() int64 { return dyn.Int("circuit_breaker_threshold", int64(fc.BreakerThreshold)) },
+		OpenFor:   seconds("circuit_breaker_timeout", fc.BreakerTimeout),
+	}
+	if fc.BreakerEnabled {
+		br.Redis = rdb
+	}
+	sender, breaker := forward.Chain(webhook,
+		forward.RateLimitOptions{
+			Redis: rdb, Key: cfg.Keys.MoogRateLimit, Metrics: m, Logger: logger,
+			Limit:  func() int64 { return dyn.Int("moog_rate_limit", int64(fc.RateLimit)) },
+			Period: seconds("moog_rate_period", fc.RatePeriod),
+		},
+		br,
+		forward.RetryOptions{MaxAttempts: fc.MaxRetries + 1, Base: fc.RetryBaseDelay, Max: fc.RetryMaxDelay, Metrics: m},
+	)
+	if wrap != nil {
+		sender = wrap(sender)
+	}
+	f := forward.NewForwarder(forward.ForwarderOptions{
+		PodName: cfg.PodName, AlertQueue: cfg.Keys.AlertQueue, MoogDLQ: cfg.Keys.MoogDLQ, DeadDLQ: cfg.Keys.DeadDLQ,
+		RetryKey: cfg.Keys.MoogRetry, Workers: fc.Workers, BatchSize: fc.BatchSize, Block: fc.Block,
+		ReclaimIdle: fc.ReclaimIdle,
+	}, rdb, sender, reg, logger)
+	return &Forwarder{Forwarder: f, Webhook: webhook, Breaker: breaker}, nil
+}
+
+// startForwarder runs the forwarder role with its HTTP endpoints.
+func (s *Server) startForwarder(listen func(string, string, http.Handler) error, run func(string, func(context.Context) error)) error {
+	cfg := s.cfg
+	fc := cfg.Forwarder
+	fw, err := NewForwarder(cfg, s.rdb, s.dyn, s.reg, s.logger.With("component", "forwarder"), nil)
+	if err != nil {
 		return err
 	}
-	var sender forward.Sender = forward.NewRateLimiter(webhook, forward.RateLimitOptions{
-		Redis: s.rdb, Key: cfg.Keys.MoogRateLimit, Metrics: m, Logger: log,
-		Limit: func() int64 { return s.dyn.Int("moog_rate_limit", int64(fc.RateLimit)) },
-		Period: func() time.Duration {
-			return time.Duration(s.dyn.Int("moog_rate_period", int64(fc.RatePeriod/time.Second))) * time.Second
-		},
-	})
-	if fc.BreakerEnabled {
-		breaker := forward.NewBreaker(sender, forward.BreakerOptions{
-			Redis: s.rdb, KeyPrefix: cfg.Keys.BreakerPrefix, Metrics: m, Logger: log, Registerer: s.reg,
-			Threshold: func() int64 { return s.dyn.Int("circuit_breaker_threshold", int64(fc.BreakerThreshold)) },
-			OpenFor: func() time.Duration {
-				return time.Duration(s.dyn.Int("circuit_breaker_timeout", int64(fc.BreakerTimeout/time.Second))) * time.Second
-			},
-		})
-		sender = breaker
+	if b := fw.Breaker; b != nil {
 		// Keep the breaker gauges current while no alerts flow.
 		run("breaker gauges", func(ctx context.Context) error {
 			t := time.NewTicker(5 * time.Second)
 			defer t.Stop()
 			for {
-				_, _ = breaker.State(ctx)
+				_, _ = b.State(ctx)
 				select {
 				case <-ctx.Done():
 					return nil
@@ -55,14 +93,7 @@ func (s *Server) startForwarder(listen func(string, string, http.Handler) error,
 			}
 		})
 	}
-	sender = forward.NewRetrier(sender, forward.RetryOptions{
-		MaxAttempts: fc.MaxRetries + 1, Base: fc.RetryBaseDelay, Max: fc.RetryMaxDelay,
-	})
-	f := forward.NewForwarder(forward.ForwarderOptions{
-		PodName: cfg.PodName, AlertQueue: cfg.Keys.AlertQueue, MoogDLQ: cfg.Keys.MoogDLQ, DeadDLQ: cfg.Keys.DeadDLQ,
-		RetryKey: cfg.Keys.MoogRetry, Workers: fc.Workers, BatchSize: fc.BatchSize, Block: fc.Block,
-		ReclaimIdle: fc.ReclaimIdle,
-	}, s.rdb, sender, s.reg, log)
+	f := fw.Forwarder
 	// Liveness is the process and Redis; Moogsoft's reachability is a
 	// metric and the breaker's business, so an outage there does not get
 	// forwarders restarted in a loop.

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/mutt-go/mutt/internal/app"
 	"github.com/mutt-go/mutt/internal/config"
 	"github.com/mutt-go/mutt/internal/fakemoog"
 	"github.com/mutt-go/mutt/internal/forward"
@@ -47,49 +47,21 @@ func startFakeMoog(maxIDs int, wrap func(*fakemoog.Server) http.Handler, logger 
 	return &fakeMoog{fake: fake, url: base + moogPath, key: key, stop: stop}, nil
 }
 
-// newForwarder wires a forwarder the way the forwarder role does:
-// retry(breaker(ratelimit(webhook))) on the alert queue, with the breaker
-// only when it is enabled. Dynamic configuration is off in a run, so the
-// rate limit and breaker settings are the static ones. What it leaves out
-// is the role's HTTP endpoints and the loop that refreshes the breaker's
-// gauges while no alerts flow. When wrap is not nil, the forwarder calls
-// wrap(chain) instead of the chain.
+// newForwarder wires a forwarder exactly as the forwarder role does
+// (app.NewForwarder), pointed at the fake Moogsoft. Dynamic configuration is
+// off in a run, so the rate limit and breaker settings are the static ones.
+// What it leaves out is the role's HTTP endpoints and the loop that
+// refreshes the breaker's gauges while no alerts flow. When wrap is not
+// nil, the forwarder calls wrap(chain) instead of the chain.
 func newForwarder(cfg config.Config, rdb redis.UniversalClient, moog *fakeMoog, reg prometheus.Registerer, logger *slog.Logger,
 	wrap func(forward.Sender) forward.Sender) (*forward.Forwarder, *forward.Webhook, error) {
-	fc := cfg.Forwarder
-	m := forward.NewMetrics(reg)
-	webhook, err := forward.NewWebhook(forward.WebhookOptions{
-		URL: moog.url, APIKey: secrets.New(moog.key), Timeout: fc.Timeout, Concurrency: fc.Concurrency, Metrics: m,
-	})
+	cfg.Forwarder.WebhookURL = moog.url
+	cfg.Forwarder.APIKey = secrets.New(moog.key)
+	fw, err := app.NewForwarder(cfg, rdb, nil, reg, logger, wrap)
 	if err != nil {
-		return nil, nil, fmt.Errorf("building the webhook: %w", err)
+		return nil, nil, err
 	}
-	rateLimit, ratePeriod := int64(fc.RateLimit), fc.RatePeriod
-	var sender forward.Sender = forward.NewRateLimiter(webhook, forward.RateLimitOptions{
-		Redis: rdb, Key: cfg.Keys.MoogRateLimit, Metrics: m, Logger: logger,
-		Limit:  func() int64 { return rateLimit },
-		Period: func() time.Duration { return ratePeriod },
-	})
-	if fc.BreakerEnabled {
-		threshold, openFor := int64(fc.BreakerThreshold), fc.BreakerTimeout
-		sender = forward.NewBreaker(sender, forward.BreakerOptions{
-			Redis: rdb, KeyPrefix: cfg.Keys.BreakerPrefix, Metrics: m, Logger: logger, Registerer: reg,
-			Threshold: func() int64 { return threshold },
-			OpenFor:   func() time.Duration { return openFor },
-		})
-	}
-	sender = forward.NewRetrier(sender, forward.RetryOptions{
-		MaxAttempts: fc.MaxRetries + 1, Base: fc.RetryBaseDelay, Max: fc.RetryMaxDelay,
-	})
-	if wrap != nil {
-		sender = wrap(sender)
-	}
-	f := forward.NewForwarder(forward.ForwarderOptions{
-		PodName: cfg.PodName, AlertQueue: cfg.Keys.AlertQueue, MoogDLQ: cfg.Keys.MoogDLQ, DeadDLQ: cfg.Keys.DeadDLQ,
-		RetryKey: cfg.Keys.MoogRetry, Workers: fc.Workers, BatchSize: fc.BatchSize, Block: fc.Block,
-		ReclaimIdle: fc.ReclaimIdle,
-	}, rdb, sender, reg, logger)
-	return f, webhook, nil
+	return fw.Forwarder, fw.Webhook, nil
 }
 
 // deliveryLeftovers counts what a delivery run left outside Moogsoft: the

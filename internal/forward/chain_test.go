@@ -39,7 +39,7 @@ func TestChain(t *testing.T) {
 	}
 	defer w.Close()
 	rlKey := prefix + ":rate_limit:moog"
-	s := Chain(w,
+	s, _ := Chain(w,
 		RateLimitOptions{Redis: rdb, Key: rlKey, Limit: constInt(6), Period: constDuration(time.Hour), Burst: constInt(6), Metrics: m},
 		BreakerOptions{Redis: rdb, KeyPrefix: prefix + ":cb", Threshold: constInt(3), OpenFor: constDuration(time.Minute), Metrics: m},
 		RetryOptions{MaxAttempts: 2, Rand: func() float64 { return 0.5 }, Metrics: m},
@@ -103,7 +103,7 @@ func TestChain(t *testing.T) {
 
 func TestChainWithoutRedis(t *testing.T) {
 	next := &standIn{result: always(Result{Outcome: Retry, Reason: reasonConnection})}
-	s := Chain(next, RateLimitOptions{Limit: constInt(1)}, BreakerOptions{}, RetryOptions{MaxAttempts: 3})
+	s, _ := Chain(next, RateLimitOptions{Limit: constInt(1)}, BreakerOptions{}, RetryOptions{MaxAttempts: 3})
 	if _, ok := s.(*Retrier); !ok {
 		t.Fatalf("Chain returned %T, want *Retrier", s)
 	}
@@ -151,7 +151,7 @@ func BenchmarkChainSend64(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer w.Close()
-	s := Chain(w,
+	s, _ := Chain(w,
 		RateLimitOptions{Redis: rdb, Key: prefix + ":rl", Limit: constInt(1e9), Metrics: m},
 		BreakerOptions{Redis: rdb, KeyPrefix: prefix + ":cb", Metrics: m},
 		RetryOptions{Metrics: m},

@@ -78,16 +78,19 @@ type Sender interface {
 // Chain builds retry(breaker(ratelimit(webhook))): the breaker is asked
 // first, so an open breaker spends neither a rate-limit token nor an attempt.
 // The rate limiter is left out when rl.Redis is nil and the breaker when
-// br.Redis is nil.
-func Chain(webhook Sender, rl RateLimitOptions, br BreakerOptions, rt RetryOptions) Sender {
+// br.Redis is nil. The breaker is returned too (nil when left out), so the
+// caller can read its state.
+func Chain(webhook Sender, rl RateLimitOptions, br BreakerOptions, rt RetryOptions) (Sender, *Breaker) {
 	s := webhook
 	if rl.Redis != nil {
 		s = NewRateLimiter(s, rl)
 	}
+	var breaker *Breaker
 	if br.Redis != nil {
-		s = NewBreaker(s, br)
+		breaker = NewBreaker(s, br)
+		s = breaker
 	}
-	return NewRetrier(s, rt)
+	return NewRetrier(s, rt), breaker
 }
 
 // parkAll answers every alert with Park.
