@@ -17,7 +17,7 @@ import (
 )
 
 // latestVersion is the version of the newest embedded migration.
-const latestVersion = 4
+const latestVersion = 5
 
 // migrated returns a pool on a fresh database with the whole schema applied,
 // partitions included.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -25,4 +26,11 @@ func (s *Store) Ping(ctx context.Context) error {
 		return fmt.Errorf("pinging postgresql: %w", err)
 	}
 	return nil
+}
+
+// InTx runs fn in a transaction that commits when fn returns nil and rolls
+// back otherwise, so that a caller outside this package can pair a change
+// of its own with RecordConfigChangeTx.
+func (s *Store) InTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, fn)
 }
