@@ -175,7 +175,36 @@ func (s *Store) Int(name string, fallback int64) int64 {
 	return n
 }
 
-// Set validates and stores a value and tells every service about it.
+// Float returns the valid numeric value of name, or fallback.
+func (s *Store) Float(name string, fallback float64) float64 {
+	v := s.String(name, "")
+	if v == "" {
+		return fallback
+	}
+	f, err := parseFloat(v)
+	if err != nil {
+		return fallback
+	}
+	return f
+}
+
+// Bool returns the valid boolean value of name (true or false in any case),
+// or fallback.
+func (s *Store) Bool(name string, fallback bool) bool {
+	v := s.String(name, "")
+	if v == "" {
+		return fallback
+	}
+	b, err := ParseBool(v)
+	if err != nil {
+		return fallback
+	}
+	return b
+}
+
+// Set validates and stores a value and tells every service about it,
+// without an audit row; operators and the API change values through the
+// audited writer instead (package configadmin).
 func (s *Store) Set(ctx context.Context, name, value string) error {
 	if err := Validate(name, value); err != nil {
 		return err
