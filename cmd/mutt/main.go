@@ -143,6 +143,8 @@ Every service and operator tool is a subcommand of this one binary.`,
 		newDLQCommand(g),
 		newBackupCommand(g),
 		newRestoreCommand(g),
+		newSLOCommand(g),
+		newConfigCommand(g),
 	)
 	return root
 }

@@ -19,39 +19,33 @@ import (
 	"github.com/mutt-go/mutt/internal/secrets"
 )
 
-// ConnectRedis opens a Redis client and checks it with PING. When the
-// current password is refused and a next password is configured, it tries
-// that one, so a password rotation in progress does not stop a start.
+// ConnectRedis opens a Redis client and checks it with PING. Every new
+// connection of the client authenticates with the password the server
+// accepted last (CURRENT at first) and, when that one is refused, with the
+// other one of the pair, so a password rotation never needs a restart (see
+// redisAuth). The pair is cfg.Credentials when a secret provider set it,
+// else one built from cfg.Password and cfg.PasswordNext.
 func ConnectRedis(ctx context.Context, cfg config.Redis, logger *slog.Logger) (*redis.Client, error) {
-	try := func(pw secrets.Secret) (*redis.Client, error) {
-		opts, err := redisOptions(cfg, pw)
-		if err != nil {
-			return nil, err
-		}
-		client := redis.NewClient(opts)
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		if err := client.Ping(pctx).Err(); err != nil {
-			_ = client.Close()
-			return nil, err
-		}
-		return client, nil
-	}
-	client, err := try(cfg.Password)
-	if err != nil && cfg.PasswordNext.IsSet() && isAuthError(err) {
-		logger.Warn("Redis refused the current password; trying the next one")
-		client, err = try(cfg.PasswordNext)
-	}
+	opts, err := redisOptions(cfg, credentials(cfg.Credentials, cfg.Password, cfg.PasswordNext), logger)
 	if err != nil {
+		return nil, err
+	}
+	client := redis.NewClient(opts)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := client.Ping(pctx).Err(); err != nil {
+		_ = client.Close()
 		return nil, fmt.Errorf("connecting to Redis at %s: %w", redisAddr(cfg), err)
 	}
 	return client, nil
 }
 
-func isAuthError(err error) bool {
-	s := err.Error()
-	return strings.Contains(s, "WRONGPASS") || strings.Contains(s, "NOAUTH") || strings.Contains(s, "invalid password") ||
-		strings.Contains(s, "password authentication failed")
+// credentials returns live when set, else a pair of the static values.
+func credentials(live *secrets.Pair, current, next secrets.Secret) *secrets.Pair {
+	if live != nil {
+		return live
+	}
+	return secrets.NewPair(current, next)
 }
 
 func redisAddr(cfg config.Redis) string {
@@ -71,7 +65,7 @@ func redactURL(raw string) string {
 	return raw
 }
 
-func redisOptions(cfg config.Redis, pw secrets.Secret) (*redis.Options, error) {
+func redisOptions(cfg config.Redis, pair *secrets.Pair, logger *slog.Logger) (*redis.Options, error) {
 	var opts *redis.Options
 	if cfg.URL != "" {
 		o, err := redis.ParseURL(cfg.URL)
@@ -93,9 +87,6 @@ func redisOptions(cfg config.Redis, pw secrets.Secret) (*redis.Options, error) {
 			opts.TLSConfig = tc
 		}
 	}
-	if pw.IsSet() {
-		opts.Password = pw.Reveal()
-	}
 	opts.PoolSize = cfg.MaxConnections
 	opts.DialTimeout = 5 * time.Second
 	// One quick retry: while Redis is down, requests should get their 503
@@ -104,6 +95,14 @@ func redisOptions(cfg config.Redis, pw secrets.Secret) (*redis.Options, error) {
 	opts.ReadTimeout = 10 * time.Second
 	opts.WriteTimeout = 10 * time.Second
 	opts.ContextTimeoutEnabled = true
+	// A password in REDIS_URL is used as is when no pair is configured;
+	// otherwise the dialer authenticates and go-redis sends no AUTH.
+	if pair.IsSet() || opts.Password == "" {
+		auth := &redisAuth{pair: pair, username: opts.Username, timeout: opts.DialTimeout,
+			netDial: redis.NewDialer(opts), logger: logger}
+		opts.Username, opts.Password = "", ""
+		opts.Dialer = auth.dial
+	}
 	return opts, nil
 }
 
@@ -119,32 +118,23 @@ func loadCA(path string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// ConnectPostgres opens a pool and checks it, with the same current/next
-// password fallback as ConnectRedis.
+// ConnectPostgres opens a pool and checks it. Every new connection of the
+// pool gets its password from the CURRENT/NEXT pair as Redis connections
+// do (see pgAuth); the pair is cfg.Credentials when set, else one built
+// from cfg.Password and cfg.PasswordNext.
 func ConnectPostgres(ctx context.Context, cfg config.Postgres, logger *slog.Logger) (*pgxpool.Pool, error) {
-	try := func(pw secrets.Secret) (*pgxpool.Pool, error) {
-		pc, err := postgresConfig(cfg, pw)
-		if err != nil {
-			return nil, err
-		}
-		pool, err := pgxpool.NewWithConfig(ctx, pc)
-		if err != nil {
-			return nil, err
-		}
-		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		if err := pool.Ping(pctx); err != nil {
-			pool.Close()
-			return nil, err
-		}
-		return pool, nil
-	}
-	pool, err := try(cfg.Password)
-	if err != nil && cfg.PasswordNext.IsSet() && isAuthError(err) {
-		logger.Warn("PostgreSQL refused the current password; trying the next one")
-		pool, err = try(cfg.PasswordNext)
-	}
+	pc, err := postgresConfig(cfg, credentials(cfg.Credentials, cfg.Password, cfg.PasswordNext), logger)
 	if err != nil {
+		return nil, err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to PostgreSQL at %s: %w", postgresAddr(cfg), err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pctx); err != nil {
+		pool.Close()
 		return nil, fmt.Errorf("connecting to PostgreSQL at %s: %w", postgresAddr(cfg), err)
 	}
 	return pool, nil
@@ -157,7 +147,7 @@ func postgresAddr(cfg config.Postgres) string {
 	return net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)) + "/" + cfg.Name
 }
 
-func postgresConfig(cfg config.Postgres, pw secrets.Secret) (*pgxpool.Config, error) {
+func postgresConfig(cfg config.Postgres, pair *secrets.Pair, logger *slog.Logger) (*pgxpool.Config, error) {
 	dsn := cfg.URL
 	if dsn == "" {
 		sslmode := "prefer"
@@ -181,8 +171,10 @@ func postgresConfig(cfg config.Postgres, pw secrets.Secret) (*pgxpool.Config, er
 	if err != nil {
 		return nil, fmt.Errorf("PostgreSQL settings: %w", err)
 	}
-	if pw.IsSet() {
-		pc.ConnConfig.Password = pw.Reveal()
+	// A password in DATABASE_URL is used as is when no pair is configured.
+	if pair.IsSet() || pc.ConnConfig.Password == "" {
+		auth := &pgAuth{pair: pair, logger: logger, probe: probePostgres}
+		pc.BeforeConnect = auth.beforeConnect
 	}
 	if cfg.URL == "" || !strings.Contains(cfg.URL, "pool_max_conns") {
 		pc.MaxConns = int32(cfg.PoolMaxConns)

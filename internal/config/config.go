@@ -40,6 +40,8 @@ type Config struct {
 	Alerter     Alerter     `yaml:"alerter"`
 	Forwarder   Forwarder   `yaml:"forwarder"`
 	Remediation Remediation `yaml:"remediation"`
+	Web         Web         `yaml:"web"`
+	Vault       Vault       `yaml:"vault"`
 }
 
 // Forwarder configures delivery of alerts to Moogsoft.
@@ -98,6 +100,10 @@ type Redis struct {
 	MaxConnections int            `yaml:"max_connections"`
 	Password       secrets.Secret `yaml:"-"`
 	PasswordNext   secrets.Secret `yaml:"-"`
+	// Credentials, when set (by a secret provider such as Vault), holds the
+	// live Password/PasswordNext pair every new connection authenticates
+	// with; it is shared by all copies of this struct.
+	Credentials *secrets.Pair `yaml:"-" json:"-"`
 }
 
 // Postgres says how to reach PostgreSQL.
@@ -114,6 +120,8 @@ type Postgres struct {
 	PoolMaxConns int            `yaml:"pool_max_conns"`
 	Password     secrets.Secret `yaml:"-"`
 	PasswordNext secrets.Secret `yaml:"-"`
+	// Credentials is the live password pair, as for Redis.
+	Credentials *secrets.Pair `yaml:"-" json:"-"`
 }
 
 // Keys are the Redis key names. Empty names are derived from KeyPrefix.
@@ -225,6 +233,8 @@ func Default() Config {
 			MaxRetries: 5, RetryBaseDelay: time.Second, RetryMaxDelay: 60 * time.Second,
 			BreakerEnabled: true, BreakerThreshold: 10, BreakerTimeout: 300 * time.Second,
 		},
+		Web:   DefaultWeb(),
+		Vault: defaultVault(),
 		Remediation: Remediation{
 			MetricsListen: ":8086", HealthListen: ":8087", Enabled: true,
 			Interval: 300 * time.Second, BatchSize: 10, MaxReplays: 3,

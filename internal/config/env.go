@@ -251,7 +251,7 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Rule }
 
 func (c *Config) applyEnv(lookup secrets.Lookup) error {
 	var errs []error
-	for _, b := range c.bindings() {
+	for _, b := range append(append(c.bindings(), c.webBindings()...), c.vaultBindings()...) {
 		for _, name := range b.names {
 			v, ok := lookup(name)
 			if !ok {
@@ -263,7 +263,7 @@ func (c *Config) applyEnv(lookup secrets.Lookup) error {
 			break
 		}
 	}
-	for _, s := range c.secretBindings() {
+	for _, s := range append(c.secretBindings(), c.webSecretBindings()...) {
 		for _, name := range s.names {
 			v, ok, err := secrets.FromEnv(lookup, name)
 			if err != nil {

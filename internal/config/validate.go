@@ -160,6 +160,8 @@ func (c *Config) Validate() error {
 	if f.BreakerTimeout < 1e8 {
 		bad("CIRCUIT_BREAKER_TIMEOUT", "must be at least 100ms, got %s", f.BreakerTimeout)
 	}
+	errs = append(errs, c.Web.validate()...)
+	errs = append(errs, c.Vault.validate()...)
 	rm := c.Remediation
 	checkListen("METRICS_PORT_REMEDIATION", rm.MetricsListen)
 	checkListen("HEALTH_PORT_REMEDIATION", rm.HealthListen)

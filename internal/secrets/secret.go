@@ -1,6 +1,8 @@
 // Package secrets holds MUTT's credentials: a Secret type that never prints
-// its value, and the providers that read secrets from the environment or
-// from files named by <NAME>_FILE.
+// its value, a Pair of CURRENT/NEXT values for passwords rotated while
+// connections run, and the provider that reads secrets from the
+// environment or from files named by <NAME>_FILE (Vault is in the vault
+// subpackage).
 //
 // It must not import any other MUTT package.
 package secrets
