@@ -13,7 +13,7 @@ import (
 
 func newServeCommand(g *globalOptions) *cobra.Command {
 	var only string
-	var noMigrate bool
+	var noMigrate, dev bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run MUTT's services in one process (all by default)",
@@ -22,41 +22,54 @@ The schema is migrated first unless --no-migrate is given. SIGHUP reloads rules;
 SIGINT or SIGTERM stops after the work in hand is finished.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			roles := app.AllRoles()
+			var roles []string // nil: app.DefaultRoles
 			if only != "" {
 				var err error
 				if roles, err = app.ParseRoles(only); err != nil {
 					return usageError{err}
 				}
 			}
-			return g.serve(cmd.Context(), roles, !noMigrate)
+			return g.serve(cmd.Context(), roles, !noMigrate, dev)
 		},
 	}
-	cmd.Flags().StringVar(&only, "only", "", "comma-separated roles to run: ingestor,alerter,forwarder,remediation")
+	cmd.Flags().StringVar(&only, "only", "", "comma-separated roles to run: ingestor,alerter,forwarder,remediation,webui")
 	cmd.Flags().BoolVar(&noMigrate, "no-migrate", false, "do not apply schema migrations at start")
+	cmd.Flags().BoolVar(&dev, "dev", false, "development mode: run the web UI without a configured API key (a generated key is printed once)")
 	return cmd
 }
 
 func newRoleCommand(g *globalOptions, role, short string) *cobra.Command {
-	var migrate bool
+	var migrate, dev bool
 	cmd := &cobra.Command{
 		Use:   role,
 		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.serve(cmd.Context(), []string{role}, migrate)
+			return g.serve(cmd.Context(), []string{role}, migrate, dev)
 		},
 	}
 	cmd.Flags().BoolVar(&migrate, "migrate", false, "apply schema migrations at start")
+	if role == app.RoleWebUI {
+		cmd.Flags().BoolVar(&dev, "dev", false, "development mode: run without a configured API key (a generated key is printed once)")
+	}
 	return cmd
 }
 
-func (g *globalOptions) serve(ctx context.Context, roles []string, migrate bool) error {
+func (g *globalOptions) serve(ctx context.Context, roles []string, migrate, dev bool) error {
 	cfg, err := g.loadConfig()
 	if err != nil {
 		return err
 	}
+	cfg.Web.Dev = dev
+	if roles == nil {
+		roles = app.DefaultRoles(cfg)
+	}
 	logger := g.logger(cfg)
+	stopSecrets, err := app.ResolveSecrets(ctx, &cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer stopSecrets()
 	srv, err := app.NewServer(ctx, cfg, app.ServeOptions{Roles: roles, Migrate: migrate}, logger)
 	if err != nil {
 		return err

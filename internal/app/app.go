@@ -35,6 +35,7 @@ const (
 	RoleAlerter     = "alerter"
 	RoleForwarder   = "forwarder"
 	RoleRemediation = "remediation"
+	RoleWebUI       = "webui"
 )
 
 // allRoles are the roles `mutt serve` runs by default, in start order.
@@ -51,8 +52,8 @@ func ParseRoles(s string) ([]string, error) {
 		if r == "" {
 			continue
 		}
-		if !slices.Contains(allRoles, r) {
-			return nil, fmt.Errorf("unknown role %q (known: %s)", r, strings.Join(allRoles, ", "))
+		if !slices.Contains(knownRoles(), r) {
+			return nil, fmt.Errorf("unknown role %q (known: %s)", r, strings.Join(knownRoles(), ", "))
 		}
 		if !slices.Contains(out, r) {
 			out = append(out, r)
@@ -106,7 +107,12 @@ func NewServer(ctx context.Context, cfg config.Config, opts ServeOptions, logger
 	if cfg.DynamicConfigEnabled {
 		s.dyn = dynconfig.New(rdb, cfg.Keys.ConfigPrefix, logger.With("component", "dynconfig"))
 	}
-	if slices.Contains(opts.Roles, RoleAlerter) || opts.Migrate {
+	if slices.Contains(opts.Roles, RoleWebUI) {
+		if err := cfg.RequireWebKey(); err != nil {
+			return nil, err
+		}
+	}
+	if slices.Contains(opts.Roles, RoleAlerter) || slices.Contains(opts.Roles, RoleWebUI) || opts.Migrate {
 		pool, err := ConnectPostgres(ctx, cfg.Postgres, logger)
 		if err != nil {
 			_ = rdb.Close()
@@ -197,6 +203,8 @@ func (s *Server) Run(ctx context.Context) error {
 			startErr = s.startForwarder(listen, runComponent)
 		case RoleRemediation:
 			startErr = s.startRemediation(listen, runComponent)
+		case RoleWebUI:
+			startErr = s.startWebUI(listen)
 		}
 		if startErr != nil {
 			break

@@ -1,0 +1,53 @@
+package app
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/mutt-go/mutt/internal/config"
+	"github.com/mutt-go/mutt/internal/configadmin"
+	"github.com/mutt-go/mutt/internal/ratestats"
+	"github.com/mutt-go/mutt/internal/slo"
+	"github.com/mutt-go/mutt/internal/store"
+	"github.com/mutt-go/mutt/internal/web"
+)
+
+// knownRoles are every role a process can run, in start order.
+func knownRoles() []string { return append(AllRoles(), RoleWebUI) }
+
+// DefaultRoles are the roles `mutt serve` runs when none are named: every
+// data-plane role, and the web UI when an API key is configured for it (or
+// the development mode generates one).
+func DefaultRoles(cfg config.Config) []string {
+	roles := AllRoles()
+	if keys, err := cfg.Web.Keys(); cfg.Web.Dev || (err == nil && len(keys) > 0) {
+		roles = append(roles, RoleWebUI)
+	}
+	return roles
+}
+
+// startWebUI serves the web UI and REST API on its port.
+func (s *Server) startWebUI(listen func(string, string, http.Handler) error) error {
+	cfg := s.cfg
+	st := store.New(s.pool)
+	logger := s.logger.With("component", "webui")
+	var settings slo.Settings
+	if s.dyn != nil {
+		settings = s.dyn
+	}
+	srv, err := web.New(cfg.Web, web.Deps{
+		Store:      st,
+		Redis:      s.rdb,
+		Keys:       cfg.Keys,
+		Config:     configadmin.New(s.rdb, cfg.Keys.ConfigPrefix, st, logger.With("component", "configadmin")),
+		Rates:      ratestats.NewCache(s.rdb, cfg.Keys.MetricsPrefix, cfg.Web.MetricsCacheTTL),
+		SLO:        slo.NewEvaluator(cfg.Web.PrometheusURL, settings, &http.Client{Timeout: 30 * time.Second}),
+		Logger:     logger,
+		Registerer: s.reg,
+		Gatherer:   s.reg,
+	})
+	if err != nil {
+		return err
+	}
+	return listen("webui", cfg.Web.Listen, srv.Handler())
+}

@@ -1,0 +1,223 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// Messages of body problems.
+const (
+	msgNotObject = "Request body must be a JSON object"
+)
+
+// badRequest is a 400 answer to give.
+type badRequest struct{ msg string }
+
+func (e *badRequest) Error() string { return e.msg }
+
+func badf(format string, args ...any) error { return &badRequest{msg: fmt.Sprintf(format, args...)} }
+
+// readBody reads the whole (size-limited) body; it answers 413 itself and
+// returns ok=false then.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	if r.Body == nil {
+		return nil, true
+	}
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			s.tooLarge(w)
+			return nil, false
+		}
+		writeError(w, http.StatusBadRequest, "Could not read the request body")
+		return nil, false
+	}
+	return b, true
+}
+
+// object is a decoded JSON object body whose members are decoded on demand.
+type object map[string]json.RawMessage
+
+// decodeObject reads a body that must be a JSON object with only the
+// allowed members. It answers 400/413 itself and returns ok=false then.
+func (s *Server) decodeObject(w http.ResponseWriter, r *http.Request, allowed ...string) (object, bool) {
+	b, ok := s.readBody(w, r)
+	if !ok {
+		return nil, false
+	}
+	obj, err := parseObject(b, allowed)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return nil, false
+	}
+	return obj, true
+}
+
+// decodeOptionalObject is decodeObject for bodies that may be empty (an
+// empty body is an empty object).
+func (s *Server) decodeOptionalObject(w http.ResponseWriter, r *http.Request, allowed ...string) (object, bool) {
+	b, ok := s.readBody(w, r)
+	if !ok {
+		return nil, false
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return object{}, true
+	}
+	obj, err := parseObject(b, allowed)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return nil, false
+	}
+	return obj, true
+}
+
+func parseObject(b []byte, allowed []string) (object, error) {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || b[0] != '{' {
+		return nil, badf(msgNotObject)
+	}
+	var obj object
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&obj); err != nil || obj == nil {
+		return nil, badf(msgNotObject)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, badf(msgNotObject)
+	}
+	var unknown []string
+	for k := range obj {
+		if !slices.Contains(allowed, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		return nil, badf("unknown field %q", unknown[0])
+	}
+	return obj, nil
+}
+
+// has reports whether the member is present (even as null).
+func (o object) has(name string) bool {
+	_, ok := o[name]
+	return ok
+}
+
+// isNull reports whether the member is present and null.
+func (o object) isNull(name string) bool {
+	v, ok := o[name]
+	return ok && bytes.Equal(bytes.TrimSpace(v), []byte("null"))
+}
+
+// str decodes a string member; null is allowed only when nullable. It
+// returns nil when absent or null.
+func (o object) str(name string, nullable bool) (*string, error) {
+	raw, ok := o[name]
+	if !ok {
+		return nil, nil
+	}
+	if o.isNull(name) {
+		if nullable {
+			return nil, nil
+		}
+		return nil, badf("field %q must be a string, not null", name)
+	}
+	var v string
+	if err := json.Unmarshal(raw, &v); err != nil {
+		if nullable {
+			return nil, badf("field %q must be a string or null", name)
+		}
+		return nil, badf("field %q must be a string", name)
+	}
+	return &v, nil
+}
+
+// integer decodes a whole-number member within the 32-bit range of the
+// table columns; nil when absent or null (and nullable).
+func (o object) integer(name string, nullable bool) (*int, error) {
+	raw, ok := o[name]
+	if !ok {
+		return nil, nil
+	}
+	if o.isNull(name) {
+		if nullable {
+			return nil, nil
+		}
+		return nil, badf("field %q must be an integer, not null", name)
+	}
+	if t := bytes.TrimSpace(raw); len(t) == 0 || (t[0] != '-' && (t[0] < '0' || t[0] > '9')) {
+		return nil, badf("field %q must be an integer", name)
+	}
+	var n json.Number
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&n); err != nil {
+		return nil, badf("field %q must be an integer", name)
+	}
+	i, err := n.Int64()
+	if err != nil {
+		return nil, badf("field %q must be an integer", name)
+	}
+	if i < math.MinInt32 || i > math.MaxInt32 {
+		return nil, badf("field %q is out of range", name)
+	}
+	v := int(i)
+	return &v, nil
+}
+
+// boolean decodes a true/false member; nil when absent or null (and
+// nullable).
+func (o object) boolean(name string, nullable bool) (*bool, error) {
+	raw, ok := o[name]
+	if !ok {
+		return nil, nil
+	}
+	if o.isNull(name) {
+		if nullable {
+			return nil, nil
+		}
+		return nil, badf("field %q must be true or false, not null", name)
+	}
+	var v bool
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, badf("field %q must be true or false", name)
+	}
+	return &v, nil
+}
+
+// reason returns the optional "reason" member.
+func (o object) reason() (string, error) {
+	p, err := o.str("reason", true)
+	if err != nil || p == nil {
+		return "", err
+	}
+	return *p, nil
+}
+
+// pyList renders names as a Python list literal, the original's wording.
+func pyList(names []string) string {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = "'" + n + "'"
+	}
+	return "[" + strings.Join(quoted, ", ") + "]"
+}
+
+// answerBad writes err as a 400 when it is a *badRequest and reports
+// whether it did.
+func answerBad(w http.ResponseWriter, err error) bool {
+	var br *badRequest
+	if errors.As(err, &br) {
+		writeError(w, http.StatusBadRequest, br.msg)
+		return true
+	}
+	return false
+}
