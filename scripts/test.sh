@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/services.sh
 ensure_services
+ensure_test_tools
 
 export MUTT_TEST_DATABASE_URL="${MUTT_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}"
 export MUTT_TEST_REDIS_URL="${MUTT_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}"

@@ -40,7 +40,8 @@ func lockedError(err error) error {
 
 // backupOptions are the settings shared by the backup subcommands.
 type backupOptions struct {
-	root string
+	root        string
+	metricsFile string
 }
 
 // keys loads the encryption settings from the environment; secrets never
@@ -72,6 +73,12 @@ Settings (environment only, so that no secret appears in the process list):
   MUTT_BACKUP_PG_DUMP           pg_dump to use (default: the one in PATH)
   MUTT_BACKUP_RETENTION_<C>     local retention of component C, e.g. 720h or 30d
   MUTT_BACKUP_KEEP_MIN          verified sets per component prune never goes below (default 3)
+  MUTT_BACKUP_METRICS_FILE      node_exporter textfile rewritten after run, verify and prune
+                                (default /var/lib/node_exporter/textfile_collector/mutt_backup.prom;
+                                skipped when its directory does not exist)
+  MUTT_BACKUP_NOTIFY_URL        webhook (Slack-compatible JSON) told about every failed run
+  MUTT_BACKUP_NOTIFY_ON_SUCCESS true: tell the webhook about successful runs too
+  MUTT_BACKUP_REMOTES           comma list of remote targets, checked by status --weekly
 
 Exit codes: 0 ok, 1 a component or verification failed, 2 usage or
 configuration error, 75 another run holds the backup root's lock.`,
@@ -81,12 +88,19 @@ configuration error, 75 another run holds the backup root's lock.`,
 		root = defaultBackupRoot
 	}
 	cmd.PersistentFlags().StringVar(&b.root, "root", root, "backup root (env MUTT_BACKUP_ROOT)")
+	cmd.PersistentFlags().StringVar(&b.metricsFile, "metrics-file", defaultMetricsFile(), "node_exporter textfile for the backup metrics (env MUTT_BACKUP_METRICS_FILE)")
 	cmd.AddCommand(
 		newBackupRunCommand(g, b),
 		newBackupListCommand(g, b),
 		newBackupShowCommand(g, b),
 		newBackupVerifyCommand(g, b),
 		newBackupPruneCommand(g, b),
+		newBackupStatusCommand(g, b),
+		newBackupScheduleCommand(g, b),
+		newBackupAlertTestCommand(g, b),
+		newBackupSyncCommand(g, b),
+		newBackupPullCommand(g, b),
+		newBackupLifecycleCommand(g, b),
 	)
 	return cmd
 }
@@ -141,6 +155,7 @@ func newBackupRunCommand(g *globalOptions, b *backupOptions) *cobra.Command {
 		pin        bool
 		asJSON     bool
 		yes        bool
+		noSync     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run [--profile P | --components a,b] [--label L] [--pin]",
@@ -215,9 +230,18 @@ failed and the others still run. Every artifact is quick-verified after writing.
 					opts.Redis = rdb
 				}
 			}
+			defer backupSources(ctx, g, cfg, names, &opts)()
 			m, err := backup.Run(ctx, opts)
+			if !errors.Is(err, backup.ErrLocked) {
+				b.updateMetrics(g)
+				b.notify(ctx, g, cfg, m, err)
+			}
 			if err != nil {
 				return lockedError(err)
+			}
+			syncErr := syncAfterRun(ctx, g, b, m, noSync, asJSON)
+			if !noSync {
+				b.updateMetrics(g) // the remotes' sync times
 			}
 			if asJSON {
 				if err := writeJSON(g.stdout, m); err != nil {
@@ -238,16 +262,17 @@ failed and the others still run. Every artifact is quick-verified after writing.
 			if len(failed) > 0 {
 				return fmt.Errorf("backup set %s: failed: %s", m.SetID, strings.Join(failed, ", "))
 			}
-			return nil
+			return syncErr
 		},
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&profile, "profile", "daily", "hourly, redis, daily, weekly or pre-upgrade")
-	fs.StringSliceVar(&components, "components", nil, "these components instead of the profile's (comma list)")
+	fs.StringSliceVar(&components, "components", nil, "these components instead of the profile's (comma list of postgres, pgconfig, redis, config, logs, vault, prometheus)")
 	fs.StringVar(&label, "label", "", "label recorded in the manifest (e.g. the upgrade it precedes)")
 	fs.BoolVar(&pin, "pin", false, "never prune this set")
 	fs.BoolVar(&asJSON, "json", false, "print the manifest as JSON")
 	fs.BoolVar(&yes, "yes", false, "do not ask for confirmation (run never asks; accepted for scripts)")
+	fs.BoolVar(&noSync, "no-sync", false, "do not sync to MUTT_BACKUP_REMOTES after the run")
 	return cmd
 }
 
@@ -455,9 +480,10 @@ func newBackupVerifyCommand(g *globalOptions, b *backupOptions) *cobra.Command {
 		latest bool
 		all    bool
 		asJSON bool
+		deep   bool
 	)
 	cmd := &cobra.Command{
-		Use:   "verify [<id> | --latest | --all]",
+		Use:   "verify [<id> | --latest | --all] [--deep]",
 		Short: "Quick-verify backup sets: sizes, SHA-256 and age headers",
 		Long: `Check every artifact of a set against its manifest without decrypting: size,
 SHA-256 of the stored file and a well-formed age header. The result is written
@@ -506,6 +532,9 @@ into the manifest. Without arguments the latest set is verified.`,
 			var bad []string
 			for _, m := range sets {
 				errs := backup.VerifyQuickSet(b.root, m, time.Now())
+				if deep && len(errs) == 0 {
+					errs = deepVerifySet(cmd, g, b.root, m)
+				}
 				if _, err := backup.WriteManifest(b.root, m); err != nil {
 					return err
 				}
@@ -523,6 +552,7 @@ into the manifest. Without arguments the latest set is verified.`,
 					}
 				}
 			}
+			b.updateMetrics(g)
 			if asJSON {
 				if err := writeJSON(g.stdout, results); err != nil {
 					return err
@@ -535,6 +565,7 @@ into the manifest. Without arguments the latest set is verified.`,
 		},
 	}
 	cmd.Flags().BoolVar(&latest, "latest", false, "verify the newest set (the default)")
+	cmd.Flags().BoolVar(&deep, "deep", false, "also decrypt and test-restore into throw-away targets (needs MUTT_BACKUP_IDENTITY_FILE)")
 	cmd.Flags().BoolVar(&all, "all", false, "verify every set")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
@@ -754,6 +785,7 @@ under its directory are considered. Asks for confirmation unless --yes.`,
 			freed, derr := backup.DeleteSets(b.root, ms, ids)
 			n, gerr := backup.RemoveGarbage(b.root, res.Garbage)
 			res.FreedBytes = freed + n
+			b.updateMetrics(g)
 			for _, e := range []error{derr, gerr} {
 				if e != nil {
 					res.Errors = append(res.Errors, e.Error())

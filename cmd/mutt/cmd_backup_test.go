@@ -118,7 +118,7 @@ func TestBackupRunListShowVerify(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("backup run exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	for _, want := range []string{"postgres", "redis", "config", "not implemented yet", "partial"} {
+	for _, want := range []string{"postgres", "redis", "config", "not configured", "partial"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("run output lacks %q:\n%s", want, out)
 		}

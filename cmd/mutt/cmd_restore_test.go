@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -164,18 +165,66 @@ func mustRun(t *testing.T, args ...string) string {
 	return out
 }
 
+// configFixture writes a small /etc/mutt-like tree and points
+// MUTT_BACKUP_CONFIG_PATHS and MUTT_BACKUP_LOG_DIR at it.
+func configFixture(t *testing.T) (root, env string) {
+	t.Helper()
+	root = t.TempDir()
+	env = filepath.Join(root, "etc", "mutt", "mutt.env")
+	if err := os.MkdirAll(filepath.Dir(env), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(env, []byte("DB_HOST=db\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs := filepath.Join(root, "log")
+	if err := os.MkdirAll(logs, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(logs, "alerter.log"), []byte("started\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("MUTT_BACKUP_CONFIG_PATHS", filepath.Join(root, "etc", "mutt")+":required,"+filepath.Join(root, "absent.yml"))
+	t.Setenv("MUTT_BACKUP_LOG_DIR", logs)
+	return root, env
+}
+
 func TestRestoreDrill(t *testing.T) {
 	d := newDrillEnv(t)
 	dropKept(t, d.dsn)
+	_, env := configFixture(t)
 	ctx := t.Context()
 	wantSums := d.checksums(t)
 	wantDumps := d.dumps(t)
 	if len(wantDumps) != 8 {
 		t.Fatalf("seeded %d keys, want 8: %v", len(wantDumps), wantDumps)
 	}
-	mustRun(t, "backup", "run", "--components", "postgres,redis", "--yes")
+	mustRun(t, "backup", "run", "--components", "postgres,redis,config,logs", "--yes")
+	out := mustRun(t, "backup", "verify", "latest", "--deep")
+	for _, want := range []string{"deep postgres: ok", "deep redis: ok", "deep config: ok", "deep logs: ok"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("verify --deep output lacks %q:\n%s", want, out)
+		}
+	}
 
-	// The disaster: every row and every key gone.
+	t.Run("drill", func(t *testing.T) {
+		out := mustRun(t, "restore", "drill", "--json")
+		var rep backup.DrillReport
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("drill --json: %v\n%s", err, out)
+		}
+		if !rep.Passed || rep.Keys.Matched < 8 || len(rep.Steps) != 3 {
+			t.Errorf("drill report: %+v", rep)
+		}
+		out = mustRun(t, "restore", "drill")
+		for _, want := range []string{"RTO: postgres", "RTO: redis", "RTO: full", "RPO: ", "drill passed"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("drill output lacks %q:\n%s", want, out)
+			}
+		}
+	})
+
+	// The disaster: every row, every key and the env file gone.
 	conn, err := pgx.Connect(ctx, d.dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -189,21 +238,17 @@ func TestRestoreDrill(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := d.dumps(t); len(got) != 0 {
-		t.Fatalf("keys left after deleting: %v", got)
+	if err := os.Remove(env); err != nil {
+		t.Fatal(err)
 	}
 
-	out := mustRun(t, "restore", "redis", "latest", "--mode", "replace", "--classes", "config,dlq", "--yes")
-	if !strings.Contains(out, "restored 8 keys") || !strings.Contains(out, "RTO: ") {
-		t.Errorf("restore redis output:\n%s", out)
-	}
-	out = mustRun(t, "restore", "postgres", "latest", "--yes")
-	for _, want := range []string{"_pre_restore_", "DROP DATABASE", "event_audit_log: 20000 rows", "RTO: "} {
+	out = mustRun(t, "restore", "full", "latest", "--yes")
+	for _, want := range []string{"pre-restore safety set", "RTO: postgres", "RTO: redis", "RTO: dynamic-config", "RTO: config", "RTO: full", "_pre_restore_"} {
 		if !strings.Contains(out, want) {
-			t.Errorf("restore postgres output lacks %q:\n%s", want, out)
+			t.Errorf("restore full output lacks %q:\n%s", want, out)
 		}
 	}
-	t.Logf("restore postgres:\n%s", out)
+	t.Logf("restore full:\n%s", out)
 
 	gotSums := d.checksums(t)
 	for _, table := range restoreTables {
@@ -217,6 +262,33 @@ func TestRestoreDrill(t *testing.T) {
 			t.Errorf("key %s: DUMP differs after restore (present: %t)", k, gotDumps[k] != "")
 		}
 	}
+	if b, err := os.ReadFile(env); err != nil || string(b) != "DB_HOST=db\n" {
+		t.Errorf("env file after restore: %q, %v", b, err)
+	}
+
+	t.Run("single components", func(t *testing.T) {
+		if err := os.WriteFile(env, []byte("DB_HOST=elsewhere\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out := mustRun(t, "restore", "config", "latest", "--files", "*.env", "--yes")
+		if !strings.Contains(out, "changed") || !strings.Contains(out, "RTO: config") {
+			t.Errorf("restore config output:\n%s", out)
+		}
+		if b, _ := os.ReadFile(env); string(b) != "DB_HOST=db\n" {
+			t.Errorf("env file %q", b)
+		}
+		if err := d.rdb.Set(ctx, d.prefix+":config:level_a", "changed", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		out = mustRun(t, "restore", "dynamic-config", "latest", "--yes")
+		if !strings.Contains(out, "set 1 keys") || !strings.Contains(out, "RTO: dynamic config") {
+			t.Errorf("restore dynamic-config output:\n%s", out)
+		}
+		code, _, errOut := runBackupCmd(t, "restore", "vault", "latest", "--yes")
+		if code == exitOK || !strings.Contains(errOut, "vault") {
+			t.Errorf("restore vault without a vault component: exit %d, %s", code, errOut)
+		}
+	})
 }
 
 func TestRestoreRefuses(t *testing.T) {

@@ -123,6 +123,9 @@ func dumpPostgres(ctx context.Context, opts PostgresDumpOptions, w io.Writer, af
 	cw := &pgCountingWriter{w: w}
 	if err := pgRun(ctx, tool, args, password, nil, cw); err != nil {
 		res.Bytes = cw.n
+		if cw.err != nil {
+			return fail("writing the dump", cw.err)
+		}
 		return fail("running pg_dump", err)
 	}
 	res.Bytes = cw.n
@@ -280,15 +283,21 @@ func (b *pgTailBuffer) Write(p []byte) (int, error) {
 
 func (b *pgTailBuffer) String() string { return b.buf.String() }
 
-// pgCountingWriter counts the bytes that reach w.
+// pgCountingWriter counts the bytes that reach w and keeps the first write
+// error: when the artifact cannot be written (disk full) pg_dump dies of
+// SIGPIPE, and that error alone would hide the cause.
 type pgCountingWriter struct {
-	w io.Writer
-	n int64
+	w   io.Writer
+	n   int64
+	err error
 }
 
 func (c *pgCountingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
+	if err != nil && c.err == nil {
+		c.err = err
+	}
 	return n, err
 }
 

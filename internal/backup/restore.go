@@ -113,6 +113,9 @@ type PostgresRestoreResult struct {
 	PreRestore string
 	// Counts are the restored row counts of the critical tables.
 	Counts map[string]int64
+	// Schema says whether the restored database was migrated to the
+	// binary's schema version before the swap.
+	Schema SchemaPlan
 }
 
 // RestorePostgresSet restores the postgres component of the set into a new
@@ -147,6 +150,13 @@ func RestorePostgresSet(ctx context.Context, o PostgresRestoreOptions) (Postgres
 		return res, fmt.Errorf("restoring postgres: database name %q is too long to keep the old database as %q", live, old)
 	}
 	adminURL := pgWithDatabase(o.DatabaseURL, "postgres")
+	binary, err := BinarySchemaVersion()
+	if err != nil {
+		return res, err
+	}
+	if _, err := CheckSchema(o.Manifest.SchemaVersion, binary); err != nil {
+		return res, fmt.Errorf("restoring postgres from set %s: %w", o.Manifest.SetID, err)
+	}
 
 	r, err := OpenArtifact(o.Root, c.Artifacts[0], o.Keys)
 	if err != nil {
@@ -177,6 +187,12 @@ func RestorePostgresSet(ctx context.Context, o PostgresRestoreOptions) (Postgres
 	if diff := countDiff(c.Counts, counts); diff != "" {
 		return res, dropScratch(fmt.Errorf("restoring postgres from set %s: %w: %s", o.Manifest.SetID, ErrCountMismatch, diff))
 	}
+	// An older schema is brought up to date while the data is still in the
+	// scratch database, so the services never see a half-migrated live one.
+	plan, err := migrateRestored(ctx, pgWithDatabase(o.DatabaseURL, scratch), binary)
+	if err != nil {
+		return res, dropScratch(fmt.Errorf("restoring postgres from set %s: %w", o.Manifest.SetID, err))
+	}
 	var exists bool
 	if err := admin.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", live).Scan(&exists); err != nil {
 		return res, dropScratch(fmt.Errorf("restoring postgres: looking for database %s: %w", live, err))
@@ -187,12 +203,12 @@ func RestorePostgresSet(ctx context.Context, o PostgresRestoreOptions) (Postgres
 		if _, err := admin.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{scratch}.Sanitize()+" RENAME TO "+pgx.Identifier{live}.Sanitize()); err != nil {
 			return res, dropScratch(fmt.Errorf("restoring postgres: renaming %s to %s: %w", scratch, live, err))
 		}
-		return PostgresRestoreResult{Database: live, Counts: counts}, nil
+		return PostgresRestoreResult{Database: live, Counts: counts, Schema: plan}, nil
 	}
 	if err := swapDatabases(ctx, admin, live, scratch, old); err != nil {
 		return res, dropScratch(err)
 	}
-	return PostgresRestoreResult{Database: live, PreRestore: old, Counts: counts}, nil
+	return PostgresRestoreResult{Database: live, PreRestore: old, Counts: counts, Schema: plan}, nil
 }
 
 // countDiff describes every table whose restored count differs from the
@@ -254,4 +270,73 @@ func swapDatabases(ctx context.Context, admin *pgx.Conn, live, scratch, old stri
 		return fmt.Errorf("restoring postgres: renaming %s to %s: %w", scratch, live, err)
 	}
 	return nil
+}
+
+// ProfilePreRestore is the profile of the safety sets a restore takes before
+// it overwrites anything; "latest" never resolves to one of them.
+const ProfilePreRestore = "pre-restore"
+
+// FindSet resolves a set argument: a set id, "latest" (the newest set, not a
+// pre-restore safety set, in which every named component is ok and passed its
+// last verification) or "latest-verified" (the same with a passing deep
+// verification). Without components any component counts.
+func FindSet(root, arg string, components ...string) (*Manifest, error) {
+	ms, err := ListManifests(root)
+	if err != nil {
+		return nil, err
+	}
+	if arg != "latest" && arg != "latest-verified" {
+		if _, err := SetTime(arg); err != nil {
+			return nil, fmt.Errorf("%q is neither a set id nor latest or latest-verified; run `mutt backup list`", arg)
+		}
+		for _, m := range ms {
+			if m.SetID == arg {
+				return m, nil
+			}
+		}
+		return nil, fmt.Errorf("no backup set %s under %s; run `mutt backup list`", arg, root)
+	}
+	deep := arg == "latest-verified"
+	for _, m := range ms {
+		if m.Profile == ProfilePreRestore {
+			continue
+		}
+		if setUsable(m, components, deep) {
+			return m, nil
+		}
+	}
+	what := "any component"
+	if len(components) > 0 {
+		what = strings.Join(components, ", ")
+	}
+	level := "verified"
+	if deep {
+		level = "deep-verified"
+	}
+	return nil, fmt.Errorf("no %s backup set under %s holds %s; run `mutt backup list`", level, root, what)
+}
+
+// setUsable reports whether every named component (or, with none named, at
+// least one) of m is ok and verified, deeply when deep is set.
+func setUsable(m *Manifest, components []string, deep bool) bool {
+	good := func(c *Component) bool {
+		if c == nil || c.Status != StatusOK || c.Verify == nil || c.Verify.Status != StatusOK {
+			return false
+		}
+		return !deep || c.Verify.Level == VerifyDeep
+	}
+	if len(components) == 0 {
+		for i := range m.Components {
+			if good(&m.Components[i]) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, name := range components {
+		if !good(m.Component(name)) {
+			return false
+		}
+	}
+	return true
 }

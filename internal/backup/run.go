@@ -95,6 +95,16 @@ type RunOptions struct {
 	Redis redis.UniversalClient
 	// RedisPatterns are the key patterns of the redis component.
 	RedisPatterns []string
+	// Config is what the config component archives; nil skips it as not
+	// configured. Its Redis, when nil, defaults to Redis above.
+	Config *ConfigSource
+	// Vault reads the secrets of the vault component at VaultPaths; nil
+	// skips it as not configured.
+	Vault      VaultKV
+	VaultPaths []string
+	// LogDir is the directory of the logs component; empty skips it as not
+	// configured.
+	LogDir string
 	// Unreachable maps a component to the error met while connecting to its
 	// source before the run; such a component is recorded failed with that
 	// error (which must hold no secret) and the others still run.
@@ -240,6 +250,53 @@ func (o *RunOptions) backupComponent(ctx context.Context, c *Component, setID st
 				c.Counts[class] = n
 			}
 			c.Source = map[string]any{"redis_version": res.Version}
+			return nil
+		})
+	case ComponentConfig:
+		if o.Config == nil {
+			c.Status, c.Reason = StatusSkipped, reasonNotConfigured
+			return
+		}
+		src := *o.Config
+		if src.Redis == nil {
+			src.Redis = o.Redis
+		}
+		rel := path.Join(dir, "mutt_config_"+stamp+".tar.zst.age")
+		err = o.artifact(c, rel, true, "tar", func(w io.Writer) error {
+			res, err := WriteConfigArchive(ctx, src, w)
+			if err != nil {
+				return err
+			}
+			configComponentMeta(c, res, src.Paths)
+			return nil
+		})
+	case ComponentVault:
+		if o.Vault == nil || len(o.VaultPaths) == 0 {
+			c.Status, c.Reason = StatusSkipped, reasonNotConfigured
+			return
+		}
+		rel := path.Join(dir, "vault_secrets_"+stamp+".json.age")
+		err = o.artifact(c, rel, false, "json", func(w io.Writer) error {
+			res, err := ExportVault(ctx, o.Vault, o.VaultPaths, w)
+			if err != nil {
+				return err
+			}
+			vaultComponentMeta(c, res)
+			return nil
+		})
+	case ComponentLogs:
+		if o.LogDir == "" {
+			c.Status, c.Reason = StatusSkipped, reasonNotConfigured
+			return
+		}
+		rel := path.Join(dir, "mutt_logs_"+stamp+".tar.zst.age")
+		err = o.artifact(c, rel, true, "tar", func(w io.Writer) error {
+			res, err := WriteLogArchive(ctx, o.LogDir, w)
+			if err != nil {
+				return err
+			}
+			c.Counts = map[string]int64{"files": res.Files, "bytes": res.Bytes, "vanished": res.Vanished, "truncated": res.Truncated}
+			c.Source = map[string]any{"dir": o.LogDir}
 			return nil
 		})
 	default:

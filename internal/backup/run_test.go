@@ -141,8 +141,12 @@ func TestRunProfiles(t *testing.T) {
 				if c.Status != status {
 					t.Errorf("%s status = %s (%s), want %s", name, c.Status, c.Reason, status)
 				}
-				if status == StatusSkipped && c.Reason != reasonNotImplemented {
-					t.Errorf("%s reason = %q, want %q", name, c.Reason, reasonNotImplemented)
+				want := reasonNotConfigured
+				if name == ComponentPrometheus {
+					want = reasonNotImplemented
+				}
+				if status == StatusSkipped && c.Reason != want {
+					t.Errorf("%s reason = %q, want %q", name, c.Reason, want)
 				}
 				if status != StatusOK {
 					continue

@@ -1,0 +1,909 @@
+package backup
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/mutt-go/mutt/internal/store"
+)
+
+// DynamicConfigEntry is the name of the dynamic configuration document
+// inside the config archive.
+const DynamicConfigEntry = "dynamic_config.json"
+
+// maxConfigFileBytes bounds one restored configuration file, which is held
+// in memory while the archive is being proven intact.
+const maxConfigFileBytes = 64 << 20
+
+// dynamicConfigFormat identifies version 1 of the dynamic config document.
+const dynamicConfigFormat = "mutt-dynamic-config/1"
+
+// ConfigPath is one file, directory or glob of the config component.
+type ConfigPath struct {
+	// Path is absolute; it may hold glob characters ("mutt-*.service").
+	Path string
+	// Required makes a missing path fail the component; an optional one is
+	// recorded as absent.
+	Required bool
+}
+
+// String renders p the way ParseConfigPaths reads it.
+func (p ConfigPath) String() string {
+	if p.Required {
+		return p.Path + ":required"
+	}
+	return p.Path + ":optional"
+}
+
+// DefaultConfigPaths returns the configuration inventory of the operations
+// specification (§1.2.4): all of /etc/mutt (env file, both secret-id
+// layouts, certificates), the mutt-* systemd units and timers, the
+// monitoring files, the env file the shipped units load and the ingest-path
+// configs. All are optional: which of them a host has depends on its layout,
+// and the caller marks the ones its running configuration references as
+// required.
+func DefaultConfigPaths() []ConfigPath {
+	paths := []string{
+		"/etc/mutt",
+		"/etc/systemd/system/mutt-*.service",
+		"/etc/systemd/system/mutt-*.timer",
+		"/etc/prometheus/prometheus.yml",
+		"/etc/prometheus/alerts-v25.yml",
+		"/etc/prometheus/recording-rules-v25.yml",
+		"/etc/alertmanager/alertmanager.yml",
+		"/opt/mutt/.env",
+		"/etc/logrotate.d/mutt",
+		"/etc/rsyslog.d/99-mutt.conf",
+		"/etc/snmp/snmptrapd.conf",
+	}
+	out := make([]ConfigPath, len(paths))
+	for i, p := range paths {
+		out[i] = ConfigPath{Path: p}
+	}
+	return out
+}
+
+// ParseConfigPaths reads a MUTT_BACKUP_CONFIG_PATHS value: a comma list of
+// absolute paths, each optionally suffixed ":required" or ":optional" (the
+// default). Empty entries are ignored.
+func ParseConfigPaths(s string) ([]ConfigPath, error) {
+	var out []ConfigPath
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		p := ConfigPath{Path: item}
+		if rest, ok := strings.CutSuffix(item, ":required"); ok {
+			p = ConfigPath{Path: rest, Required: true}
+		} else if rest, ok := strings.CutSuffix(item, ":optional"); ok {
+			p = ConfigPath{Path: rest}
+		}
+		if !filepath.IsAbs(p.Path) {
+			return nil, fmt.Errorf("config path %q is not absolute", p.Path)
+		}
+		if _, err := filepath.Match(p.Path, ""); err != nil {
+			return nil, fmt.Errorf("config path %q: %w", p.Path, err)
+		}
+		p.Path = filepath.Clean(p.Path)
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// ConfigSource says what the config component archives.
+type ConfigSource struct {
+	// Paths are the files and directories; directories are archived whole.
+	Paths []ConfigPath
+	// Redis, when set, is read for the dynamic configuration.
+	Redis redis.UniversalClient
+	// Prefix is the dynamic configuration key prefix ("mutt:config").
+	Prefix string
+}
+
+// ConfigArchiveResult describes a written config archive.
+type ConfigArchiveResult struct {
+	// Files maps every archived regular file's absolute path to the
+	// SHA-256 of its content.
+	Files map[string]string
+	// Dirs and Symlinks count the other archived entries.
+	Dirs, Symlinks int64
+	// Absent lists the optional paths that did not exist.
+	Absent []string
+	// DynamicKeys is the number of dynamic config values archived; -1 when
+	// no Redis was given.
+	DynamicKeys int64
+	// DynamicSkipped lists dynamic config keys that are not strings and so
+	// were left to the redis component.
+	DynamicSkipped []string
+}
+
+// dynamicConfigDoc is the dynamic_config.json document: names are relative
+// to the prefix, so it can be restored under another prefix.
+type dynamicConfigDoc struct {
+	Format     string            `json:"format"`
+	Prefix     string            `json:"prefix"`
+	CapturedAt time.Time         `json:"captured_at"`
+	Values     map[string]string `json:"values"`
+	Skipped    []string          `json:"skipped_non_string,omitempty"`
+}
+
+// WriteConfigArchive writes a tar archive of the configured paths to w, with
+// modes, owners and modification times, and, when src.Redis is set, the
+// dynamic configuration as DynamicConfigEntry. Entry names are the absolute
+// paths without the leading slash, as `tar -C /` writes them. A missing
+// required path fails; a missing optional one is listed in Absent.
+func WriteConfigArchive(ctx context.Context, src ConfigSource, w io.Writer) (ConfigArchiveResult, error) {
+	res := ConfigArchiveResult{Files: map[string]string{}, DynamicKeys: -1}
+	tw := tar.NewWriter(w)
+	seen := map[string]bool{}
+	var missing []string
+	for _, p := range src.Paths {
+		matches, err := expandConfigPath(p.Path)
+		if err != nil {
+			return res, fmt.Errorf("archiving config: %w", err)
+		}
+		if len(matches) == 0 {
+			if p.Required {
+				missing = append(missing, p.Path)
+			} else {
+				res.Absent = append(res.Absent, p.Path)
+			}
+			continue
+		}
+		for _, m := range matches {
+			if err := ctx.Err(); err != nil {
+				return res, err
+			}
+			if err := archiveTree(tw, m, seen, &res); err != nil {
+				return res, fmt.Errorf("archiving config: %w", err)
+			}
+		}
+	}
+	if len(missing) > 0 {
+		return res, fmt.Errorf("archiving config: required paths missing: %s", strings.Join(missing, ", "))
+	}
+	if src.Redis != nil {
+		doc, err := readDynamicConfig(ctx, src.Redis, src.Prefix)
+		if err != nil {
+			return res, fmt.Errorf("archiving config: %w", err)
+		}
+		data, err := json.MarshalIndent(doc, "", "  ")
+		if err != nil {
+			return res, fmt.Errorf("archiving config: encoding dynamic config: %w", err)
+		}
+		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: DynamicConfigEntry, Mode: 0o600, Size: int64(len(data)), ModTime: doc.CapturedAt, Format: tar.FormatPAX}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return res, fmt.Errorf("archiving config: %w", err)
+		}
+		if _, err := tw.Write(data); err != nil {
+			return res, fmt.Errorf("archiving config: %w", err)
+		}
+		res.DynamicKeys = int64(len(doc.Values))
+		res.DynamicSkipped = doc.Skipped
+	}
+	if err := tw.Close(); err != nil {
+		return res, fmt.Errorf("archiving config: %w", err)
+	}
+	return res, nil
+}
+
+// expandConfigPath returns the existing paths p names: p itself, or the
+// matches of its glob, sorted.
+func expandConfigPath(p string) ([]string, error) {
+	if !strings.ContainsAny(p, `*?[\`) {
+		if _, err := os.Lstat(p); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, nil
+			}
+			return nil, fmt.Errorf("checking %s: %w", p, err)
+		}
+		return []string{p}, nil
+	}
+	m, err := filepath.Glob(p)
+	if err != nil {
+		return nil, fmt.Errorf("expanding %s: %w", p, err)
+	}
+	sort.Strings(m)
+	return m, nil
+}
+
+// archiveTree writes root and, for a directory, everything below it. Paths
+// already archived (listed twice, or inside an earlier directory) are
+// skipped; symbolic links are archived as links, never followed.
+func archiveTree(tw *tar.Writer, root string, seen map[string]bool, res *ConfigArchiveResult) error {
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", p, err)
+		}
+		if seen[p] {
+			if d.IsDir() && p != root {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		seen[p] = true
+		info, err := d.Info()
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", p, err)
+		}
+		return archiveEntry(tw, p, info, res)
+	})
+}
+
+// archiveEntry writes one file system entry with its metadata.
+func archiveEntry(tw *tar.Writer, p string, info fs.FileInfo, res *ConfigArchiveResult) error {
+	name := strings.TrimPrefix(filepath.ToSlash(p), "/")
+	switch {
+	case info.Mode().IsDir():
+		hdr, err := tar.FileInfoHeader(info, "")
+		if err != nil {
+			return fmt.Errorf("archiving %s: %w", p, err)
+		}
+		hdr.Name, hdr.Format = name+"/", tar.FormatPAX
+		if err := tw.WriteHeader(hdr); err != nil {
+			return fmt.Errorf("archiving %s: %w", p, err)
+		}
+		res.Dirs++
+	case info.Mode()&fs.ModeSymlink != 0:
+		target, err := os.Readlink(p)
+		if err != nil {
+			return fmt.Errorf("archiving %s: %w", p, err)
+		}
+		hdr, err := tar.FileInfoHeader(info, target)
+		if err != nil {
+			return fmt.Errorf("archiving %s: %w", p, err)
+		}
+		hdr.Name, hdr.Format = name, tar.FormatPAX
+		if err := tw.WriteHeader(hdr); err != nil {
+			return fmt.Errorf("archiving %s: %w", p, err)
+		}
+		res.Symlinks++
+	case info.Mode().IsRegular():
+		f, err := os.Open(p)
+		if err != nil {
+			return fmt.Errorf("archiving %s: %w", p, err)
+		}
+		defer f.Close()
+		// The header must describe what is read: take the size from the
+		// open file, not from the earlier directory listing.
+		fi, err := f.Stat()
+		if err != nil {
+			return fmt.Errorf("archiving %s: %w", p, err)
+		}
+		hdr, err := tar.FileInfoHeader(fi, "")
+		if err != nil {
+			return fmt.Errorf("archiving %s: %w", p, err)
+		}
+		hdr.Name, hdr.Format = name, tar.FormatPAX
+		if err := tw.WriteHeader(hdr); err != nil {
+			return fmt.Errorf("archiving %s: %w", p, err)
+		}
+		h := sha256.New()
+		n, err := io.Copy(io.MultiWriter(tw, h), io.LimitReader(f, fi.Size()))
+		if err != nil {
+			return fmt.Errorf("archiving %s: %w", p, err)
+		}
+		if n != fi.Size() {
+			return fmt.Errorf("archiving %s: file shrank while being read (%d of %d bytes)", p, n, fi.Size())
+		}
+		res.Files["/"+name] = hex.EncodeToString(h.Sum(nil))
+	}
+	// Sockets, devices and pipes are not configuration.
+	return nil
+}
+
+// readDynamicConfig reads every string value under prefix except the
+// updates channel name.
+func readDynamicConfig(ctx context.Context, rdb redis.UniversalClient, prefix string) (dynamicConfigDoc, error) {
+	doc := dynamicConfigDoc{Format: dynamicConfigFormat, Prefix: prefix, CapturedAt: time.Now().UTC(), Values: map[string]string{}}
+	var names []string
+	err := redisScan(ctx, rdb, prefix+":*", func(keys []string) error {
+		for _, k := range keys {
+			name := strings.TrimPrefix(k, prefix+":")
+			if name != "updates" {
+				names = append(names, name)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return doc, fmt.Errorf("listing dynamic config: %w", err)
+	}
+	sort.Strings(names)
+	types := make([]*redis.StatusCmd, len(names))
+	vals := make([]*redis.StringCmd, len(names))
+	_, err = rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, n := range names {
+			types[i] = p.Type(ctx, prefix+":"+n)
+		}
+		return nil
+	})
+	if err != nil {
+		return doc, fmt.Errorf("reading dynamic config types: %w", err)
+	}
+	_, err = rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, n := range names {
+			if types[i].Val() == "string" {
+				vals[i] = p.Get(ctx, prefix+":"+n)
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return doc, fmt.Errorf("reading dynamic config: %w", err)
+	}
+	for i, n := range names {
+		switch {
+		case types[i].Val() == "none":
+			// Deleted since it was listed.
+		case vals[i] == nil:
+			doc.Skipped = append(doc.Skipped, n)
+		default:
+			v, err := vals[i].Result()
+			if errors.Is(err, redis.Nil) {
+				continue
+			}
+			if err != nil {
+				return doc, fmt.Errorf("reading dynamic config %s: %w", n, err)
+			}
+			doc.Values[n] = v
+		}
+	}
+	return doc, nil
+}
+
+// configComponentMeta fills c's counts and source from an archive result.
+func configComponentMeta(c *Component, res ConfigArchiveResult, paths []ConfigPath) {
+	c.Counts = map[string]int64{
+		"files": int64(len(res.Files)), "dirs": res.Dirs, "symlinks": res.Symlinks,
+		"absent": int64(len(res.Absent)),
+	}
+	if res.DynamicKeys >= 0 {
+		c.Counts["dynamic_config"] = res.DynamicKeys
+	}
+	listed := make([]string, len(paths))
+	for i, p := range paths {
+		listed[i] = p.String()
+	}
+	c.Source = map[string]any{"paths": listed, "files": res.Files}
+	if len(res.Absent) > 0 {
+		c.Source["absent"] = res.Absent
+	}
+	if len(res.DynamicSkipped) > 0 {
+		c.Source["dynamic_config_non_string"] = res.DynamicSkipped
+	}
+}
+
+// manifestFileHashes returns the per-file SHA-256 a config component
+// recorded (Source["files"]), as read back from JSON.
+func manifestFileHashes(c *Component) map[string]string {
+	out := map[string]string{}
+	switch files := c.Source["files"].(type) {
+	case map[string]string:
+		return files
+	case map[string]any:
+		for k, v := range files {
+			if s, ok := v.(string); ok {
+				out[k] = s
+			}
+		}
+	}
+	return out
+}
+
+// ConfigAuditor records a configuration change; *store.Store implements it.
+type ConfigAuditor interface {
+	RecordConfigChange(ctx context.Context, c store.ConfigChange) (int64, error)
+}
+
+// readConfigArchive calls fn for every entry of the config component's
+// archive and then checks the whole plaintext against the manifest. fn's
+// side effects must therefore be undoable until readConfigArchive returns
+// nil: the archive is known intact only at the end.
+func readConfigArchive(root string, m *Manifest, keys *Keys, fn func(hdr *tar.Header, body io.Reader) error) error {
+	c, err := VerifyComponent(root, m, ComponentConfig)
+	if err != nil {
+		return err
+	}
+	r, err := OpenArtifact(root, c.Artifacts[0], keys)
+	if err != nil {
+		return err
+	}
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			r.Close()
+			return fmt.Errorf("reading config archive %s: %w", c.Artifacts[0].Path, err)
+		}
+		if err := fn(hdr, tr); err != nil {
+			r.Close()
+			return err
+		}
+	}
+	if err := r.Close(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// loadDynamicConfig returns the dynamic config document of set m.
+func loadDynamicConfig(root string, m *Manifest, keys *Keys) (dynamicConfigDoc, error) {
+	var doc dynamicConfigDoc
+	found := false
+	err := readConfigArchive(root, m, keys, func(hdr *tar.Header, body io.Reader) error {
+		if hdr.Name != DynamicConfigEntry {
+			return nil
+		}
+		found = true
+		if err := json.NewDecoder(body).Decode(&doc); err != nil {
+			return fmt.Errorf("reading %s of set %s: %w", DynamicConfigEntry, m.SetID, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return doc, err
+	}
+	if !found {
+		return doc, fmt.Errorf("set %s holds no dynamic configuration (Redis was not reachable when it was taken); pick another set with `mutt backup list`", m.SetID)
+	}
+	if doc.Format != dynamicConfigFormat {
+		return doc, fmt.Errorf("set %s: %s has format %q, want %q", m.SetID, DynamicConfigEntry, doc.Format, dynamicConfigFormat)
+	}
+	return doc, nil
+}
+
+// DynamicConfigRestoreOptions say which set's dynamic configuration is
+// written back and where.
+type DynamicConfigRestoreOptions struct {
+	Root     string
+	Manifest *Manifest
+	Keys     *Keys
+	// Redis receives the values under Prefix ("mutt:config").
+	Redis  redis.UniversalClient
+	Prefix string
+	// Prune deletes keys under Prefix that the backup does not hold.
+	Prune bool
+	// Auditor, when set, gets one config_audit_log row per changed key.
+	Auditor ConfigAuditor
+	// DryRun reports what would change and changes nothing.
+	DryRun bool
+}
+
+// DynamicConfigRestoreResult lists what RestoreDynamicConfig did, by key
+// name (relative to the prefix).
+type DynamicConfigRestoreResult struct {
+	Set       []string `json:"set"`
+	Unchanged []string `json:"unchanged"`
+	Deleted   []string `json:"deleted"`
+	Audited   int      `json:"audited"`
+}
+
+// RestoreDynamicConfig writes every value of the set's dynamic_config.json
+// back: a key whose value differs is SET (and audited, changed_by
+// "restore:<set-id>", table dynamic_config, CREATE or UPDATE), a key with
+// the same value is left alone, and with Prune keys missing from the backup
+// are deleted (audited as DELETE). Every restored or deleted name is then
+// published on "<prefix>:updates" so running services reload it. The
+// archive is decrypted and its checksum verified before any key is written.
+func RestoreDynamicConfig(ctx context.Context, o DynamicConfigRestoreOptions) (DynamicConfigRestoreResult, error) {
+	res := DynamicConfigRestoreResult{Set: []string{}, Unchanged: []string{}, Deleted: []string{}}
+	doc, err := loadDynamicConfig(o.Root, o.Manifest, o.Keys)
+	if err != nil {
+		return res, err
+	}
+	names := make([]string, 0, len(doc.Values))
+	for n := range doc.Values {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	cur, err := readDynamicConfig(ctx, o.Redis, o.Prefix)
+	if err != nil {
+		return res, fmt.Errorf("restoring dynamic config: %w", err)
+	}
+	var del []string
+	if o.Prune {
+		for n := range cur.Values {
+			if _, ok := doc.Values[n]; !ok {
+				del = append(del, n)
+			}
+		}
+		for _, n := range cur.Skipped {
+			if _, ok := doc.Values[n]; !ok {
+				del = append(del, n)
+			}
+		}
+		sort.Strings(del)
+	}
+	for _, n := range names {
+		if old, ok := cur.Values[n]; ok && old == doc.Values[n] {
+			res.Unchanged = append(res.Unchanged, n)
+		} else {
+			res.Set = append(res.Set, n)
+		}
+	}
+	res.Deleted = append(res.Deleted, del...)
+	if o.DryRun {
+		return res, nil
+	}
+	_, err = o.Redis.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, n := range res.Set {
+			p.Set(ctx, o.Prefix+":"+n, doc.Values[n], 0)
+		}
+		for _, n := range del {
+			p.Del(ctx, o.Prefix+":"+n)
+		}
+		return nil
+	})
+	if err != nil {
+		return res, fmt.Errorf("restoring dynamic config: writing keys: %w", err)
+	}
+	var auditErrs []error
+	audit := func(n, op string, old, new any) {
+		if o.Auditor == nil {
+			return
+		}
+		_, err := o.Auditor.RecordConfigChange(ctx, store.ConfigChange{
+			ChangedBy: "restore:" + o.Manifest.SetID, Operation: op, TableName: "dynamic_config",
+			RecordID: store.HashRecordID(n), Old: old, New: new,
+			Reason: "restored from backup set " + o.Manifest.SetID,
+		})
+		if err != nil {
+			auditErrs = append(auditErrs, fmt.Errorf("auditing %s: %w", n, err))
+			return
+		}
+		res.Audited++
+	}
+	for _, n := range res.Set {
+		var old any
+		op := store.OpCreate
+		if v, ok := cur.Values[n]; ok {
+			old, op = map[string]any{"key": n, "value": v}, store.OpUpdate
+		}
+		audit(n, op, old, map[string]any{"key": n, "value": doc.Values[n]})
+	}
+	for _, n := range del {
+		var old any = map[string]any{"key": n, "value": nil}
+		if v, ok := cur.Values[n]; ok {
+			old = map[string]any{"key": n, "value": v}
+		}
+		audit(n, store.OpDelete, old, nil)
+	}
+	channel := o.Prefix + ":updates"
+	_, err = o.Redis.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, n := range names {
+			p.Publish(ctx, channel, n)
+		}
+		for _, n := range del {
+			p.Publish(ctx, channel, n)
+		}
+		return nil
+	})
+	if err != nil {
+		return res, fmt.Errorf("restoring dynamic config: announcing keys on %s: %w", channel, err)
+	}
+	// Verify: every backed-up value must now be live.
+	after, err := readDynamicConfig(ctx, o.Redis, o.Prefix)
+	if err != nil {
+		return res, fmt.Errorf("restoring dynamic config: reading back: %w", err)
+	}
+	for _, n := range names {
+		if after.Values[n] != doc.Values[n] {
+			return res, fmt.Errorf("restoring dynamic config: %s does not hold the restored value after writing (changed concurrently?)", n)
+		}
+	}
+	if len(auditErrs) > 0 {
+		return res, fmt.Errorf("restoring dynamic config: keys restored but audit incomplete: %w", errors.Join(auditErrs...))
+	}
+	return res, nil
+}
+
+// ConfigRestoreOptions say which files of a set's config archive are
+// written back and where.
+type ConfigRestoreOptions struct {
+	Root     string
+	Manifest *Manifest
+	Keys     *Keys
+	// TargetDir is the directory the archived absolute paths are placed
+	// under; empty means "/".
+	TargetDir string
+	// Files, when set, selects entries: a glob on the absolute path
+	// ("/etc/mutt/*.env"), on the base name ("*.service") or a directory
+	// prefix ("/etc/mutt").
+	Files string
+	// DryRun classifies the files and writes nothing.
+	DryRun bool
+	// Now stamps the ".pre-restore-<stamp>" copies; nil means time.Now.
+	Now func() time.Time
+}
+
+// ConfigRestoreResult lists the restored files by their path on disk.
+type ConfigRestoreResult struct {
+	Added     []string `json:"added"`
+	Changed   []string `json:"changed"`
+	Unchanged []string `json:"unchanged"`
+	// Kept are the previous versions of changed files, renamed
+	// "<file>.pre-restore-<stamp>".
+	Kept []string `json:"kept"`
+}
+
+// stagedFile is a restored entry written next to its destination, waiting
+// for the archive to be proven intact.
+type stagedFile struct {
+	tmp, dest string
+	hdr       *tar.Header
+	existed   bool
+}
+
+// RestoreConfigFiles writes the selected files of a set's config archive
+// under TargetDir. Everything is first written to temporary files beside
+// the destinations; only when the whole archive has decrypted and matched
+// its checksum is each previous file kept as "<file>.pre-restore-<stamp>"
+// (a hard link, so the live name never disappears) and the new one renamed
+// over it, with the archived mode, modification time and (when running as
+// root) owner. Files whose content and mode already match are left alone.
+func RestoreConfigFiles(ctx context.Context, o ConfigRestoreOptions) (ConfigRestoreResult, error) {
+	res := ConfigRestoreResult{Added: []string{}, Changed: []string{}, Unchanged: []string{}, Kept: []string{}}
+	target := o.TargetDir
+	if target == "" {
+		target = "/"
+	}
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	stamp := now().UTC().Format(StampFormat)
+	var staged []stagedFile
+	var dirs []*tar.Header
+	cleanup := func() {
+		for _, s := range staged {
+			os.Remove(s.tmp)
+		}
+	}
+	err := readConfigArchive(o.Root, o.Manifest, o.Keys, func(hdr *tar.Header, body io.Reader) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		name := strings.TrimSuffix(hdr.Name, "/")
+		if name == DynamicConfigEntry || !selectConfigEntry(o.Files, name) {
+			return nil
+		}
+		if !filepath.IsLocal(filepath.FromSlash(name)) {
+			return fmt.Errorf("config archive entry %q escapes the target directory", hdr.Name)
+		}
+		dest := filepath.Join(target, filepath.FromSlash(name))
+		switch hdr.Typeflag {
+		case tar.TypeDir:
+			dirs = append(dirs, hdr)
+			if !o.DryRun {
+				if err := os.MkdirAll(dest, 0o700); err != nil {
+					return fmt.Errorf("creating %s: %w", dest, err)
+				}
+			}
+			return nil
+		case tar.TypeReg, tar.TypeSymlink:
+		default:
+			return nil
+		}
+		var data []byte
+		if hdr.Typeflag == tar.TypeReg {
+			if hdr.Size > maxConfigFileBytes {
+				return fmt.Errorf("config archive entry %s has %d bytes, more than the %d a configuration file may have", hdr.Name, hdr.Size, maxConfigFileBytes)
+			}
+			var err error
+			if data, err = io.ReadAll(body); err != nil {
+				return fmt.Errorf("reading config archive entry %s: %w", hdr.Name, err)
+			}
+		}
+		same, existed, err := sameAsArchived(dest, hdr, data)
+		if err != nil {
+			return err
+		}
+		switch {
+		case same:
+			res.Unchanged = append(res.Unchanged, dest)
+			return nil
+		case existed:
+			res.Changed = append(res.Changed, dest)
+		default:
+			res.Added = append(res.Added, dest)
+		}
+		if o.DryRun {
+			return nil
+		}
+		s, err := stageEntry(dest, hdr, data)
+		if err != nil {
+			return err
+		}
+		s.existed = existed
+		staged = append(staged, s)
+		return nil
+	})
+	if err != nil {
+		cleanup()
+		return res, fmt.Errorf("restoring config files from set %s: %w", o.Manifest.SetID, err)
+	}
+	if o.DryRun {
+		return res, nil
+	}
+	for i, s := range staged {
+		kept, err := installStaged(s, stamp)
+		if kept != "" {
+			res.Kept = append(res.Kept, kept)
+		}
+		if err != nil {
+			for _, rest := range staged[i+1:] {
+				os.Remove(rest.tmp)
+			}
+			return res, fmt.Errorf("restoring config files from set %s: %w", o.Manifest.SetID, err)
+		}
+	}
+	// Directory metadata last: writing the files changed their mtimes.
+	for i := len(dirs) - 1; i >= 0; i-- {
+		hdr := dirs[i]
+		dest := filepath.Join(target, filepath.FromSlash(strings.TrimSuffix(hdr.Name, "/")))
+		if err := applyMeta(dest, hdr); err != nil {
+			return res, fmt.Errorf("restoring config files from set %s: %w", o.Manifest.SetID, err)
+		}
+	}
+	return res, nil
+}
+
+// selectConfigEntry reports whether archive entry name (no leading slash)
+// matches the --files selection.
+func selectConfigEntry(pattern, name string) bool {
+	if pattern == "" {
+		return true
+	}
+	abs := "/" + name
+	pattern = strings.TrimSuffix(pattern, "/")
+	if ok, _ := filepath.Match(pattern, abs); ok {
+		return true
+	}
+	if ok, _ := filepath.Match(pattern, filepath.Base(abs)); ok {
+		return true
+	}
+	return strings.HasPrefix(abs, pattern+"/")
+}
+
+// sameAsArchived reports whether dest already holds the archived entry
+// (same content or link target, same permission bits) and whether dest
+// exists at all.
+func sameAsArchived(dest string, hdr *tar.Header, data []byte) (same, existed bool, err error) {
+	fi, err := os.Lstat(dest)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, false, nil
+	}
+	if err != nil {
+		return false, false, fmt.Errorf("checking %s: %w", dest, err)
+	}
+	if hdr.Typeflag == tar.TypeSymlink {
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			return false, true, nil
+		}
+		t, err := os.Readlink(dest)
+		return err == nil && t == hdr.Linkname, true, nil
+	}
+	if !fi.Mode().IsRegular() || fi.Size() != int64(len(data)) || fi.Mode().Perm() != fs.FileMode(hdr.Mode).Perm() {
+		return false, true, nil
+	}
+	sum, err := fileSHA256(dest)
+	if err != nil {
+		return false, true, err
+	}
+	want := sha256.Sum256(data)
+	return sum == hex.EncodeToString(want[:]), true, nil
+}
+
+// stageEntry writes an entry to a temporary name beside dest, mode 0600
+// until it is installed.
+func stageEntry(dest string, hdr *tar.Header, data []byte) (stagedFile, error) {
+	dir := filepath.Dir(dest)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return stagedFile{}, fmt.Errorf("creating %s: %w", dir, err)
+	}
+	if hdr.Typeflag == tar.TypeSymlink {
+		tmp := filepath.Join(dir, ".mutt-restore-"+filepath.Base(dest)+"-"+randHex(4))
+		if err := os.Symlink(hdr.Linkname, tmp); err != nil {
+			return stagedFile{}, fmt.Errorf("staging %s: %w", dest, err)
+		}
+		return stagedFile{tmp: tmp, dest: dest, hdr: hdr}, nil
+	}
+	f, err := os.CreateTemp(dir, ".mutt-restore-*")
+	if err != nil {
+		return stagedFile{}, fmt.Errorf("staging %s: %w", dest, err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return stagedFile{}, fmt.Errorf("staging %s: %w", dest, err)
+	}
+	return stagedFile{tmp: f.Name(), dest: dest, hdr: hdr}, nil
+}
+
+// installStaged keeps the current dest as dest.pre-restore-<stamp> and
+// renames the staged file over it. It returns the kept copy's name.
+func installStaged(s stagedFile, stamp string) (kept string, err error) {
+	if err := applyMeta(s.tmp, s.hdr); err != nil {
+		os.Remove(s.tmp)
+		return "", err
+	}
+	if s.existed {
+		kept = s.dest + ".pre-restore-" + stamp
+		if err := os.Link(s.dest, kept); err != nil {
+			os.Remove(s.tmp)
+			return "", fmt.Errorf("keeping %s as %s: %w", s.dest, kept, err)
+		}
+	}
+	if err := os.Rename(s.tmp, s.dest); err != nil {
+		os.Remove(s.tmp)
+		return kept, fmt.Errorf("installing %s: %w", s.dest, err)
+	}
+	return kept, syncDir(filepath.Dir(s.dest))
+}
+
+// applyMeta sets the archived mode, modification time and, when running as
+// root, owner on p. Symbolic links get their owner only.
+func applyMeta(p string, hdr *tar.Header) error {
+	if os.Geteuid() == 0 {
+		if err := os.Lchown(p, hdr.Uid, hdr.Gid); err != nil {
+			return fmt.Errorf("setting owner of %s: %w", p, err)
+		}
+	}
+	if hdr.Typeflag == tar.TypeSymlink {
+		return nil
+	}
+	if err := os.Chmod(p, fs.FileMode(hdr.Mode).Perm()); err != nil {
+		return fmt.Errorf("setting mode of %s: %w", p, err)
+	}
+	if err := os.Chtimes(p, hdr.ModTime, hdr.ModTime); err != nil {
+		return fmt.Errorf("setting times of %s: %w", p, err)
+	}
+	return nil
+}
+
+// randHex returns n random bytes in hex.
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b)
+}
+
+// fileSHA256 returns the hex SHA-256 of a file's content.
+func fileSHA256(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", p, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("reading %s: %w", p, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

@@ -1,0 +1,144 @@
+package backup
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// DefaultLogDir is the log directory the logs component archives when none
+// is configured.
+const DefaultLogDir = "/var/log/mutt"
+
+// LogArchiveResult describes a written log archive.
+type LogArchiveResult struct {
+	// Files and Bytes count the archived files and their content.
+	Files, Bytes int64
+	// Vanished counts files that disappeared (rotated away) between being
+	// listed and being read; they are left out.
+	Vanished int64
+	// Truncated counts files that shrank while being read; the rest of
+	// their entry is zero-filled to the size they had when opened.
+	Truncated int64
+}
+
+// WriteLogArchive writes a tar archive of the regular files below dir to w,
+// entry names relative to dir. A live file is read up to the size it had
+// when opened, so a file still being appended to never breaks the archive;
+// a file that vanishes before it is opened is skipped and counted.
+func WriteLogArchive(ctx context.Context, dir string, w io.Writer) (LogArchiveResult, error) {
+	var res LogArchiveResult
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return res, fmt.Errorf("archiving logs: %w", err)
+	}
+	if !fi.IsDir() {
+		return res, fmt.Errorf("archiving logs: %s is not a directory", dir)
+	}
+	tw := tar.NewWriter(w)
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p != dir {
+				res.Vanished++
+				return nil
+			}
+			return fmt.Errorf("reading %s: %w", p, err)
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		if !d.Type().IsRegular() || strings.HasSuffix(d.Name(), ".partial") {
+			return nil
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		return archiveLogFile(tw, p, filepath.ToSlash(rel), &res)
+	})
+	if err != nil {
+		return res, fmt.Errorf("archiving logs: %w", err)
+	}
+	if err := tw.Close(); err != nil {
+		return res, fmt.Errorf("archiving logs: %w", err)
+	}
+	return res, nil
+}
+
+// archiveLogFile writes one log file, tolerating rotation underneath.
+func archiveLogFile(tw *tar.Writer, p, name string, res *LogArchiveResult) error {
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		res.Vanished++
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", p, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", p, err)
+	}
+	hdr, err := tar.FileInfoHeader(fi, "")
+	if err != nil {
+		return fmt.Errorf("archiving %s: %w", p, err)
+	}
+	hdr.Name, hdr.Format = name, tar.FormatPAX
+	if err := tw.WriteHeader(hdr); err != nil {
+		return fmt.Errorf("archiving %s: %w", p, err)
+	}
+	n, err := io.Copy(tw, io.LimitReader(f, fi.Size()))
+	if err != nil {
+		return fmt.Errorf("archiving %s: %w", p, err)
+	}
+	if n < fi.Size() {
+		// Truncated by a copytruncate rotation: pad so the entry keeps
+		// the size its header announced.
+		if _, err := io.CopyN(tw, zeroReader{}, fi.Size()-n); err != nil {
+			return fmt.Errorf("archiving %s: %w", p, err)
+		}
+		res.Truncated++
+	}
+	res.Files++
+	res.Bytes += fi.Size()
+	return nil
+}
+
+// zeroReader reads zero bytes forever.
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// countTar reads a tar archive to its end and returns the number of regular
+// files and their total size, proving every header and body is readable.
+func countTar(r io.Reader) (files, bytes int64, names []string, err error) {
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return files, bytes, names, nil
+		}
+		if err != nil {
+			return files, bytes, names, err
+		}
+		if hdr.Typeflag == tar.TypeReg {
+			n, err := io.Copy(io.Discard, tr)
+			if err != nil {
+				return files, bytes, names, err
+			}
+			files++
+			bytes += n
+			names = append(names, hdr.Name)
+		}
+	}
+}
