@@ -146,6 +146,7 @@ Every service and operator tool is a subcommand of this one binary.`,
 		newRestoreCommand(g),
 		newSLOCommand(g),
 		newConfigCommand(g),
+		newHealthCommand(g),
 	)
 	return root
 }
