@@ -15,6 +15,10 @@ export LOG_FORMAT="${LOG_FORMAT:-text}"
 # A fresh key for this run, in the environment only (never on disk or argv).
 INGEST_API_KEY="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export INGEST_API_KEY
+# The dashboard's sign-in key for this run; printed once below so you can
+# sign in at http://127.0.0.1:8090/.
+WEBUI_API_KEY="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export WEBUI_API_KEY
 
 data="${MUTT_SAMPLE_DATA:-../shared/data}"
 [ -d "$data" ] || data=internal/sender/testdata
@@ -60,6 +64,7 @@ cat <<MSG
 
 MUTT is running:  ingest http://127.0.0.1:8080/api/v2/ingest   alerter metrics :8081   forwarder metrics :8083
                   fake Moogsoft http://127.0.0.1:${moog_port}/stats   remediation metrics :8086
+                  dashboard and API http://127.0.0.1:8090/  (sign in with this run's key: ${WEBUI_API_KEY})
 A slow stream of sample events keeps flowing (20 events/s). Ctrl-C stops everything.
 MSG
 bin/mutt send --retimestamp --rate 20 --batch 10 --repeat 1000 --progress never "${samples[@]}" >/dev/null &

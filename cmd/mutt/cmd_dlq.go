@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -23,107 +22,43 @@ import (
 
 	"github.com/mutt-go/mutt/internal/app"
 	"github.com/mutt-go/mutt/internal/config"
+	"github.com/mutt-go/mutt/internal/dlqadmin"
 	"github.com/mutt-go/mutt/internal/queue"
-	"github.com/mutt-go/mutt/internal/secrets"
 	"github.com/mutt-go/mutt/internal/store"
 )
-
-// Audit trail of DLQ changes. A Redis queue has no row in PostgreSQL, but
-// record_id is NOT NULL and the writer contract wants it ≥ 1: every DLQ
-// change is filed under the fixed record 1 of the pseudo-table redis_dlq,
-// and the queue itself is named in old_values.queue, which the GIN index
-// on old_values makes searchable.
-const (
-	dlqAuditTable    = "redis_dlq"
-	dlqAuditRecordID = 1
-	// dlqAuditMaxIDs bounds the entry IDs copied into one audit row; count
-	// always says how many there were.
-	dlqAuditMaxIDs = 1000
-)
-
-// dlqPageSize is how many entries one XRANGE reads while selecting.
-const dlqPageSize = 1000
 
 // dlqErrorWidth is how much of an entry's error the list shows.
 const dlqErrorWidth = 60
 
-// dlqQueue is a dead-letter queue named on the command line.
-type dlqQueue struct {
-	name string // alerter, moog or dead
-	key  string // its Redis key
-	// target is where replayed entries go; "" for the dead queue, whose
-	// entries go back where each one came from.
-	target string
-}
+// dlqIDPattern matches a stream entry ID.
+var dlqIDPattern = dlqadmin.IDPattern
 
 // resolveDLQ maps a queue argument (short name or full key) to its queue.
-func resolveDLQ(k config.Keys, arg string) (dlqQueue, error) {
-	queues := []dlqQueue{
-		{name: "alerter", key: k.AlerterDLQ, target: k.IngestQueue},
-		{name: "moog", key: k.MoogDLQ, target: k.AlertQueue},
-		{name: "dead", key: k.DeadDLQ},
+func resolveDLQ(k config.Keys, arg string) (dlqadmin.Queue, error) {
+	q, err := dlqadmin.Resolve(k, arg)
+	if err != nil {
+		return q, usageError{err}
 	}
-	for _, q := range queues {
-		if arg == q.name || arg == q.key {
-			return q, nil
-		}
-	}
-	return dlqQueue{}, usageError{fmt.Errorf("unknown queue %q: use alerter, moog or dead (or the keys %s, %s, %s)",
-		arg, k.AlerterDLQ, k.MoogDLQ, k.DeadDLQ)}
+	return q, nil
 }
 
-// dlqDeadTarget decides where an entry of the dead queue goes back to: the
-// work queue it failed from, which is its source, or, when it reached the
-// dead queue through another DLQ, its origin, or failing that the queue
-// that DLQ replays to. ok is false when the entry names no queue MUTT knows.
-func dlqDeadTarget(k config.Keys, e queue.Entry) (target string, ok bool) {
-	src := e.Fields["source"]
-	switch src {
-	case k.IngestQueue, k.AlertQueue:
-		return src, true
-	case k.AlerterDLQ, k.MoogDLQ, k.DeadDLQ:
-		if o := e.Fields["origin"]; o == k.IngestQueue || o == k.AlertQueue {
-			return o, true
-		}
-		switch src {
-		case k.AlerterDLQ:
-			return k.IngestQueue, true
-		case k.MoogDLQ:
-			return k.AlertQueue, true
-		}
-	}
-	return "", false
-}
-
-var dlqIDPattern = regexp.MustCompile(`^[0-9]+(-[0-9]+)?$`)
+// dlqDeadTarget decides where an entry of the dead queue goes back to.
+func dlqDeadTarget(k config.Keys, e queue.Entry) (string, bool) { return dlqadmin.DeadTarget(k, e) }
 
 // normalizeDLQID checks a stream entry ID and completes a bare millisecond
 // time with sequence 0, as Redis does.
 func normalizeDLQID(id string) (string, error) {
-	if !dlqIDPattern.MatchString(id) {
-		return "", usageError{fmt.Errorf("%q is not an entry ID (they look like 1736680200123-0); run `mutt dlq list` to see them", id)}
+	n, err := dlqadmin.NormalizeID(id)
+	if err != nil {
+		return "", usageError{fmt.Errorf("%w; run `mutt dlq list` to see them", err)}
 	}
-	if !strings.Contains(id, "-") {
-		id += "-0"
-	}
-	return id, nil
+	return n, nil
 }
 
 // parseDLQAge reads a duration in Go syntax (90s, 15m, 2h30m) or whole days (3d).
 func parseDLQAge(flag, v string) (time.Duration, error) {
-	var d time.Duration
-	var err error
-	if days, ok := strings.CutSuffix(v, "d"); ok {
-		var n int64
-		n, err = strconv.ParseInt(days, 10, 64)
-		if err == nil && n > 1<<20 {
-			err = errors.New("too many days")
-		}
-		d = time.Duration(n) * 24 * time.Hour
-	} else {
-		d, err = time.ParseDuration(v)
-	}
-	if err != nil || d < 0 {
+	d, err := dlqadmin.ParseAge(v)
+	if err != nil {
 		return 0, usageError{fmt.Errorf("--%s %q: want a positive duration such as 30m, 12h or 7d", flag, v)}
 	}
 	return d, nil
@@ -153,27 +88,16 @@ func (f *dlqSelectFlags) register(cmd *cobra.Command, change bool) {
 	}
 }
 
-// dlqSelector picks entries of a DLQ.
-type dlqSelector struct {
-	reasons map[string]bool // nil: any reason
-	after   time.Time       // zero: no lower bound on the entry time
-	before  time.Time       // zero: no upper bound (exclusive)
-	ids     []string        // nil: scan the queue
-	limit   int             // 0: no limit
-	// dropPayload saves memory when only IDs and metadata are needed.
-	dropPayload bool
-}
-
-// selector turns the flags into a dlqSelector, as of now.
-func (f *dlqSelectFlags) selector(now time.Time) (dlqSelector, error) {
-	s := dlqSelector{limit: f.limit}
+// selector turns the flags into a selector, as of now.
+func (f *dlqSelectFlags) selector(now time.Time) (dlqadmin.Selector, error) {
+	s := dlqadmin.Selector{Limit: f.limit}
 	if f.limit < 0 {
 		return s, usageError{fmt.Errorf("--limit must be 0 or more, got %d", f.limit)}
 	}
 	if len(f.reasons) > 0 {
-		s.reasons = map[string]bool{}
+		s.Reasons = map[string]bool{}
 		for _, r := range f.reasons {
-			s.reasons[r] = true
+			s.Reasons[r] = true
 		}
 	}
 	var older, newer time.Duration
@@ -182,13 +106,13 @@ func (f *dlqSelectFlags) selector(now time.Time) (dlqSelector, error) {
 		if older, err = parseDLQAge("older-than", f.olderThan); err != nil {
 			return s, err
 		}
-		s.before = now.Add(-older)
+		s.Before = now.Add(-older)
 	}
 	if f.newerThan != "" {
 		if newer, err = parseDLQAge("newer-than", f.newerThan); err != nil {
 			return s, err
 		}
-		s.after = now.Add(-newer)
+		s.After = now.Add(-newer)
 	}
 	if f.olderThan != "" && f.newerThan != "" && older >= newer {
 		return s, usageError{fmt.Errorf("--older-than %s and --newer-than %s select nothing: the first must be shorter than the second",
@@ -199,8 +123,8 @@ func (f *dlqSelectFlags) selector(now time.Time) (dlqSelector, error) {
 		if err != nil {
 			return s, err
 		}
-		if !slices.Contains(s.ids, id) {
-			s.ids = append(s.ids, id)
+		if !slices.Contains(s.IDs, id) {
+			s.IDs = append(s.IDs, id)
 		}
 	}
 	return s, nil
@@ -235,112 +159,32 @@ func (f *dlqSelectFlags) describe() map[string]any {
 	return m
 }
 
-func (s dlqSelector) match(e queue.Entry) bool {
-	if s.reasons != nil && !s.reasons[e.Fields["reason"]] {
-		return false
-	}
-	t := e.Time()
-	if !s.after.IsZero() && t.Before(s.after.Truncate(time.Millisecond)) {
-		return false
-	}
-	if !s.before.IsZero() && !t.Before(s.before) {
-		return false
-	}
-	return true
-}
-
-// run returns the matching entries of key, oldest first, up to the limit,
-// and how many match in all.
-func (s dlqSelector) run(ctx context.Context, rdb redis.UniversalClient, q dlqQueue) ([]queue.Entry, int, error) {
-	var out []queue.Entry
-	matched := 0
-	keep := func(e queue.Entry) {
-		matched++
-		if s.limit == 0 || len(out) < s.limit {
-			if s.dropPayload {
-				delete(e.Fields, queue.PayloadField)
-			}
-			out = append(out, e)
-		}
-	}
-	if s.ids != nil {
-		for _, id := range s.ids {
-			e, err := lookupDLQEntry(ctx, rdb, q, id)
-			if err != nil {
-				return nil, 0, err
-			}
-			if s.match(e) {
-				keep(e)
-			}
-		}
-		sort.SliceStable(out, func(i, j int) bool { return dlqIDLess(out[i].ID, out[j].ID) })
-		return out, matched, nil
-	}
-	start := "-"
-	if !s.after.IsZero() {
-		start = strconv.FormatInt(s.after.UnixMilli(), 10)
-	}
-	for {
-		page, err := queue.Range(ctx, rdb, q.key, start, dlqPageSize)
-		if err != nil {
-			return nil, 0, dlqReadError(q, err)
-		}
-		for _, e := range page {
-			if !s.before.IsZero() && !e.Time().Before(s.before) {
-				return out, matched, nil
-			}
-			if s.match(e) {
-				keep(e)
-			}
-		}
-		if len(page) < dlqPageSize {
-			return out, matched, nil
-		}
-		start = "(" + page[len(page)-1].ID
-	}
+// selectDLQ runs s on q, saying what to do when a named entry is missing.
+func selectDLQ(ctx context.Context, rdb redis.UniversalClient, s dlqadmin.Selector, q dlqadmin.Queue) ([]queue.Entry, int, error) {
+	entries, matched, err := s.Select(ctx, rdb, q)
+	return entries, matched, dlqHint(q, err)
 }
 
 // lookupDLQEntry reads one entry, with an error that says what to do when it
 // is not there.
-func lookupDLQEntry(ctx context.Context, rdb redis.UniversalClient, q dlqQueue, id string) (queue.Entry, error) {
-	got, err := queue.Range(ctx, rdb, q.key, id, 1)
-	if err != nil {
-		return queue.Entry{}, dlqReadError(q, err)
-	}
-	if len(got) == 0 || got[0].ID != id {
-		return queue.Entry{}, fmt.Errorf("no entry %s in %s; run `mutt dlq list %s` to see what is there", id, q.key, q.name)
-	}
-	return got[0], nil
+func lookupDLQEntry(ctx context.Context, rdb redis.UniversalClient, q dlqadmin.Queue, id string) (queue.Entry, error) {
+	e, err := dlqadmin.Lookup(ctx, rdb, q, id)
+	return e, dlqHint(q, err)
 }
 
-// dlqReadError adds what to do when a DLQ key holds something other than a
-// stream, such as a list left behind by an older MUTT.
-func dlqReadError(q dlqQueue, err error) error {
-	if strings.Contains(err.Error(), "WRONGTYPE") {
-		return fmt.Errorf("%w: %s is not a Redis stream (a list from an older MUTT?); look at it with `redis-cli TYPE %s` and move or rename it",
-			err, q.key, q.key)
+// dlqHint adds to a missing-entry error the command that shows what is there.
+func dlqHint(q dlqadmin.Queue, err error) error {
+	if errors.Is(err, dlqadmin.ErrNoEntry) {
+		return fmt.Errorf("%w; run `mutt dlq list %s` to see what is there", err, q.Name)
 	}
 	return err
-}
-
-func dlqIDLess(a, b string) bool {
-	am, as, _ := strings.Cut(a, "-")
-	bm, bs, _ := strings.Cut(b, "-")
-	ai, _ := strconv.ParseUint(am, 10, 64)
-	bi, _ := strconv.ParseUint(bm, 10, 64)
-	if ai != bi {
-		return ai < bi
-	}
-	asq, _ := strconv.ParseUint(as, 10, 64)
-	bsq, _ := strconv.ParseUint(bs, 10, 64)
-	return asq < bsq
 }
 
 // dlqSession is what every dlq subcommand needs once its arguments are
 // checked: the configuration, the queue and a Redis client.
 type dlqSession struct {
 	cfg config.Config
-	q   dlqQueue
+	q   dlqadmin.Queue
 	rdb *redis.Client
 }
 
@@ -399,7 +243,7 @@ func newDLQListCommand(g *globalOptions) *cobra.Command {
 		Args: dlqArgs(1, "name the queue: alerter, moog or dead"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			now := time.Now()
-			var s dlqSelector
+			var s dlqadmin.Selector
 			sess, err := g.openDLQ(cmd.Context(), args[0], func(config.Config) error {
 				var err error
 				s, err = sel.selector(now)
@@ -409,13 +253,13 @@ func newDLQListCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			defer sess.rdb.Close()
-			entries, matched, err := s.run(cmd.Context(), sess.rdb, sess.q)
+			entries, matched, err := selectDLQ(cmd.Context(), sess.rdb, s, sess.q)
 			if err != nil {
 				return err
 			}
-			total, err := sess.rdb.XLen(cmd.Context(), sess.q.key).Result()
+			total, err := sess.rdb.XLen(cmd.Context(), sess.q.Key).Result()
 			if err != nil {
-				return fmt.Errorf("measuring %s: %w", sess.q.key, err)
+				return fmt.Errorf("measuring %s: %w", sess.q.Key, err)
 			}
 			countOut := g.stdout
 			if asJSON {
@@ -431,7 +275,7 @@ func newDLQListCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			if len(sel.reasons) > 0 || sel.olderThan != "" || sel.newerThan != "" {
-				fmt.Fprintf(countOut, "%d of %d matching entries shown (%s holds %d)\n", len(entries), matched, sess.q.key, total)
+				fmt.Fprintf(countOut, "%d of %d matching entries shown (%s holds %d)\n", len(entries), matched, sess.q.Key, total)
 			} else {
 				fmt.Fprintf(countOut, "%d of %d entries shown\n", len(entries), total)
 			}
@@ -498,7 +342,7 @@ func (f *dlqChangeFlags) register(cmd *cobra.Command) {
 }
 
 // check validates what can be validated before anything is read.
-func (f *dlqChangeFlags) check(verb string, reasonRequired bool) (dlqSelector, error) {
+func (f *dlqChangeFlags) check(verb string, reasonRequired bool) (dlqadmin.Selector, error) {
 	s, err := f.sel.selector(time.Now())
 	if err != nil {
 		return s, err
@@ -514,7 +358,7 @@ func (f *dlqChangeFlags) check(verb string, reasonRequired bool) (dlqSelector, e
 			return s, err
 		}
 	}
-	s.dropPayload = true
+	s.DropPayload = true
 	return s, nil
 }
 
@@ -569,20 +413,6 @@ func (g *globalOptions) dlqAudit(ctx context.Context, st *store.Store, c store.C
 	return fmt.Errorf("%s done but not audited: %w (the row to file is printed above)", action, err)
 }
 
-// dlqAuditSelection is old_values of a DLQ change: which entries.
-func dlqAuditSelection(q dlqQueue, ids []string, f *dlqSelectFlags) map[string]any {
-	m := map[string]any{
-		"queue":   q.key,
-		"count":   len(ids),
-		"ids":     ids[:min(len(ids), dlqAuditMaxIDs)],
-		"filters": f.describe(),
-	}
-	if len(ids) > dlqAuditMaxIDs {
-		m["ids_truncated"] = true
-	}
-	return m
-}
-
 func newDLQReplayCommand(g *globalOptions) *cobra.Command {
 	var (
 		f          dlqChangeFlags
@@ -602,7 +432,7 @@ instead (entries of the dead queue at the limit are left where they are).`,
 		Args: dlqArgs(1, "name the queue: alerter, moog or dead"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			var s dlqSelector
+			var s dlqadmin.Selector
 			sess, err := g.openDLQ(ctx, args[0], func(cfg config.Config) error {
 				var err error
 				if s, err = f.check("replay", false); err != nil {
@@ -620,13 +450,13 @@ instead (entries of the dead queue at the limit are left where they are).`,
 				return err
 			}
 			defer sess.rdb.Close()
-			entries, matched, err := s.run(ctx, sess.rdb, sess.q)
+			entries, matched, err := selectDLQ(ctx, sess.rdb, s, sess.q)
 			if err != nil {
 				return err
 			}
-			plan := planDLQReplay(sess.cfg.Keys, sess.q, entries, maxReplays)
-			plan.write(g.stdout, sess.q, len(entries), matched, maxReplays)
-			if plan.count() == 0 {
+			plan := dlqadmin.PlanReplay(sess.cfg.Keys, sess.q, entries, maxReplays)
+			writeDLQPlan(g.stdout, plan, sess.q, len(entries), matched)
+			if plan.Count() == 0 {
 				fmt.Fprintln(g.stdout, "nothing to replay")
 				return nil
 			}
@@ -634,7 +464,7 @@ instead (entries of the dead queue at the limit are left where they are).`,
 				fmt.Fprintln(g.stdout, "dry run: nothing changed")
 				return nil
 			}
-			if err := confirm(cmd, g, f.yes, "replay", fmt.Sprintf("replay %d entries from %s to %s?", plan.count(), sess.q.key, plan.targetList())); err != nil {
+			if err := confirm(cmd, g, f.yes, "replay", fmt.Sprintf("replay %d entries from %s to %s?", plan.Count(), sess.q.Key, plan.TargetList())); err != nil {
 				return err
 			}
 			st, closeDB, err := g.openDLQAudit(ctx, sess.cfg)
@@ -642,38 +472,12 @@ instead (entries of the dead queue at the limit are left where they are).`,
 				return err
 			}
 			defer closeDB()
-			var total queue.ReplayResult
-			replayed := map[string]int{}
-			var replayErr error
-			for _, target := range plan.targets() {
-				res, err := queue.Replay(ctx, sess.rdb, sess.q.key, target, sess.cfg.Keys.DeadDLQ, maxReplays, plan.byTarget[target])
-				total.Replayed += res.Replayed
-				total.Dead += res.Dead
-				total.Missing += res.Missing
-				replayed[target] += res.Replayed
-				if err != nil {
-					replayErr = err
-					break
-				}
-			}
+			out, replayErr := dlqadmin.Replay(ctx, sess.rdb, sess.cfg.Keys, sess.q, plan)
 			fmt.Fprintf(g.stdout, "replayed %d, sent to %s %d (over %d replays), missing %d (no longer in %s)\n",
-				total.Replayed, sess.cfg.Keys.DeadDLQ, total.Dead, maxReplays, total.Missing, sess.q.key)
+				out.Replayed, sess.cfg.Keys.DeadDLQ, out.Dead, maxReplays, out.Missing, sess.q.Key)
 			who, _ := f.changedBy()
-			result := map[string]any{
-				"action": "replay", "target": plan.targetKeys(), "replayed": total.Replayed, "dead": total.Dead,
-				"missing": total.Missing, "max_replays": maxReplays,
-			}
-			if len(plan.byTarget) > 1 {
-				result["replayed_to"] = replayed
-			}
-			if replayErr != nil {
-				result["error"] = replayErr.Error()
-			}
-			aerr := g.dlqAudit(ctx, st, store.ConfigChange{
-				ChangedBy: who, Operation: store.OpUpdate, TableName: dlqAuditTable, RecordID: dlqAuditRecordID,
-				Old: dlqAuditSelection(sess.q, plan.ids(), &f.sel), New: result,
-				Reason: f.reasonText, CorrelationID: uuid.NewString(),
-			}, "replay")
+			aerr := g.dlqAudit(ctx, st, dlqadmin.ReplayChange(sess.q, plan, f.sel.describe(), out, replayErr,
+				store.Actor{ChangedBy: who, Reason: f.reasonText, CorrelationID: uuid.NewString()}), "replay")
 			return errors.Join(replayErr, aerr)
 		},
 	}
@@ -683,105 +487,27 @@ instead (entries of the dead queue at the limit are left where they are).`,
 	return cmd
 }
 
-// dlqReplayPlan is where the selected entries go.
-type dlqReplayPlan struct {
-	byTarget   map[string][]string // target key → entry IDs, oldest first
-	reasons    map[string]int      // reason → entries to replay
-	unknown    []string            // dead-queue entries with no known source
-	atLimit    []string            // dead-queue entries already replayed maxReplays times
-	toDead     int                 // entries the replay will send to the dead queue
-	maxReplays int
-}
-
-func planDLQReplay(k config.Keys, q dlqQueue, entries []queue.Entry, maxReplays int) dlqReplayPlan {
-	p := dlqReplayPlan{byTarget: map[string][]string{}, reasons: map[string]int{}, maxReplays: maxReplays}
-	for _, e := range entries {
-		replays, _ := strconv.Atoi(e.Fields[queue.ReplaysField])
-		target := q.target
-		if target == "" {
-			t, ok := dlqDeadTarget(k, e)
-			if !ok {
-				p.unknown = append(p.unknown, e.ID)
-				continue
-			}
-			// Sending an entry of the dead queue to the dead queue again
-			// would only lose where it came from.
-			if replays >= maxReplays {
-				p.atLimit = append(p.atLimit, e.ID)
-				continue
-			}
-			target = t
-		} else if replays >= maxReplays {
-			p.toDead++
-		}
-		p.byTarget[target] = append(p.byTarget[target], e.ID)
-		p.reasons[e.Fields["reason"]]++
+// writeDLQPlan shows what a replay would do.
+func writeDLQPlan(w io.Writer, p dlqadmin.Plan, q dlqadmin.Queue, selected, matched int) {
+	maxReplays := p.MaxReplays
+	fmt.Fprintf(w, "selected %d of %d matching entries in %s\n", selected, matched, q.Key)
+	for _, t := range p.Targets() {
+		fmt.Fprintf(w, "  replay %d to %s\n", len(p.ByTarget[t]), t)
 	}
-	return p
-}
-
-func (p dlqReplayPlan) count() int {
-	n := 0
-	for _, ids := range p.byTarget {
-		n += len(ids)
-	}
-	return n
-}
-
-func (p dlqReplayPlan) targets() []string {
-	keys := make([]string, 0, len(p.byTarget))
-	for k := range p.byTarget {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// targetKeys is the audit log's target: one key, or several comma-separated.
-func (p dlqReplayPlan) targetKeys() string { return strings.Join(p.targets(), ",") }
-
-// targetList names the targets for a question: "k" or "k1 (7), k2 (5)".
-func (p dlqReplayPlan) targetList() string {
-	t := p.targets()
-	if len(t) == 1 {
-		return t[0]
-	}
-	parts := make([]string, len(t))
-	for i, k := range t {
-		parts[i] = fmt.Sprintf("%s (%d)", k, len(p.byTarget[k]))
-	}
-	return strings.Join(parts, ", ")
-}
-
-// ids are the IDs to replay, oldest first.
-func (p dlqReplayPlan) ids() []string {
-	var out []string
-	for _, ids := range p.byTarget {
-		out = append(out, ids...)
-	}
-	sort.Slice(out, func(i, j int) bool { return dlqIDLess(out[i], out[j]) })
-	return out
-}
-
-func (p dlqReplayPlan) write(w io.Writer, q dlqQueue, selected, matched, maxReplays int) {
-	fmt.Fprintf(w, "selected %d of %d matching entries in %s\n", selected, matched, q.key)
-	for _, t := range p.targets() {
-		fmt.Fprintf(w, "  replay %d to %s\n", len(p.byTarget[t]), t)
-	}
-	if p.toDead > 0 {
+	if p.ToDead > 0 {
 		fmt.Fprintf(w, "  of these, %d have been replayed %d times already and will go to the dead queue instead (raise --max-replays to replay them)\n",
-			p.toDead, maxReplays)
+			p.ToDead, maxReplays)
 	}
-	if len(p.reasons) > 0 {
-		fmt.Fprintf(w, "  by reason: %s\n", dlqCounts(p.reasons))
+	if len(p.Reasons) > 0 {
+		fmt.Fprintf(w, "  by reason: %s\n", dlqCounts(p.Reasons))
 	}
-	if len(p.atLimit) > 0 {
+	if len(p.AtLimit) > 0 {
 		fmt.Fprintf(w, "  skip %d already replayed %d times (pass --max-replays %d or more to replay them anyway): %s\n",
-			len(p.atLimit), maxReplays, maxReplays+1, dlqAbbreviate(p.atLimit))
+			len(p.AtLimit), maxReplays, maxReplays+1, dlqAbbreviate(p.AtLimit))
 	}
-	if len(p.unknown) > 0 {
+	if len(p.Unknown) > 0 {
 		fmt.Fprintf(w, "  skip %d whose source queue is unknown (inspect them with `mutt dlq show %s ID`): %s\n",
-			len(p.unknown), q.name, dlqAbbreviate(p.unknown))
+			len(p.Unknown), q.Name, dlqAbbreviate(p.Unknown))
 	}
 }
 
@@ -819,7 +545,7 @@ func newDLQPurgeCommand(g *globalOptions) *cobra.Command {
 		Args: dlqArgs(1, "name the queue: alerter, moog or dead"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			var s dlqSelector
+			var s dlqadmin.Selector
 			sess, err := g.openDLQ(ctx, args[0], func(config.Config) error {
 				var err error
 				s, err = f.check("purge", true)
@@ -829,7 +555,7 @@ func newDLQPurgeCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			defer sess.rdb.Close()
-			entries, matched, err := s.run(ctx, sess.rdb, sess.q)
+			entries, matched, err := selectDLQ(ctx, sess.rdb, s, sess.q)
 			if err != nil {
 				return err
 			}
@@ -839,7 +565,7 @@ func newDLQPurgeCommand(g *globalOptions) *cobra.Command {
 				ids[i] = e.ID
 				reasons[e.Fields["reason"]]++
 			}
-			fmt.Fprintf(g.stdout, "selected %d of %d matching entries in %s\n", len(ids), matched, sess.q.key)
+			fmt.Fprintf(g.stdout, "selected %d of %d matching entries in %s\n", len(ids), matched, sess.q.Key)
 			if len(ids) == 0 {
 				fmt.Fprintln(g.stdout, "nothing to delete")
 				return nil
@@ -849,7 +575,7 @@ func newDLQPurgeCommand(g *globalOptions) *cobra.Command {
 				fmt.Fprintln(g.stdout, "dry run: nothing changed")
 				return nil
 			}
-			if err := confirm(cmd, g, f.yes, "purge", fmt.Sprintf("delete %d entries from %s for good?", len(ids), sess.q.key)); err != nil {
+			if err := confirm(cmd, g, f.yes, "purge", fmt.Sprintf("delete %d entries from %s for good?", len(ids), sess.q.Key)); err != nil {
 				return err
 			}
 			st, closeDB, err := g.openDLQAudit(ctx, sess.cfg)
@@ -857,19 +583,19 @@ func newDLQPurgeCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			defer closeDB()
-			deleted, delErr := queue.Delete(ctx, sess.rdb, sess.q.key, ids)
-			fmt.Fprintf(g.stdout, "deleted %d, missing %d (no longer in %s)\n", deleted, int64(len(ids))-deleted, sess.q.key)
+			deleted, delErr := queue.Delete(ctx, sess.rdb, sess.q.Key, ids)
+			fmt.Fprintf(g.stdout, "deleted %d, missing %d (no longer in %s)\n", deleted, int64(len(ids))-deleted, sess.q.Key)
 			who, _ := f.changedBy()
 			// A DELETE row keeps no new values, so what was done goes
 			// with the selection into old_values.
-			old := dlqAuditSelection(sess.q, ids, &f.sel)
+			old := dlqadmin.AuditSelection(sess.q, ids, f.sel.describe())
 			old["action"] = "purge"
 			old["deleted"] = deleted
 			if delErr != nil {
 				old["error"] = delErr.Error()
 			}
 			aerr := g.dlqAudit(ctx, st, store.ConfigChange{
-				ChangedBy: who, Operation: store.OpDelete, TableName: dlqAuditTable, RecordID: dlqAuditRecordID,
+				ChangedBy: who, Operation: store.OpDelete, TableName: dlqadmin.AuditTable, RecordID: dlqadmin.AuditRecordID,
 				Old: old, Reason: f.reasonText, CorrelationID: uuid.NewString(),
 			}, "purge")
 			return errors.Join(delErr, aerr)
@@ -933,9 +659,9 @@ func dlqAge(d time.Duration) string {
 
 // dlqEntryJSON is an entry as `list --json` writes it: its fields (counters
 // as numbers), where and when, and the payload as JSON when it is JSON.
-func dlqEntryJSON(q dlqQueue, e queue.Entry, now time.Time) map[string]any {
+func dlqEntryJSON(q dlqadmin.Queue, e queue.Entry, now time.Time) map[string]any {
 	m := map[string]any{
-		"id": e.ID, "queue": q.key,
+		"id": e.ID, "queue": q.Key,
 		"written_at":  e.Time().Format(time.RFC3339Nano),
 		"age_seconds": int64(now.Sub(e.Time()).Seconds()),
 	}
@@ -949,7 +675,7 @@ func dlqEntryJSON(q dlqQueue, e queue.Entry, now time.Time) map[string]any {
 		}
 		m[k] = v
 	}
-	raw := redactDLQPayload(e.Payload())
+	raw := dlqadmin.RedactPayload(e.Payload())
 	if json.Valid(raw) {
 		m["payload"] = json.RawMessage(raw)
 	} else {
@@ -958,10 +684,10 @@ func dlqEntryJSON(q dlqQueue, e queue.Entry, now time.Time) map[string]any {
 	return m
 }
 
-func writeDLQEntry(w io.Writer, q dlqQueue, e queue.Entry, now time.Time) error {
+func writeDLQEntry(w io.Writer, q dlqadmin.Queue, e queue.Entry, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "id:\t%s\n", e.ID)
-	fmt.Fprintf(tw, "queue:\t%s\n", q.key)
+	fmt.Fprintf(tw, "queue:\t%s\n", q.Key)
 	fmt.Fprintf(tw, "written_at:\t%s (%s ago)\n", e.Time().Format(time.RFC3339Nano), dlqAge(now.Sub(e.Time())))
 	seen := map[string]bool{queue.PayloadField: true}
 	for _, k := range dlqFieldOrder {
@@ -983,69 +709,11 @@ func writeDLQEntry(w io.Writer, q dlqQueue, e queue.Entry, now time.Time) error 
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("writing entry %s: %w", e.ID, err)
 	}
-	raw := redactDLQPayload(e.Payload())
+	raw := dlqadmin.RedactPayload(e.Payload())
 	var pretty bytes.Buffer
 	if json.Indent(&pretty, raw, "", "  ") == nil {
 		raw = pretty.Bytes()
 	}
 	fmt.Fprintf(w, "payload:\n%s\n", raw)
 	return nil
-}
-
-// dlqSensitiveKeys are payload members whose values are never shown: old
-// alerts carried the Moogsoft API key in every message.
-var dlqSensitiveKeys = map[string]bool{
-	"api_key": true, "apikey": true, "password": true, "secret": true, "token": true, "authorization": true,
-}
-
-// dlqSensitiveKeyList is dlqSensitiveKeys for a quick scan of the raw payload.
-var dlqSensitiveKeyList = []string{"api_key", "apikey", "password", "secret", "token", "authorization"}
-
-// redactDLQPayload replaces the values of sensitive members of a JSON object
-// payload, at any depth, with a fingerprint that tells keys apart without
-// revealing them. Other payloads come back unchanged.
-func redactDLQPayload(raw []byte) []byte {
-	lower := bytes.ToLower(raw)
-	if !slices.ContainsFunc(dlqSensitiveKeyList, func(k string) bool { return bytes.Contains(lower, []byte(k)) }) {
-		return raw
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return raw
-	}
-	if !redactDLQ(v) {
-		return raw
-	}
-	out, err := json.Marshal(v)
-	if err != nil {
-		return raw
-	}
-	return out
-}
-
-// redactDLQ walks v and reports whether it replaced anything.
-func redactDLQ(v any) bool {
-	changed := false
-	switch t := v.(type) {
-	case map[string]any:
-		for k, val := range t {
-			if dlqSensitiveKeys[strings.ToLower(k)] {
-				s, _ := val.(string)
-				if s == "" {
-					continue
-				}
-				t[k] = "[REDACTED sha256:" + secrets.New(s).Fingerprint() + "]"
-				changed = true
-				continue
-			}
-			changed = redactDLQ(val) || changed
-		}
-	case []any:
-		for _, val := range t {
-			changed = redactDLQ(val) || changed
-		}
-	}
-	return changed
 }

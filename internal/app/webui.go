@@ -10,6 +10,7 @@ import (
 	"github.com/mutt-go/mutt/internal/slo"
 	"github.com/mutt-go/mutt/internal/store"
 	"github.com/mutt-go/mutt/internal/web"
+	"github.com/mutt-go/mutt/internal/web/ui"
 )
 
 // knownRoles are every role a process can run, in start order.
@@ -35,16 +36,35 @@ func (s *Server) startWebUI(listen func(string, string, http.Handler) error) err
 	if s.dyn != nil {
 		settings = s.dyn
 	}
+	admin := configadmin.New(s.rdb, cfg.Keys.ConfigPrefix, st, logger.With("component", "configadmin"))
+	rates := ratestats.NewCache(s.rdb, cfg.Keys.MetricsPrefix, cfg.Web.MetricsCacheTTL)
+	// The dashboard and the API share the keys and the session signer, so a
+	// dashboard session is also good for the API's session-cookie calls.
+	ring, sessions, err := web.NewAuth(cfg.Web, nil)
+	if err != nil {
+		return err
+	}
+	dash, err := ui.New(ui.Deps{
+		Store: st, Redis: s.rdb, Keys: cfg.Keys, Config: admin, Rates: rates, Keyring: ring, Sessions: sessions,
+		Logger: logger.With("component", "dashboard"), RequiredFields: cfg.Ingest.RequiredFields,
+		DefaultTeam: cfg.Alerter.UnhandledDefaultTeam, MaxReplays: cfg.Remediation.MaxReplays,
+	})
+	if err != nil {
+		return err
+	}
 	srv, err := web.New(cfg.Web, web.Deps{
 		Store:      st,
 		Redis:      s.rdb,
 		Keys:       cfg.Keys,
-		Config:     configadmin.New(s.rdb, cfg.Keys.ConfigPrefix, st, logger.With("component", "configadmin")),
-		Rates:      ratestats.NewCache(s.rdb, cfg.Keys.MetricsPrefix, cfg.Web.MetricsCacheTTL),
+		Config:     admin,
+		Rates:      rates,
 		SLO:        slo.NewEvaluator(cfg.Web.PrometheusURL, settings, &http.Client{Timeout: 30 * time.Second}),
 		Logger:     logger,
 		Registerer: s.reg,
 		Gatherer:   s.reg,
+		UI:         dash,
+		Keyring:    ring,
+		Sessions:   sessions,
 	})
 	if err != nil {
 		return err
