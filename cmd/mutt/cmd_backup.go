@@ -81,7 +81,8 @@ Settings (environment only, so that no secret appears in the process list):
   MUTT_BACKUP_REMOTES           comma list of remote targets, checked by status --weekly
 
 Exit codes: 0 ok, 1 a component or verification failed, 2 usage or
-configuration error, 75 another run holds the backup root's lock.`,
+configuration error, 75 another run holds the backup root's lock.
+` + vaultSettingsHelp,
 	}
 	root := os.Getenv("MUTT_BACKUP_ROOT")
 	if root == "" {
@@ -186,10 +187,11 @@ failed and the others still run. Every artifact is quick-verified after writing.
 			if err != nil {
 				return err
 			}
-			cfg, err := g.loadConfig()
+			cfg, stopSecrets, err := g.loadBackupConfig(ctx)
 			if err != nil {
 				return err
 			}
+			defer stopSecrets()
 			names := components
 			if len(names) == 0 {
 				names, _ = backup.ProfileComponents(profile)

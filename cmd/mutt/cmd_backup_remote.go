@@ -219,6 +219,7 @@ remote copies are replaced.
 			if err != nil {
 				return lockedError(err)
 			}
+			b.updateMetrics(g)
 			if asJSON {
 				if results == nil {
 					results = []backup.SyncResult{}

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"filippo.io/age"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/mutt-go/mutt/internal/backup"
 	"github.com/mutt-go/mutt/internal/itest"
@@ -54,8 +55,11 @@ func newBackupEnv(t *testing.T) *backupEnv {
 	if err := rdb.Set(ctx, prefix+":config:answer", "42", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := rdb.RPush(ctx, prefix+":dlq:moog", "x", "y").Err(); err != nil {
-		t.Fatal(err)
+	// Two dead letters, as the forwarder writes them (a stream).
+	for _, v := range []string{"x", "y"} {
+		if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: prefix + ":dlq:moog", Values: map[string]any{"payload": v}}).Err(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	e := &backupEnv{root: t.TempDir(), prefix: prefix, dir: t.TempDir()}
 	id, err := age.GenerateX25519Identity()

@@ -17,6 +17,7 @@ import (
 	"github.com/mutt-go/mutt/internal/app"
 	"github.com/mutt-go/mutt/internal/backup"
 	"github.com/mutt-go/mutt/internal/config"
+	"github.com/mutt-go/mutt/internal/health"
 	"github.com/mutt-go/mutt/internal/store"
 )
 
@@ -50,7 +51,8 @@ consume the queues, unless --force is given, and asks for confirmation unless
 --yes is given.
 
 Exit codes: 0 ok, 1 verification or restore failed (nothing changed), 2 usage
-error, refused confirmation or running services.`,
+error, refused confirmation or running services.
+` + vaultSettingsHelp,
 	}
 	root := os.Getenv("MUTT_BACKUP_ROOT")
 	if root == "" {
@@ -116,10 +118,11 @@ the config updates channel so running services reload them.`,
 			if mode != "merge" && mode != "replace" {
 				return usageError{fmt.Errorf("unknown mode %q: use merge or replace", mode)}
 			}
-			keys, cfg, m, err := o.prepare(cmd, g, args[0], backup.ComponentRedis)
+			keys, cfg, m, stop, err := o.prepare(cmd, g, args[0], backup.ComponentRedis)
 			if err != nil {
 				return err
 			}
+			defer stop()
 			if len(classes) == 0 {
 				classes = backup.DefaultRedisRestoreClasses()
 			}
@@ -146,28 +149,32 @@ the config updates channel so running services reload them.`,
 }
 
 // prepare does what every restore does before asking to go ahead: load the
-// keys and the configuration, find the set, verify the component's
-// artifacts, and make sure no MUTT service is consuming.
-func (o *restoreOptions) prepare(cmd *cobra.Command, g *globalOptions, set, component string) (*backup.Keys, config.Config, *backup.Manifest, error) {
-	keys, err := o.keys()
-	if err != nil {
-		return nil, config.Config{}, nil, err
+// keys and the configuration (with the passwords from Vault), find the set,
+// verify the component's artifacts, and make sure no MUTT service is
+// consuming. The caller calls stop when done.
+func (o *restoreOptions) prepare(cmd *cobra.Command, g *globalOptions, set, component string) (keys *backup.Keys, cfg config.Config, m *backup.Manifest, stop func(), err error) {
+	stop = func() {}
+	if keys, err = o.keys(); err != nil {
+		return nil, cfg, nil, stop, err
 	}
-	cfg, err := g.loadConfig()
+	cfg, stopSecrets, err := g.loadBackupConfig(cmd.Context())
 	if err != nil {
-		return nil, cfg, nil, err
+		return nil, cfg, nil, stop, err
 	}
-	m, err := backup.FindSet(o.root, set, component)
-	if err != nil {
-		return nil, cfg, nil, err
+	fail := func(err error) (*backup.Keys, config.Config, *backup.Manifest, func(), error) {
+		stopSecrets()
+		return nil, cfg, nil, stop, err
+	}
+	if m, err = backup.FindSet(o.root, set, component); err != nil {
+		return fail(err)
 	}
 	if _, err := backup.VerifyComponent(o.root, m, component); err != nil {
-		return nil, cfg, nil, err
+		return fail(err)
 	}
 	if err := o.checkServices(cmd, g, cfg); err != nil {
-		return nil, cfg, nil, err
+		return fail(err)
 	}
-	return keys, cfg, m, nil
+	return keys, cfg, m, stopSecrets, nil
 }
 
 func newRestorePostgresCommand(g *globalOptions, o *restoreOptions) *cobra.Command {
@@ -184,10 +191,11 @@ Settings: MUTT_BACKUP_PG_RESTORE, the pg_restore to use (default: PATH).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			start := time.Now()
-			keys, cfg, m, err := o.prepare(cmd, g, args[0], backup.ComponentPostgres)
+			keys, cfg, m, stop, err := o.prepare(cmd, g, args[0], backup.ComponentPostgres)
 			if err != nil {
 				return err
 			}
+			defer stop()
 			var liveVersion int64
 			if pool, err := app.ConnectPostgres(ctx, cfg.Postgres, g.logger(cfg)); err == nil {
 				liveVersion, _ = store.SchemaVersion(ctx, pool)
@@ -262,10 +270,11 @@ left alone. --files selects a glob on the path or base name, or a directory.`,
 		Args: oneSetArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			start := time.Now()
-			keys, _, m, err := o.prepare(cmd, g, args[0], backup.ComponentConfig)
+			keys, _, m, stop, err := o.prepare(cmd, g, args[0], backup.ComponentConfig)
 			if err != nil {
 				return err
 			}
+			defer stop()
 			if !dryRun {
 				where := target
 				if where == "" {
@@ -322,10 +331,11 @@ also deletes keys the backup does not hold.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			start := time.Now()
-			keys, cfg, m, err := o.prepare(cmd, g, args[0], backup.ComponentConfig)
+			keys, cfg, m, stop, err := o.prepare(cmd, g, args[0], backup.ComponentConfig)
 			if err != nil {
 				return err
 			}
+			defer stop()
 			if !dryRun {
 				if err := confirm(cmd, g, o.yes, "restore", fmt.Sprintf("restore the dynamic configuration of set %s?", m.SetID)); err != nil {
 					return err
@@ -371,13 +381,6 @@ also deletes keys the backup does not hold.`,
 	return cmd
 }
 
-// vaultClient returns the Vault KV client restores and the vault component
-// use, and how it reports a missing secret. The Vault client is not wired
-// into backup and restore yet.
-func (o *restoreOptions) vaultClient() (backup.VaultKV, func(error) bool, error) {
-	return nil, nil, usageError{errors.New("no Vault client is configured for backup and restore yet; restore the secrets with `mutt backup decrypt` and the vault CLI")}
-}
-
 func newRestoreVaultCommand(g *globalOptions, o *restoreOptions) *cobra.Command {
 	var merge, dryRun bool
 	cmd := &cobra.Command{
@@ -389,11 +392,12 @@ exactly the backed-up keys. Only key names are ever printed.`,
 		Args: oneSetArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			start := time.Now()
-			keys, _, m, err := o.prepare(cmd, g, args[0], backup.ComponentVault)
+			keys, cfg, m, stop, err := o.prepare(cmd, g, args[0], backup.ComponentVault)
 			if err != nil {
 				return err
 			}
-			kv, notFound, err := o.vaultClient()
+			defer stop()
+			kv, err := loginBackupVault(cmd.Context(), g, cfg)
 			if err != nil {
 				return err
 			}
@@ -402,7 +406,7 @@ exactly the backed-up keys. Only key names are ever printed.`,
 					return err
 				}
 			}
-			changes, err := backup.RestoreVault(cmd.Context(), backup.VaultRestoreOptions{Root: o.root, Manifest: m, Keys: keys, KV: kv, Merge: merge, DryRun: dryRun, NotFound: notFound})
+			changes, err := backup.RestoreVault(cmd.Context(), backup.VaultRestoreOptions{Root: o.root, Manifest: m, Keys: keys, KV: kv, Merge: merge, DryRun: dryRun, NotFound: vaultNotFound})
 			for _, c := range changes {
 				fmt.Fprintf(g.stdout, "%s: added %s; changed %s; removed %s; kept %s\n", c.Path,
 					strings.Join(c.Added, ","), strings.Join(c.Changed, ","), strings.Join(c.Removed, ","), strings.Join(c.Kept, ","))
@@ -419,11 +423,12 @@ exactly the backed-up keys. Only key names are ever printed.`,
 	return cmd
 }
 
-// backupSources adds the sources of the config and logs components to a
-// backup run (also the pre-restore safety backup) from the environment:
-// MUTT_BACKUP_CONFIG_PATHS (default: the inventory of the operations spec)
-// and MUTT_BACKUP_LOG_DIR (default /var/log/mutt when it exists). The
-// returned function closes what it opened.
+// backupSources adds the sources of the config, vault and logs components
+// to a backup run (also the pre-restore safety backup) from the
+// environment: MUTT_BACKUP_CONFIG_PATHS (default: the inventory of the
+// operations spec), the Vault settings (see vaultSettingsHelp) and
+// MUTT_BACKUP_LOG_DIR (default /var/log/mutt when it exists). The returned
+// function closes what it opened.
 func backupSources(ctx context.Context, g *globalOptions, cfg config.Config, names []string, opts *backup.RunOptions) func() {
 	closeAll := func() {}
 	if opts.Unreachable == nil {
@@ -448,6 +453,9 @@ func backupSources(ctx context.Context, g *globalOptions, cfg config.Config, nam
 		}
 		opts.Config = src
 	}
+	if slices.Contains(names, backup.ComponentVault) {
+		addVaultSource(ctx, g, cfg, opts)
+	}
 	if slices.Contains(names, backup.ComponentLogs) {
 		if dir := os.Getenv("MUTT_BACKUP_LOG_DIR"); dir != "" {
 			opts.LogDir = dir
@@ -467,10 +475,11 @@ func deepVerifySet(cmd *cobra.Command, g *globalOptions, root string, m *backup.
 	if err != nil {
 		return []error{err}
 	}
-	cfg, err := g.loadConfig()
+	cfg, stop, err := g.loadBackupConfig(ctx)
 	if err != nil {
 		return []error{err}
 	}
+	defer stop()
 	opts := backup.DeepVerifyOptions{
 		Root: root, Manifest: m, Keys: keys, DatabaseURL: backupDatabaseURL(cfg.Postgres),
 		PgRestore: os.Getenv("MUTT_BACKUP_PG_RESTORE"), RedisServer: os.Getenv("MUTT_BACKUP_REDIS_SERVER"),
@@ -509,11 +518,16 @@ verifies its result; the measured RTO is printed per step and in total.`,
 			if err != nil {
 				return err
 			}
-			cfg, err := g.loadConfig()
+			cfg, stop, err := g.loadBackupConfig(ctx)
 			if err != nil {
 				return err
 			}
-			m, err := backup.FindSet(o.root, args[0], backup.ComponentPostgres, backup.ComponentRedis)
+			defer stop()
+			need := []string{backup.ComponentPostgres, backup.ComponentRedis}
+			if withVault {
+				need = append(need, backup.ComponentVault)
+			}
+			m, err := backup.FindSet(o.root, args[0], need...)
 			if err != nil {
 				return err
 			}
@@ -521,9 +535,8 @@ verifies its result; the measured RTO is printed per step and in total.`,
 				return err
 			}
 			var kv backup.VaultKV
-			var notFound func(error) bool
 			if withVault {
-				if kv, notFound, err = o.vaultClient(); err != nil {
+				if kv, err = loginBackupVault(ctx, g, cfg); err != nil {
 					return err
 				}
 			}
@@ -538,7 +551,7 @@ verifies its result; the measured RTO is printed per step and in total.`,
 			opts := backup.FullRestoreOptions{
 				Root: o.root, Manifest: m, Keys: keys, DatabaseURL: backupDatabaseURL(cfg.Postgres),
 				PgRestore: os.Getenv("MUTT_BACKUP_PG_RESTORE"), Redis: rdb, ConfigPrefix: cfg.Keys.ConfigPrefix,
-				ConfigTargetDir: target, WithVault: withVault, Vault: kv, VaultNotFound: notFound,
+				ConfigTargetDir: target, WithVault: withVault, Vault: kv, VaultNotFound: vaultNotFound,
 			}
 			if !asJSON {
 				opts.Progress = g.stdout
@@ -549,6 +562,9 @@ verifies its result; the measured RTO is printed per step and in total.`,
 					Root: o.root, Keys: keys, Host: host, ToolVersion: version, Redis: rdb,
 					RedisPatterns: backup.DefaultRedisPatterns(cfg.KeyPrefix),
 					Postgres:      &backup.PostgresDumpOptions{DatabaseURL: backupDatabaseURL(cfg.Postgres), PgDump: os.Getenv("MUTT_BACKUP_PG_DUMP")},
+				}
+				if withVault {
+					safety.Vault, safety.VaultPaths = kv, backupVaultPaths(cfg.Vault)
 				}
 				defer backupSources(ctx, g, cfg, []string{backup.ComponentConfig}, &safety)()
 				opts.Safety = &safety
@@ -579,8 +595,19 @@ verifies its result; the measured RTO is printed per step and in total.`,
 			if err != nil {
 				return err
 			}
+			// The services are stopped during a restore, so their endpoints
+			// are skipped; Redis, PostgreSQL and the schema must be healthy.
+			rep := health.Run(ctx, health.Options{Config: cfg, Logger: g.logger(cfg)})
 			if !asJSON {
+				fmt.Fprintf(g.stdout, "health after restore: %s\n", rep.Status)
 				fmt.Fprintln(g.stdout, "next: start the services, run `mutt health`, then repoint DNS or the load balancer if this is a new host")
+			}
+			if failed := rep.Failed(); len(failed) > 0 {
+				names := make([]string, len(failed))
+				for i, c := range failed {
+					names[i] = c.Name + ": " + c.Detail
+				}
+				return fmt.Errorf("restored, but the health check fails: %s", strings.Join(names, "; "))
 			}
 			return nil
 		},
@@ -623,10 +650,11 @@ Settings: MUTT_BACKUP_REDIS_SERVER, the redis-server for the scratch Redis
 			if err != nil {
 				return err
 			}
-			cfg, err := g.loadConfig()
+			cfg, stop, err := g.loadBackupConfig(ctx)
 			if err != nil {
 				return err
 			}
+			defer stop()
 			m, err := backup.FindSet(o.root, set, backup.ComponentPostgres, backup.ComponentRedis)
 			if err != nil {
 				return err
@@ -642,6 +670,15 @@ Settings: MUTT_BACKUP_REDIS_SERVER, the redis-server for the scratch Redis
 			rep, err := backup.Drill(ctx, opts)
 			if err != nil {
 				return err
+			}
+			// The record is what `backup status --quarterly` and the
+			// MUTTDRDrillOverdue alert look at.
+			now := time.Now()
+			if err := backup.WriteDrillRecord(o.root, backup.DrillRecordOf(rep, now)); err != nil {
+				return fmt.Errorf("recording the DR drill: %w", err)
+			}
+			if err := backup.WriteMetricsFile(o.root, defaultMetricsFile(), now); err != nil {
+				fmt.Fprintf(g.stderr, "mutt: warning: %v\n", err)
 			}
 			if asJSON {
 				if err := writeJSON(g.stdout, rep); err != nil {
