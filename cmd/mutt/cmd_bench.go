@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -25,7 +26,7 @@ func newBenchCommand(g *globalOptions) *cobra.Command {
 	var bo benchOptions
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure ingest, alerter and forwarder throughput and end-to-end latency",
+		Short: "Measure ingest, alerter and forwarder throughput, end-to-end latency, backup and restore time, and API latency",
 		Long: `Run MUTT's real ingest, alerter and forwarder components in this process against the
 configured Redis (REDIS_URL, default redis://127.0.0.1:6379/0) and PostgreSQL, with a fake
 Moogsoft on a loopback port, and report events/s (alerts/s), latency, Redis round trips per
@@ -194,14 +195,138 @@ change a shipped setting and mark the result as tuned.`,
 	f.Float64Var(&allE2E.Rate, "e2e-rate", 2000, "events per second for end to end")
 	f.Float64Var(&allE2E.Seconds, "e2e-seconds", 20, "length of the timed part of end to end")
 
-	cmd.AddCommand(ingestCmd, alerterCmd, forwarderCmd, e2eCmd, allCmd)
+	var bk bench.BackupOptions
+	backupCmd := &cobra.Command{
+		Use:   "backup",
+		Short: "Back up, verify and restore a database of --rows audit rows and measure each step",
+		Long: `Fill the scratch database as months of use would (--rules rules, development hosts,
+device teams, their config audit rows, and --rows event audit rows over --months monthly
+partitions and --hosts hostnames), VACUUM ANALYZE it, then time what an operator runs,
+through the same code as the CLI: ` + "`mutt backup run --components postgres`" + ` (pg_dump into an
+age-encrypted artifact, quick-verified), ` + "`mutt backup verify`" + `, ` + "`mutt backup verify --deep`" + `
+(a test restore into a throw-away database) and ` + "`mutt restore postgres`" + ` (scratch restore,
+row counts, swap). Reports wall time, MB/s of database and the recovery time against the
+30-minute PostgreSQL RTO. The backup root and key are temporary; every database made is
+dropped at the end.`,
+		Example: `  mutt bench backup --rows 1000000`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.runBenchScenario(cmd.Context(), bo, func(ctx context.Context, env *bench.Env) (scenarioReport, error) {
+				return env.RunBackup(ctx, bk)
+			})
+		},
+	}
+	addSeedFlags(backupCmd, &bk.Seed)
+	f = backupCmd.Flags()
+	f.StringVar(&bk.Dir, "dir", "", "directory for the temporary backup root (default: the system's temporary directory)")
+	f.BoolVar(&bk.SkipDeep, "skip-deep", false, "leave out the deep verification")
+
+	var ap bench.APIOptions
+	apiCmd := &cobra.Command{
+		Use:   "api",
+		Short: "Measure the control-plane API's latency over --rules rules and --rows audit rows",
+		Long: `Fill the scratch database as ` + "`mutt bench backup`" + ` does, serve the control-plane API (the
+webui role's handler, over the configured PostgreSQL pool) on a loopback port of this
+process, and send --requests requests to each of GET /api/v2/rules, GET
+/api/v2/audit-logs?hostname=<an ordinary host, a different one each request> and
+GET /api/v2/audit-logs?hostname=<the busiest host, a tenth of the rows>, at each
+--concurrency, from a Go HTTP client in a closed loop. Reports p50, p95, p99, max and
+requests/s against the target p99 < 50 ms, and EXPLAIN (ANALYZE, BUFFERS) of the
+statements the audit search sent.`,
+		Example: `  mutt bench api --rows 1000000 --rules 1000`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.runBenchScenario(cmd.Context(), bo, func(ctx context.Context, env *bench.Env) (scenarioReport, error) {
+				return env.RunAPI(ctx, ap)
+			})
+		},
+	}
+	addSeedFlags(apiCmd, &ap.Seed)
+	f = apiCmd.Flags()
+	f.IntVar(&ap.Requests, "requests", 2_000, "timed requests per endpoint and concurrency")
+	f.IntSliceVar(&ap.Concurrency, "concurrency", []int{1, 8}, "requests in flight (each measured in turn)")
+	f.IntVar(&ap.Warmup, "warmup", 200, "untimed requests per endpoint first")
+
+	cmd.AddCommand(ingestCmd, alerterCmd, forwarderCmd, e2eCmd, allCmd, backupCmd, apiCmd)
 	return cmd
+}
+
+// addSeedFlags adds the flags of the data the backup and API scenarios
+// seed.
+func addSeedFlags(cmd *cobra.Command, o *bench.SeedOptions) {
+	f := cmd.Flags()
+	f.IntVar(&o.Rows, "rows", 1_000_000, "event audit rows")
+	f.IntVar(&o.Rules, "rules", 1_000, "rules")
+	f.IntVar(&o.Hosts, "hosts", 1_000, "distinct hostnames of the audit rows (the first has a tenth of them)")
+	f.IntVar(&o.Months, "months", 4, "monthly partitions the audit rows spread over, ending with the current month")
+}
+
+// scenarioReport is the report of a scenario with a layout of its own
+// (backup, api).
+type scenarioReport interface {
+	WriteText(w io.Writer) error
+	TargetMet() bool
+	Target() string
+}
+
+// runBenchScenario is runBench for a scenario with its own report: it sets
+// up the scratch database and key prefix, runs the scenario, prints its
+// report (also when it failed part way) and cleans up.
+func (g *globalOptions) runBenchScenario(ctx context.Context, bo benchOptions,
+	run func(context.Context, *bench.Env) (scenarioReport, error)) error {
+	var report scenarioReport
+	err := g.withBenchEnv(ctx, bo.profileDir, func(ctx context.Context, env *bench.Env) error {
+		var err error
+		report, err = run(ctx, env)
+		return err
+	})
+	if report != nil {
+		if perr := printScenario(g, bo, report); perr != nil {
+			err = errors.Join(err, perr)
+		}
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("benchmark interrupted: %w", err)
+		}
+		return err
+	}
+	if bo.strict && !report.TargetMet() {
+		return fmt.Errorf("target missed: %s", report.Target())
+	}
+	return nil
+}
+
+func printScenario(g *globalOptions, bo benchOptions, report scenarioReport) error {
+	if bo.jsonFile != "" {
+		b, err := json.MarshalIndent(report, "", "  ")
+		if err != nil {
+			return fmt.Errorf("encoding the report: %w", err)
+		}
+		if err := os.WriteFile(bo.jsonFile, append(b, '\n'), 0o644); err != nil {
+			return fmt.Errorf("writing the report: %w", err)
+		}
+	}
+	if bo.json {
+		enc := json.NewEncoder(g.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(report)
+	}
+	return report.WriteText(g.stdout)
 }
 
 // runBench sets up the scratch database and key prefix, runs the scenarios,
 // prints what they measured (also when one failed) and cleans up.
 func (g *globalOptions) runBench(ctx context.Context, bo benchOptions,
-	run func(context.Context, *bench.Env) ([]bench.Result, error)) (err error) {
+	run func(context.Context, *bench.Env) ([]bench.Result, error)) error {
+	return g.withBenchEnv(ctx, bo.profileDir, func(ctx context.Context, env *bench.Env) error {
+		return g.runResults(ctx, bo, env, run)
+	})
+}
+
+// withBenchEnv sets up the scratch database and key prefix, runs fn and
+// cleans up, also after Ctrl-C.
+func (g *globalOptions) withBenchEnv(ctx context.Context, profileDir string, fn func(context.Context, *bench.Env) error) (err error) {
 	cfg, err := g.loadConfig()
 	if err != nil {
 		return err
@@ -213,9 +338,8 @@ func (g *globalOptions) runBench(ctx context.Context, bo benchOptions,
 	}
 	opts := bench.Options{
 		Config: cfg, RedisURL: cfg.Redis.URL, AdminDatabaseURL: cfg.Postgres.URL,
-		Logger: g.logger(cfg), Progress: g.stderr, ProfileDir: bo.profileDir,
+		Logger: g.logger(cfg), Progress: g.stderr, ProfileDir: profileDir,
 	}
-	report := bench.Report{Started: time.Now()}
 	env, err := bench.Setup(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("setting up the benchmark: %w", err)
@@ -227,6 +351,13 @@ func (g *globalOptions) runBench(ctx context.Context, bo benchOptions,
 			err = errors.Join(err, fmt.Errorf("cleaning up (drop database %s and keys %s:* by hand): %w", env.Name(), env.Name(), cerr))
 		}
 	}()
+	return fn(ctx, env)
+}
+
+// runResults runs scenarios that report bench.Results and prints them.
+func (g *globalOptions) runResults(ctx context.Context, bo benchOptions, env *bench.Env,
+	run func(context.Context, *bench.Env) ([]bench.Result, error)) error {
+	report := bench.Report{Started: time.Now()}
 	report.Machine = env.Machine()
 	results, runErr := run(ctx, env)
 	for _, r := range results {
