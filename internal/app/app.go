@@ -69,6 +69,8 @@ func ParseRoles(s string) ([]string, error) {
 type ServeOptions struct {
 	Roles   []string
 	Migrate bool // apply migrations before starting
+	// Version is the product version the dashboard shows ("" to omit).
+	Version string
 	// Ready, when not nil, is called with the addresses actually listened on
 	// (role endpoint name → host:port) once every server listens.
 	Ready func(addrs map[string]string)

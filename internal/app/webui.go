@@ -48,6 +48,7 @@ func (s *Server) startWebUI(listen func(string, string, http.Handler) error) err
 		Store: st, Redis: s.rdb, Keys: cfg.Keys, Config: admin, Rates: rates, Keyring: ring, Sessions: sessions,
 		Logger: logger.With("component", "dashboard"), RequiredFields: cfg.Ingest.RequiredFields,
 		DefaultTeam: cfg.Alerter.UnhandledDefaultTeam, MaxReplays: cfg.Remediation.MaxReplays,
+		Version: s.opts.Version,
 	})
 	if err != nil {
 		return err

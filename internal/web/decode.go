@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/mutt-go/mutt/internal/configinput"
 )
 
 // Messages of body problems.
@@ -49,9 +51,18 @@ type object map[string]json.RawMessage
 // decodeObject reads a body that must be a JSON object with only the
 // allowed members. It answers 400/413 itself and returns ok=false then.
 func (s *Server) decodeObject(w http.ResponseWriter, r *http.Request, allowed ...string) (object, bool) {
+	return s.decodeBody(w, r, false, allowed)
+}
+
+// decodeBody is decodeObject; when optional, an empty body is an empty
+// object.
+func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, optional bool, allowed []string) (object, bool) {
 	b, ok := s.readBody(w, r)
 	if !ok {
 		return nil, false
+	}
+	if optional && len(bytes.TrimSpace(b)) == 0 {
+		return object{}, true
 	}
 	obj, err := parseObject(b, allowed)
 	if err != nil {
@@ -61,22 +72,15 @@ func (s *Server) decodeObject(w http.ResponseWriter, r *http.Request, allowed ..
 	return obj, true
 }
 
-// decodeOptionalObject is decodeObject for bodies that may be empty (an
-// empty body is an empty object).
-func (s *Server) decodeOptionalObject(w http.ResponseWriter, r *http.Request, allowed ...string) (object, bool) {
-	b, ok := s.readBody(w, r)
+// optionalReason reads a body that may be empty or hold only "reason". It
+// answers 400/413 itself and returns ok=false then.
+func (s *Server) optionalReason(w http.ResponseWriter, r *http.Request) (string, bool) {
+	o, ok := s.decodeBody(w, r, true, []string{"reason"})
 	if !ok {
-		return nil, false
+		return "", false
 	}
-	if len(bytes.TrimSpace(b)) == 0 {
-		return object{}, true
-	}
-	obj, err := parseObject(b, allowed)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return nil, false
-	}
-	return obj, true
+	reason, err := o.reason()
+	return reason, !answerBad(w, err)
 }
 
 func parseObject(b []byte, allowed []string) (object, error) {
@@ -117,18 +121,25 @@ func (o object) isNull(name string) bool {
 	return ok && bytes.Equal(bytes.TrimSpace(v), []byte("null"))
 }
 
-// str decodes a string member; null is allowed only when nullable. It
-// returns nil when absent or null.
-func (o object) str(name string, nullable bool) (*string, error) {
+// member returns the raw member to decode; nil when absent, or null and
+// nullable. A null that is not allowed is a 400 naming what it must be.
+func (o object) member(name string, nullable bool, mustBe string) (json.RawMessage, error) {
 	raw, ok := o[name]
-	if !ok {
+	if !ok || (nullable && o.isNull(name)) {
 		return nil, nil
 	}
 	if o.isNull(name) {
-		if nullable {
-			return nil, nil
-		}
-		return nil, badf("field %q must be a string, not null", name)
+		return nil, badf("field %q must be %s, not null", name, mustBe)
+	}
+	return raw, nil
+}
+
+// str decodes a string member; null is allowed only when nullable. It
+// returns nil when absent or null.
+func (o object) str(name string, nullable bool) (*string, error) {
+	raw, err := o.member(name, nullable, "a string")
+	if raw == nil {
+		return nil, err
 	}
 	var v string
 	if err := json.Unmarshal(raw, &v); err != nil {
@@ -143,15 +154,9 @@ func (o object) str(name string, nullable bool) (*string, error) {
 // integer decodes a whole-number member within the 32-bit range of the
 // table columns; nil when absent or null (and nullable).
 func (o object) integer(name string, nullable bool) (*int, error) {
-	raw, ok := o[name]
-	if !ok {
-		return nil, nil
-	}
-	if o.isNull(name) {
-		if nullable {
-			return nil, nil
-		}
-		return nil, badf("field %q must be an integer, not null", name)
+	raw, err := o.member(name, nullable, "an integer")
+	if raw == nil {
+		return nil, err
 	}
 	if t := bytes.TrimSpace(raw); len(t) == 0 || (t[0] != '-' && (t[0] < '0' || t[0] > '9')) {
 		return nil, badf("field %q must be an integer", name)
@@ -176,15 +181,9 @@ func (o object) integer(name string, nullable bool) (*int, error) {
 // boolean decodes a true/false member; nil when absent or null (and
 // nullable).
 func (o object) boolean(name string, nullable bool) (*bool, error) {
-	raw, ok := o[name]
-	if !ok {
-		return nil, nil
-	}
-	if o.isNull(name) {
-		if nullable {
-			return nil, nil
-		}
-		return nil, badf("field %q must be true or false, not null", name)
+	raw, err := o.member(name, nullable, "true or false")
+	if raw == nil {
+		return nil, err
 	}
 	var v bool
 	if err := json.Unmarshal(raw, &v); err != nil {
@@ -211,13 +210,19 @@ func pyList(names []string) string {
 	return "[" + strings.Join(quoted, ", ") + "]"
 }
 
-// answerBad writes err as a 400 when it is a *badRequest and reports
-// whether it did.
+// answerBad writes err as a 400 when it is a *badRequest or a
+// *configinput.FieldError (the first, for several) and reports whether it
+// did.
 func answerBad(w http.ResponseWriter, err error) bool {
 	var br *badRequest
-	if errors.As(err, &br) {
+	var fe *configinput.FieldError
+	switch {
+	case errors.As(err, &br):
 		writeError(w, http.StatusBadRequest, br.msg)
-		return true
+	case errors.As(err, &fe):
+		writeError(w, http.StatusBadRequest, fe.Message)
+	default:
+		return false
 	}
-	return false
+	return true
 }

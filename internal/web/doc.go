@@ -5,6 +5,7 @@
 // /metrics. The dashboard's pages live in the ui sub-package and are mounted
 // through Deps.UI.
 //
-// It reads and writes through store, configadmin, ratestats and slo; it
-// must not import alerter, ingest, forward or app.
+// It reads and writes through store, configadmin, ratestats and slo, and
+// checks rule, host and team input with configinput (as the dashboard
+// does); it must not import alerter, ingest, forward or app.
 package web

@@ -1,16 +1,11 @@
 package web
 
 import (
+	"context"
 	"net/http"
-	"unicode/utf8"
 
+	"github.com/mutt-go/mutt/internal/configinput"
 	"github.com/mutt-go/mutt/internal/store"
-)
-
-// Column limits of development_hosts and device_teams.
-const (
-	maxHostnameLen = 255
-	maxTeamLen     = 100
 )
 
 type hostItem struct {
@@ -33,54 +28,80 @@ func (s *Server) handleDevHostsList(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"hosts": items})
 }
 
-func (s *Server) handleDevHostAdd(w http.ResponseWriter, r *http.Request) {
+// hostStrings starts a development host or device team write: it needs the
+// store, then reads a body of the named string members (absent or null
+// read as "") and "reason", type-checking them in that order. It answers
+// the request itself and returns ok=false when any of that fails.
+func (s *Server) hostStrings(w http.ResponseWriter, r *http.Request, names ...string) (vals []string, reason string, ok bool) {
 	if !s.needStore(w) {
-		return
+		return nil, "", false
 	}
-	o, ok := s.decodeObject(w, r, "hostname", "reason")
+	o, ok := s.decodeObject(w, r, append(names, "reason")...)
 	if !ok {
-		return
+		return nil, "", false
 	}
-	host, err := o.str("hostname", true)
-	if answerBad(w, err) {
-		return
+	vals = make([]string, len(names))
+	for i, name := range names {
+		p, err := o.str(name, true)
+		if answerBad(w, err) {
+			return nil, "", false
+		}
+		if p != nil {
+			vals[i] = *p
+		}
 	}
 	reason, err := o.reason()
 	if answerBad(w, err) {
+		return nil, "", false
+	}
+	return vals, reason, true
+}
+
+// hostChanged answers the outcome of a development host or device team
+// write: the store's error mapped (conflict answering 409 with its text),
+// else status with the success message.
+func (s *Server) hostChanged(w http.ResponseWriter, r *http.Request, what string, err error, conflict string, status int, done string) {
+	if err != nil {
+		s.storeError(w, r, what, err, msgHostNotFound, conflict)
 		return
 	}
-	if host == nil || *host == "" {
+	writeJSON(w, status, message{done})
+}
+
+// deleteHostRow removes the development host or device team of
+// {hostname} through del.
+func (s *Server) deleteHostRow(w http.ResponseWriter, r *http.Request, what, done string,
+	del func(*store.Store, context.Context, string, store.Actor) error) {
+	if !s.needStore(w) {
+		return
+	}
+	reason, ok := s.optionalReason(w, r)
+	if !ok {
+		return
+	}
+	err := del(s.deps.Store, r.Context(), r.PathValue("hostname"), actor(r, reason))
+	s.hostChanged(w, r, what, err, "", http.StatusOK, done)
+}
+
+func (s *Server) handleDevHostAdd(w http.ResponseWriter, r *http.Request) {
+	v, reason, ok := s.hostStrings(w, r, "hostname")
+	if !ok {
+		return
+	}
+	host := v[0]
+	if host == "" {
 		writeError(w, http.StatusBadRequest, "hostname is required")
 		return
 	}
-	if utf8.RuneCountInString(*host) > maxHostnameLen {
-		writeError(w, http.StatusBadRequest, "hostname must be at most 255 characters")
+	if answerBad(w, configinput.Hostname(host)) {
 		return
 	}
-	if err := s.deps.Store.AddDevHost(r.Context(), *host, actor(r, reason)); err != nil {
-		s.storeError(w, r, "adding development host", err, msgHostNotFound, "Hostname already exists")
-		return
-	}
-	writeJSON(w, http.StatusCreated, message{"Dev host added successfully"})
+	err := s.deps.Store.AddDevHost(r.Context(), host, actor(r, reason))
+	s.hostChanged(w, r, "adding development host", err, "Hostname already exists", http.StatusCreated, "Dev host added successfully")
 }
 
 func (s *Server) handleDevHostDelete(w http.ResponseWriter, r *http.Request) {
-	if !s.needStore(w) {
-		return
-	}
-	o, ok := s.decodeOptionalObject(w, r, "reason")
-	if !ok {
-		return
-	}
-	reason, err := o.reason()
-	if answerBad(w, err) {
-		return
-	}
-	if err := s.deps.Store.DeleteDevHost(r.Context(), r.PathValue("hostname"), actor(r, reason)); err != nil {
-		s.storeError(w, r, "deleting development host", err, msgHostNotFound, "")
-		return
-	}
-	writeJSON(w, http.StatusOK, message{"Dev host deleted successfully"})
+	s.deleteHostRow(w, r, "deleting development host", "Dev host deleted successfully", (*store.Store).DeleteDevHost)
 }
 
 func (s *Server) handleTeamsList(w http.ResponseWriter, r *http.Request) {
@@ -98,99 +119,40 @@ func (s *Server) handleTeamsList(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"teams": teams})
 }
 
-// checkTeam validates the lengths of a mapping.
-func checkTeam(host, team string) error {
-	if utf8.RuneCountInString(host) > maxHostnameLen {
-		return badf("hostname must be at most 255 characters")
-	}
-	if utf8.RuneCountInString(team) > maxTeamLen {
-		return badf("team_assignment must be at most 100 characters")
-	}
-	return nil
-}
-
 func (s *Server) handleTeamAdd(w http.ResponseWriter, r *http.Request) {
-	if !s.needStore(w) {
-		return
-	}
-	o, ok := s.decodeObject(w, r, "hostname", "team_assignment", "reason")
+	v, reason, ok := s.hostStrings(w, r, "hostname", "team_assignment")
 	if !ok {
 		return
 	}
-	host, err := o.str("hostname", true)
-	if answerBad(w, err) {
-		return
-	}
-	team, err := o.str("team_assignment", true)
-	if answerBad(w, err) {
-		return
-	}
-	reason, err := o.reason()
-	if answerBad(w, err) {
-		return
-	}
-	if host == nil || *host == "" || team == nil || *team == "" {
+	t := store.Team{Hostname: v[0], TeamAssignment: v[1]}
+	if t.Hostname == "" || t.TeamAssignment == "" {
 		writeError(w, http.StatusBadRequest, "hostname and team_assignment are required")
 		return
 	}
-	if answerBad(w, checkTeam(*host, *team)) {
+	if answerBad(w, configinput.Team(t)) {
 		return
 	}
-	err = s.deps.Store.AddTeam(r.Context(), store.Team{Hostname: *host, TeamAssignment: *team}, actor(r, reason))
-	if err != nil {
-		s.storeError(w, r, "adding device team", err, msgHostNotFound, "Hostname already has a team assignment")
-		return
-	}
-	writeJSON(w, http.StatusCreated, message{"Team mapping added successfully"})
+	err := s.deps.Store.AddTeam(r.Context(), t, actor(r, reason))
+	s.hostChanged(w, r, "adding device team", err, "Hostname already has a team assignment", http.StatusCreated, "Team mapping added successfully")
 }
 
 func (s *Server) handleTeamUpdate(w http.ResponseWriter, r *http.Request) {
-	if !s.needStore(w) {
-		return
-	}
-	o, ok := s.decodeObject(w, r, "team_assignment", "reason")
+	v, reason, ok := s.hostStrings(w, r, "team_assignment")
 	if !ok {
 		return
 	}
-	team, err := o.str("team_assignment", true)
-	if answerBad(w, err) {
-		return
-	}
-	reason, err := o.reason()
-	if answerBad(w, err) {
-		return
-	}
-	if team == nil || *team == "" {
+	t := store.Team{Hostname: r.PathValue("hostname"), TeamAssignment: v[0]}
+	if t.TeamAssignment == "" {
 		writeError(w, http.StatusBadRequest, "team_assignment is required")
 		return
 	}
-	host := r.PathValue("hostname")
-	if answerBad(w, checkTeam(host, *team)) {
+	if answerBad(w, configinput.Team(t)) {
 		return
 	}
-	err = s.deps.Store.UpdateTeam(r.Context(), store.Team{Hostname: host, TeamAssignment: *team}, actor(r, reason))
-	if err != nil {
-		s.storeError(w, r, "updating device team", err, msgHostNotFound, "")
-		return
-	}
-	writeJSON(w, http.StatusOK, message{"Team mapping updated successfully"})
+	err := s.deps.Store.UpdateTeam(r.Context(), t, actor(r, reason))
+	s.hostChanged(w, r, "updating device team", err, "", http.StatusOK, "Team mapping updated successfully")
 }
 
 func (s *Server) handleTeamDelete(w http.ResponseWriter, r *http.Request) {
-	if !s.needStore(w) {
-		return
-	}
-	o, ok := s.decodeOptionalObject(w, r, "reason")
-	if !ok {
-		return
-	}
-	reason, err := o.reason()
-	if answerBad(w, err) {
-		return
-	}
-	if err := s.deps.Store.DeleteTeam(r.Context(), r.PathValue("hostname"), actor(r, reason)); err != nil {
-		s.storeError(w, r, "deleting device team", err, msgHostNotFound, "")
-		return
-	}
-	writeJSON(w, http.StatusOK, message{"Team mapping deleted successfully"})
+	s.deleteHostRow(w, r, "deleting device team", "Team mapping deleted successfully", (*store.Store).DeleteTeam)
 }

@@ -1,20 +1,13 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
+	"github.com/mutt-go/mutt/internal/configinput"
 	"github.com/mutt-go/mutt/internal/rules"
 	"github.com/mutt-go/mutt/internal/store"
-)
-
-// Column limits of alert_rules.
-const (
-	maxMatchLen    = 255
-	maxHandlingLen = 100
 )
 
 // ruleFields are the writable members of a rule body, in canonical order.
@@ -133,47 +126,6 @@ func blank(o object, name string) bool {
 	return err == nil && p != nil && *p == ""
 }
 
-// checkRule validates a complete rule as it would be stored.
-func checkRule(rule store.Rule) error {
-	switch rule.MatchType {
-	case string(rules.Contains), string(rules.Regex), string(rules.OIDPrefix):
-	default:
-		return badf("match_type must be one of: contains, regex, oid_prefix")
-	}
-	if rule.SyslogSeverity != nil && (*rule.SyslogSeverity < 0 || *rule.SyslogSeverity > 7) {
-		return badf("syslog_severity must be from 0 to 7")
-	}
-	for _, f := range []struct {
-		name  string
-		value *string
-		max   int
-	}{
-		{"match_string", rule.MatchString, maxMatchLen},
-		{"trap_oid", rule.TrapOID, maxMatchLen},
-		{"prod_handling", &rule.ProdHandling, maxHandlingLen},
-		{"dev_handling", &rule.DevHandling, maxHandlingLen},
-		{"team_assignment", &rule.TeamAssignment, maxHandlingLen},
-	} {
-		if f.value != nil && utf8.RuneCountInString(*f.value) > f.max {
-			return badf("%s must be at most %d characters", f.name, f.max)
-		}
-	}
-	if (rule.MatchString == nil || *rule.MatchString == "") && (rule.TrapOID == nil || *rule.TrapOID == "") {
-		return badf("Either match_string or trap_oid is required")
-	}
-	if rule.MatchType == string(rules.Regex) && rule.MatchString != nil && *rule.MatchString != "" {
-		probe := rules.Rule{MatchType: rules.Regex, MatchString: *rule.MatchString, ProdHandling: "x", DevHandling: "x", Team: "x"}
-		if err := rules.Validate(probe); err != nil {
-			var re *rules.RuleError
-			if errors.As(err, &re) && re.Field == "match_string" {
-				return badf("invalid match_string: %v", re.Err)
-			}
-			return badf("invalid match_string")
-		}
-	}
-	return nil
-}
-
 func (s *Server) handleRuleCreate(w http.ResponseWriter, r *http.Request) {
 	if !s.needStore(w) {
 		return
@@ -214,7 +166,7 @@ func (s *Server) handleRuleCreate(w http.ResponseWriter, r *http.Request) {
 	if in.active != nil {
 		rule.IsActive = *in.active
 	}
-	if answerBad(w, checkRule(rule)) {
+	if answerBad(w, configinput.Rule(rule)) {
 		return
 	}
 	id, err := s.deps.Store.CreateRule(r.Context(), rule, actor(r, in.reason))
@@ -281,7 +233,7 @@ func (s *Server) handleRuleUpdate(w http.ResponseWriter, r *http.Request) {
 			fields[f] = *in.active
 		}
 	}
-	if answerBad(w, checkRule(merged)) {
+	if answerBad(w, configinput.Rule(merged)) {
 		return
 	}
 	if err := s.deps.Store.UpdateRule(r.Context(), id, fields, actor(r, in.reason)); err != nil {
@@ -300,12 +252,8 @@ func (s *Server) handleRuleDelete(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, r, "reading rule", err, msgRuleNotFound, "")
 		return
 	}
-	o, ok := s.decodeOptionalObject(w, r, "reason")
+	reason, ok := s.optionalReason(w, r)
 	if !ok {
-		return
-	}
-	reason, err := o.reason()
-	if answerBad(w, err) {
 		return
 	}
 	if err := s.deps.Store.DeleteRule(r.Context(), id, actor(r, reason)); err != nil {

@@ -131,35 +131,12 @@ func (u *UI) configAudit(w http.ResponseWriter, r *http.Request, s *session) {
 	default:
 		v.Errors["operation"] = "Choose CREATE, UPDATE or DELETE."
 	}
-	if v.RecordID != "" {
-		id, err := strconv.ParseInt(v.RecordID, 10, 64)
-		if err != nil || id < 0 {
-			v.Errors["record_id"] = "Enter a record number."
-		} else {
-			f.RecordID = &id
+	f.RecordID = idFilter(v.RecordID, "record_id", "Enter a record number.", v.Errors)
+	f.Start, f.End = dateFilter(v.Start, "start_date", v.Errors), dateFilter(v.End, "end_date", v.Errors)
+	if len(v.Errors) == 0 {
+		if !u.needStore(w, r, s) {
+			return
 		}
-	}
-	if v.Start != "" {
-		t, err := parseWhen(v.Start)
-		if err != nil {
-			v.Errors["start_date"] = err.Error()
-		}
-		f.Start = t
-	}
-	if v.End != "" {
-		t, err := parseWhen(v.End)
-		if err != nil {
-			v.Errors["end_date"] = err.Error()
-		}
-		f.End = t
-	}
-	status := http.StatusOK
-	if len(v.Errors) > 0 {
-		status = http.StatusBadRequest
-	} else if u.deps.Store == nil {
-		u.errorPage(w, r, s, http.StatusServiceUnavailable, "The database is not configured.")
-		return
-	} else {
 		rows, total, err := u.deps.Store.SearchConfigAudit(r.Context(), f)
 		if err != nil {
 			u.failed(w, r, s, "searching the config audit log", err)
@@ -170,7 +147,7 @@ func (u *UI) configAudit(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 		v.Pager = newPager(q, page, total, configAuditPageSize)
 	}
-	u.show(w, r, s, status, "audit", "audit", "Configuration Audit Log", v)
+	u.show(w, r, s, filterStatus(v.Errors), "audit", "audit", "Configuration Audit Log", v)
 }
 
 // eventsView is the event audit page's data.
@@ -187,35 +164,12 @@ func (u *UI) events(w http.ResponseWriter, r *http.Request, s *session) {
 		Start: q.Get("start_date"), End: q.Get("end_date"), Errors: map[string]string{}}
 	page := pageNumber(q)
 	f := store.EventAuditFilter{Hostname: v.Hostname, Limit: eventAuditPageSize, Offset: (page - 1) * eventAuditPageSize}
-	if v.RuleID != "" {
-		id, err := strconv.ParseInt(v.RuleID, 10, 64)
-		if err != nil || id < 0 {
-			v.Errors["rule_id"] = "Enter a rule number."
-		} else {
-			f.RuleID = &id
+	f.RuleID = idFilter(v.RuleID, "rule_id", "Enter a rule number.", v.Errors)
+	f.Start, f.End = dateFilter(v.Start, "start_date", v.Errors), dateFilter(v.End, "end_date", v.Errors)
+	if len(v.Errors) == 0 {
+		if !u.needStore(w, r, s) {
+			return
 		}
-	}
-	if v.Start != "" {
-		t, err := parseWhen(v.Start)
-		if err != nil {
-			v.Errors["start_date"] = err.Error()
-		}
-		f.Start = t
-	}
-	if v.End != "" {
-		t, err := parseWhen(v.End)
-		if err != nil {
-			v.Errors["end_date"] = err.Error()
-		}
-		f.End = t
-	}
-	status := http.StatusOK
-	if len(v.Errors) > 0 {
-		status = http.StatusBadRequest
-	} else if u.deps.Store == nil {
-		u.errorPage(w, r, s, http.StatusServiceUnavailable, "The database is not configured.")
-		return
-	} else {
 		rows, total, estimated, err := u.deps.Store.SearchEventAudit(r.Context(), f)
 		if err != nil {
 			u.failed(w, r, s, "searching the event audit log", err)
@@ -225,5 +179,40 @@ func (u *UI) events(w http.ResponseWriter, r *http.Request, s *session) {
 		v.Pager = newPager(q, page, total, eventAuditPageSize)
 		v.Pager.Estimated = estimated
 	}
-	u.show(w, r, s, status, "events", "events", "Event audit", v)
+	u.show(w, r, s, filterStatus(v.Errors), "events", "events", "Event audit", v)
+}
+
+// idFilter reads a record or rule number filter; nil when empty, and nil
+// with errs[field] set to msg when it is not a non-negative number.
+func idFilter(value, field, msg string, errs map[string]string) *int64 {
+	if value == "" {
+		return nil
+	}
+	id, err := strconv.ParseInt(value, 10, 64)
+	if err != nil || id < 0 {
+		errs[field] = msg
+		return nil
+	}
+	return &id
+}
+
+// dateFilter reads a start_date or end_date filter; zero when empty, and
+// zero with errs[field] set when it cannot be parsed.
+func dateFilter(value, field string, errs map[string]string) time.Time {
+	if value == "" {
+		return time.Time{}
+	}
+	t, err := parseWhen(value)
+	if err != nil {
+		errs[field] = err.Error()
+	}
+	return t
+}
+
+// filterStatus is 400 when a search filter was refused, else 200.
+func filterStatus(errs map[string]string) int {
+	if len(errs) > 0 {
+		return http.StatusBadRequest
+	}
+	return http.StatusOK
 }

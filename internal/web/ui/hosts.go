@@ -4,15 +4,9 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"unicode/utf8"
 
+	"github.com/mutt-go/mutt/internal/configinput"
 	"github.com/mutt-go/mutt/internal/store"
-)
-
-// Column limits of development_hosts and device_teams.
-const (
-	maxHostnameLen = 255
-	maxTeamLen     = 100
 )
 
 // hostsView is the development hosts page's data.
@@ -27,8 +21,7 @@ func (u *UI) devHosts(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 func (u *UI) showHosts(w http.ResponseWriter, r *http.Request, s *session, status int, v hostsView) {
-	if u.deps.Store == nil {
-		u.errorPage(w, r, s, http.StatusServiceUnavailable, "The database is not configured.")
+	if !u.needStore(w, r, s) {
 		return
 	}
 	hosts, err := u.deps.Store.ListDevHosts(r.Context())
@@ -40,13 +33,14 @@ func (u *UI) showHosts(w http.ResponseWriter, r *http.Request, s *session, statu
 	u.show(w, r, s, status, "dev_hosts", "dev-hosts", "Development hosts", v)
 }
 
-// checkHostname says what is wrong with a hostname typed into a form.
+// checkHostname says what is wrong with a hostname typed into a form: the
+// dashboard's own words for an empty one, else the API's check.
 func checkHostname(h string) string {
-	switch {
-	case h == "":
+	if h == "" {
 		return "Enter a hostname."
-	case utf8.RuneCountInString(h) > maxHostnameLen:
-		return "A hostname has at most 255 characters."
+	}
+	if err := configinput.Hostname(h); err != nil {
+		return err.Error()
 	}
 	return ""
 }
@@ -57,8 +51,7 @@ func (u *UI) devHostAdd(w http.ResponseWriter, r *http.Request, s *session) {
 		u.showHosts(w, r, s, http.StatusUnprocessableEntity, hostsView{Hostname: host, Error: msg})
 		return
 	}
-	if u.deps.Store == nil {
-		u.errorPage(w, r, s, http.StatusServiceUnavailable, "The database is not configured.")
+	if !u.needStore(w, r, s) {
 		return
 	}
 	err := u.deps.Store.AddDevHost(r.Context(), host, u.actor(r, s))
@@ -75,8 +68,7 @@ func (u *UI) devHostAdd(w http.ResponseWriter, r *http.Request, s *session) {
 
 func (u *UI) devHostDelete(w http.ResponseWriter, r *http.Request, s *session) {
 	host := r.PostFormValue("hostname")
-	if u.deps.Store == nil {
-		u.errorPage(w, r, s, http.StatusServiceUnavailable, "The database is not configured.")
+	if !u.needStore(w, r, s) {
 		return
 	}
 	err := u.deps.Store.DeleteDevHost(r.Context(), host, u.actor(r, s))

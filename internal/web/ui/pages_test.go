@@ -363,3 +363,45 @@ func TestHostTeamAndConfigForms(t *testing.T) {
 		t.Errorf("config audit rows %+v", rows)
 	}
 }
+
+// TestFormsShowTheAPIMessages checks that the dashboard refuses what the
+// API refuses, with the API's words next to the field, and that the footer
+// shows the product version.
+func TestFormsShowTheAPIMessages(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	b.login()
+	tests := []struct {
+		name, form, path string
+		values           url.Values
+		want             []string
+	}{
+		{"host too long", "/dev-hosts", "/dev-hosts", url.Values{"hostname": {strings.Repeat("h", 256)}},
+			[]string{`id="hostname_error">hostname must be at most 255 characters`}},
+		{"team too long", "/teams", "/teams", url.Values{"hostname": {"r1"}, "team_assignment": {strings.Repeat("t", 101)}},
+			[]string{`id="team_assignment_error">team_assignment must be at most 100 characters`}},
+		{"rule", "/rules/new", "/rules", url.Values{"match_string": {"a"}, "match_type": {"glob"}, "syslog_severity": {"9"},
+			"priority": {"1"}, "prod_handling": {"P"}, "dev_handling": {"D"}, "team_assignment": {"T"}},
+			[]string{`id="match_type_error">match_type must be one of: contains, regex, oid_prefix`,
+				`id="syslog_severity_error">syslog_severity must be from 0 to 7`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := b.get(tt.form); !strings.Contains(got.Body, "MUTT test") {
+				t.Errorf("%s: the footer lacks the version", tt.form)
+			}
+			p := b.post(tt.path, tt.values)
+			if p.Status != http.StatusUnprocessableEntity {
+				t.Fatalf("status %d", p.Status)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(p.Body, want) {
+					t.Errorf("page lacks %q", want)
+				}
+			}
+		})
+	}
+	if rows := e.auditRows("alert_rules"); len(rows) != 0 {
+		t.Fatalf("refused input audited: %v", rows)
+	}
+}

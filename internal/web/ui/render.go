@@ -139,6 +139,16 @@ func (u *UI) failed(w http.ResponseWriter, r *http.Request, s *session, doing st
 		fmt.Sprintf("Something went wrong %s. The details are in the server log under correlation id %s.", doing, cid))
 }
 
+// needStore shows a 503 page when there is no database and reports whether
+// there is one.
+func (u *UI) needStore(w http.ResponseWriter, r *http.Request, s *session) bool {
+	if u.deps.Store == nil {
+		u.errorPage(w, r, s, http.StatusServiceUnavailable, "The database is not configured.")
+		return false
+	}
+	return true
+}
+
 func (u *UI) notFound(w http.ResponseWriter, r *http.Request, s *session) {
 	u.errorPage(w, r, s, http.StatusNotFound, "There is no page at "+r.URL.Path+".")
 }

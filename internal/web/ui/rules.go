@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mutt-go/mutt/internal/configinput"
 	"github.com/mutt-go/mutt/internal/rules"
 	"github.com/mutt-go/mutt/internal/ruletest"
 	"github.com/mutt-go/mutt/internal/store"
@@ -25,8 +26,7 @@ func (u *UI) rulesList(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 func (u *UI) showRules(w http.ResponseWriter, r *http.Request, s *session, status int, v rulesView) {
-	if u.deps.Store == nil {
-		u.errorPage(w, r, s, http.StatusServiceUnavailable, "The database is not configured.")
+	if !u.needStore(w, r, s) {
 		return
 	}
 	list, err := u.deps.Store.ListRules(r.Context())
@@ -53,8 +53,7 @@ func (u *UI) ruleTest(w http.ResponseWriter, r *http.Request, s *session) {
 		u.showRules(w, r, s, http.StatusUnprocessableEntity, v)
 		return
 	}
-	if u.deps.Store == nil {
-		u.errorPage(w, r, s, http.StatusServiceUnavailable, "The database is not configured.")
+	if !u.needStore(w, r, s) {
 		return
 	}
 	set, err := u.deps.Store.LoadRuleSet(r.Context())
@@ -151,7 +150,13 @@ func readRuleForm(r *http.Request) (ruleForm, store.Rule) {
 	} else {
 		x.Priority = n
 	}
-	// The engine's own validation: a rule it accepts is one it can use.
+	// The API's checks in its words, then the engine's own validation: a
+	// rule it accepts is one it can use.
+	for field, msg := range fieldErrors(configinput.Rule(x)) {
+		if _, seen := f.Errors[field]; !seen {
+			f.Errors[field] = msg
+		}
+	}
 	probe := rules.Rule{MatchString: f.MatchString, TrapOID: f.TrapOID, Severity: sev, MatchType: rules.MatchType(f.MatchType),
 		Priority: x.Priority, ProdHandling: f.Prod, DevHandling: f.Dev, Team: f.Team, Active: f.Active}
 	for _, err := range flatten(rules.Validate(probe)) {
@@ -183,8 +188,7 @@ func (u *UI) ruleNew(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 func (u *UI) ruleCreate(w http.ResponseWriter, r *http.Request, s *session) {
-	if u.deps.Store == nil {
-		u.errorPage(w, r, s, http.StatusServiceUnavailable, "The database is not configured.")
+	if !u.needStore(w, r, s) {
 		return
 	}
 	f, x := readRuleForm(r)
@@ -193,16 +197,11 @@ func (u *UI) ruleCreate(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	id, err := u.deps.Store.CreateRule(r.Context(), x, u.actor(r, s))
-	switch {
-	case errors.Is(err, store.ErrConflict):
-		f.Errors["match_string"] = "a rule with the same match already exists"
-		u.show(w, r, s, http.StatusConflict, "rule_form", "rules", "New rule", f)
+	if status := refusedRule(err, f); status != 0 {
+		u.show(w, r, s, status, "rule_form", "rules", "New rule", f)
 		return
-	case errors.Is(err, store.ErrInvalidConfigChange):
-		f.Errors["match_string"] = "the database refused this rule"
-		u.show(w, r, s, http.StatusUnprocessableEntity, "rule_form", "rules", "New rule", f)
-		return
-	case err != nil:
+	}
+	if err != nil {
 		u.failed(w, r, s, "creating the rule", err)
 		return
 	}
@@ -211,8 +210,7 @@ func (u *UI) ruleCreate(w http.ResponseWriter, r *http.Request, s *session) {
 
 // pathRule reads the rule named by {id}; it answers 404 itself.
 func (u *UI) pathRule(w http.ResponseWriter, r *http.Request, s *session) (store.Rule, bool) {
-	if u.deps.Store == nil {
-		u.errorPage(w, r, s, http.StatusServiceUnavailable, "The database is not configured.")
+	if !u.needStore(w, r, s) {
 		return store.Rule{}, false
 	}
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
@@ -258,65 +256,74 @@ func (u *UI) ruleUpdate(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	err := u.deps.Store.UpdateRule(r.Context(), old.ID, fields, u.actor(r, s))
-	switch {
-	case errors.Is(err, store.ErrNotFound):
+	if errors.Is(err, store.ErrNotFound) {
 		u.redirect(w, r, "/rules", flash{Text: fmt.Sprintf("Rule %d no longer exists.", old.ID), Error: true})
 		return
-	case errors.Is(err, store.ErrConflict):
-		f.Errors["match_string"] = "a rule with the same match already exists"
-		u.show(w, r, s, http.StatusConflict, "rule_form", "rules", title, f)
+	}
+	if status := refusedRule(err, f); status != 0 {
+		u.show(w, r, s, status, "rule_form", "rules", title, f)
 		return
-	case errors.Is(err, store.ErrInvalidConfigChange):
-		f.Errors["match_string"] = "the database refused this rule"
-		u.show(w, r, s, http.StatusUnprocessableEntity, "rule_form", "rules", title, f)
-		return
-	case err != nil:
+	}
+	if err != nil {
 		u.failed(w, r, s, "updating the rule", err)
 		return
 	}
 	u.redirect(w, r, "/rules", flash{Text: fmt.Sprintf("Rule %d updated (%d field(s)).", old.ID, len(fields))})
 }
 
+// refusedRule puts the store's refusal of a rule (a duplicate, or a value
+// the database will not take) next to match_string and returns the status
+// to show the form with; 0 when err is no refusal.
+func refusedRule(err error, f ruleForm) int {
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		f.Errors["match_string"] = "a rule with the same match already exists"
+		return http.StatusConflict
+	case errors.Is(err, store.ErrInvalidConfigChange):
+		f.Errors["match_string"] = "the database refused this rule"
+		return http.StatusUnprocessableEntity
+	}
+	return 0
+}
+
 // changedRuleFields are the columns whose values differ, as UpdateRule
 // takes them.
 func changedRuleFields(old, x store.Rule) map[string]any {
 	f := map[string]any{}
-	if !sameString(old.MatchString, x.MatchString) {
-		f["match_string"] = x.MatchString
-	}
-	if !sameString(old.TrapOID, x.TrapOID) {
-		f["trap_oid"] = x.TrapOID
-	}
-	if (old.SyslogSeverity == nil) != (x.SyslogSeverity == nil) ||
-		(old.SyslogSeverity != nil && *old.SyslogSeverity != *x.SyslogSeverity) {
-		f["syslog_severity"] = x.SyslogSeverity
-	}
-	if old.MatchType != x.MatchType {
-		f["match_type"] = x.MatchType
-	}
-	if old.Priority != x.Priority {
-		f["priority"] = x.Priority
-	}
-	if old.ProdHandling != x.ProdHandling {
-		f["prod_handling"] = x.ProdHandling
-	}
-	if old.DevHandling != x.DevHandling {
-		f["dev_handling"] = x.DevHandling
-	}
-	if old.TeamAssignment != x.TeamAssignment {
-		f["team_assignment"] = x.TeamAssignment
-	}
-	if old.IsActive != x.IsActive {
-		f["is_active"] = x.IsActive
+	for _, c := range []struct {
+		column string
+		same   bool
+		value  any
+	}{
+		{"match_string", sameString(old.MatchString, x.MatchString), x.MatchString},
+		{"trap_oid", sameString(old.TrapOID, x.TrapOID), x.TrapOID},
+		{"syslog_severity", sameInt(old.SyslogSeverity, x.SyslogSeverity), x.SyslogSeverity},
+		{"match_type", old.MatchType == x.MatchType, x.MatchType},
+		{"priority", old.Priority == x.Priority, x.Priority},
+		{"prod_handling", old.ProdHandling == x.ProdHandling, x.ProdHandling},
+		{"dev_handling", old.DevHandling == x.DevHandling, x.DevHandling},
+		{"team_assignment", old.TeamAssignment == x.TeamAssignment, x.TeamAssignment},
+		{"is_active", old.IsActive == x.IsActive, x.IsActive},
+	} {
+		if !c.same {
+			f[c.column] = c.value
+		}
 	}
 	return f
 }
 
+// sameString compares optional strings, an empty one being the same as
+// none.
 func sameString(a, b *string) bool {
 	if a == nil || b == nil {
 		return (a == nil || *a == "") && (b == nil || *b == "")
 	}
 	return *a == *b
+}
+
+// sameInt compares optional numbers.
+func sameInt(a, b *int) bool {
+	return (a == nil) == (b == nil) && (a == nil || *a == *b)
 }
 
 func (u *UI) ruleDelete(w http.ResponseWriter, r *http.Request, s *session) {

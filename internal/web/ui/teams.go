@@ -4,8 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"unicode/utf8"
 
+	"github.com/mutt-go/mutt/internal/configinput"
 	"github.com/mutt-go/mutt/internal/store"
 )
 
@@ -21,8 +21,7 @@ func (u *UI) teams(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 func (u *UI) showTeams(w http.ResponseWriter, r *http.Request, s *session, status int, v teamsView) {
-	if u.deps.Store == nil {
-		u.errorPage(w, r, s, http.StatusServiceUnavailable, "The database is not configured.")
+	if !u.needStore(w, r, s) {
 		return
 	}
 	list, err := u.deps.Store.ListTeams(r.Context())
@@ -34,21 +33,30 @@ func (u *UI) showTeams(w http.ResponseWriter, r *http.Request, s *session, statu
 	u.show(w, r, s, status, "teams", "teams", "Device teams", v)
 }
 
-// readTeam reads and checks a team form.
+// readTeam reads and checks a team form: the dashboard's own words for
+// empty fields, else the API's checks, each next to its field.
 func readTeam(r *http.Request) (store.Team, map[string]string) {
 	t := store.Team{Hostname: strings.TrimSpace(r.PostFormValue("hostname")),
 		TeamAssignment: strings.TrimSpace(r.PostFormValue("team_assignment"))}
-	errs := map[string]string{}
+	errs := fieldErrors(configinput.Team(t))
 	if msg := checkHostname(t.Hostname); msg != "" {
 		errs["hostname"] = msg
 	}
-	switch {
-	case t.TeamAssignment == "":
+	if t.TeamAssignment == "" {
 		errs["team_assignment"] = "Enter a team."
-	case utf8.RuneCountInString(t.TeamAssignment) > maxTeamLen:
-		errs["team_assignment"] = "A team has at most 100 characters."
 	}
 	return t, errs
+}
+
+// fieldErrors maps each refused field to its first message.
+func fieldErrors(err error) map[string]string {
+	errs := map[string]string{}
+	for _, fe := range configinput.Fields(err) {
+		if _, seen := errs[fe.Field]; !seen {
+			errs[fe.Field] = fe.Message
+		}
+	}
+	return errs
 }
 
 func (u *UI) teamAdd(w http.ResponseWriter, r *http.Request, s *session) {
@@ -57,8 +65,7 @@ func (u *UI) teamAdd(w http.ResponseWriter, r *http.Request, s *session) {
 		u.showTeams(w, r, s, http.StatusUnprocessableEntity, teamsView{Form: t, Errors: errs})
 		return
 	}
-	if u.deps.Store == nil {
-		u.errorPage(w, r, s, http.StatusServiceUnavailable, "The database is not configured.")
+	if !u.needStore(w, r, s) {
 		return
 	}
 	err := u.deps.Store.AddTeam(r.Context(), t, u.actor(r, s))
@@ -84,8 +91,7 @@ func (u *UI) teamUpdate(w http.ResponseWriter, r *http.Request, s *session) {
 		u.redirect(w, r, "/teams", flash{Text: t.Hostname + ": " + msg, Error: true})
 		return
 	}
-	if u.deps.Store == nil {
-		u.errorPage(w, r, s, http.StatusServiceUnavailable, "The database is not configured.")
+	if !u.needStore(w, r, s) {
 		return
 	}
 	err := u.deps.Store.UpdateTeam(r.Context(), t, u.actor(r, s))
@@ -102,8 +108,7 @@ func (u *UI) teamUpdate(w http.ResponseWriter, r *http.Request, s *session) {
 
 func (u *UI) teamDelete(w http.ResponseWriter, r *http.Request, s *session) {
 	host := r.PostFormValue("hostname")
-	if u.deps.Store == nil {
-		u.errorPage(w, r, s, http.StatusServiceUnavailable, "The database is not configured.")
+	if !u.needStore(w, r, s) {
 		return
 	}
 	err := u.deps.Store.DeleteTeam(r.Context(), host, u.actor(r, s))
