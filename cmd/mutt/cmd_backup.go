@@ -20,6 +20,7 @@ import (
 	"github.com/mutt-go/mutt/internal/app"
 	"github.com/mutt-go/mutt/internal/backup"
 	"github.com/mutt-go/mutt/internal/config"
+	"github.com/mutt-go/mutt/internal/health"
 	"github.com/mutt-go/mutt/internal/store"
 )
 
@@ -298,20 +299,6 @@ func setBytes(m *backup.Manifest) int64 {
 	return n
 }
 
-// humanBytes prints a size with a binary unit.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
 // backupListEntry is one set in `backup list --json`.
 type backupListEntry struct {
 	SetID      string            `json:"set_id"`
@@ -376,7 +363,7 @@ func newBackupListCommand(g *globalOptions, b *backupOptions) *cobra.Command {
 					profile += " (pinned)"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.SetID, e.Time.Format(time.RFC3339), profile, e.Status,
-					strings.Join(cs, " "), humanBytes(e.Bytes))
+					strings.Join(cs, " "), health.FormatBytes(e.Bytes))
 			}
 			return tw.Flush()
 		},
@@ -458,7 +445,7 @@ func printManifest(w io.Writer, m *backup.Manifest) {
 			fmt.Fprintf(w, "  count %s = %d\n", k, c.Counts[k])
 		}
 		for _, a := range c.Artifacts {
-			fmt.Fprintf(w, "  artifact %s (%s, sha256 %s)\n", a.Path, humanBytes(a.Bytes), a.SHA256)
+			fmt.Fprintf(w, "  artifact %s (%s, sha256 %s)\n", a.Path, health.FormatBytes(a.Bytes), a.SHA256)
 		}
 		if v := c.Verify; v != nil {
 			fmt.Fprintf(w, "  verify %s %s at %s", v.Level, v.Status, v.At.Format(time.RFC3339))
@@ -479,17 +466,21 @@ type backupVerifyResult struct {
 
 func newBackupVerifyCommand(g *globalOptions, b *backupOptions) *cobra.Command {
 	var (
-		latest bool
-		all    bool
-		asJSON bool
-		deep   bool
+		latest     bool
+		latestEach bool
+		all        bool
+		asJSON     bool
+		deep       bool
 	)
 	cmd := &cobra.Command{
-		Use:   "verify [<id> | --latest | --all] [--deep]",
+		Use:   "verify [<id> | --latest | --latest-each | --all] [--deep]",
 		Short: "Quick-verify backup sets: sizes, SHA-256 and age headers",
 		Long: `Check every artifact of a set against its manifest without decrypting: size,
 SHA-256 of the stored file and a well-formed age header. The result is written
-into the manifest. Without arguments the latest set is verified.`,
+into the manifest. Without arguments the latest set is verified.
+--latest-each picks, for every component, the newest set holding it; with
+--deep only those components are test-restored, which is what the monthly
+check of ` + "`mutt backup status --monthly`" + ` needs.`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 1 {
 				return usageError{errors.New("verify takes at most one set id")}
@@ -498,44 +489,55 @@ into the manifest. Without arguments the latest set is verified.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			picks := 0
-			for _, p := range []bool{len(args) == 1, latest, all} {
+			for _, p := range []bool{len(args) == 1, latest, latestEach, all} {
 				if p {
 					picks++
 				}
 			}
 			if picks > 1 {
-				return usageError{errors.New("give one of <id>, --latest and --all")}
+				return usageError{errors.New("give one of <id>, --latest, --latest-each and --all")}
 			}
 			unlock, err := backup.Lock(b.root)
 			if err != nil {
 				return lockedError(err)
 			}
 			defer unlock()
-			var sets []*backup.Manifest
+			// A selection without components deep-verifies every one.
+			var sets []backup.SetSelection
 			switch {
-			case all:
-				if sets, err = backup.ListManifests(b.root); err != nil {
-					return err
-				}
-			case len(args) == 1:
-				m, err := findSet(b.root, args[0])
+			case all || latestEach:
+				ms, err := backup.ListManifests(b.root)
 				if err != nil {
 					return err
 				}
-				sets = append(sets, m)
+				if latestEach {
+					sets = backup.LatestEach(ms)
+					if len(sets) == 0 {
+						return fmt.Errorf("no backup set under %s holds a successful component; run `mutt backup list`", b.root)
+					}
+					break
+				}
+				for _, m := range ms {
+					sets = append(sets, backup.SetSelection{Manifest: m})
+				}
 			default:
-				m, err := findSet(b.root, "latest")
+				arg := "latest"
+				if len(args) == 1 {
+					arg = args[0]
+				}
+				m, err := findSet(b.root, arg)
 				if err != nil {
 					return err
 				}
-				sets = append(sets, m)
+				sets = append(sets, backup.SetSelection{Manifest: m})
 			}
 			results := []backupVerifyResult{}
 			var bad []string
-			for _, m := range sets {
+			for _, s := range sets {
+				m := s.Manifest
 				errs := backup.VerifyQuickSet(b.root, m, time.Now())
 				if deep && len(errs) == 0 {
-					errs = deepVerifySet(cmd, g, b.root, m)
+					errs = deepVerifySet(cmd, g, b.root, m, s.Components)
 				}
 				if _, err := backup.WriteManifest(b.root, m); err != nil {
 					return err
@@ -568,6 +570,7 @@ into the manifest. Without arguments the latest set is verified.`,
 	}
 	cmd.Flags().BoolVar(&latest, "latest", false, "verify the newest set (the default)")
 	cmd.Flags().BoolVar(&deep, "deep", false, "also decrypt and test-restore into throw-away targets (needs MUTT_BACKUP_IDENTITY_FILE)")
+	cmd.Flags().BoolVar(&latestEach, "latest-each", false, "verify, per component, the newest set holding it")
 	cmd.Flags().BoolVar(&all, "all", false, "verify every set")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
@@ -763,12 +766,12 @@ under its directory are considered. Asks for confirmation unless --yes.`,
 					fmt.Fprintf(g.stdout, "keep    %s (%s)\n", d.SetID, d.Reason)
 				}
 				for _, d := range res.Delete {
-					fmt.Fprintf(g.stdout, "delete  %s (%s, %s)\n", d.SetID, d.Reason, humanBytes(d.Bytes))
+					fmt.Fprintf(g.stdout, "delete  %s (%s, %s)\n", d.SetID, d.Reason, health.FormatBytes(d.Bytes))
 				}
 				for _, p := range res.Garbage {
 					fmt.Fprintf(g.stdout, "garbage %s\n", p)
 				}
-				fmt.Fprintf(g.stdout, "%d sets and %d garbage paths to remove, %s\n", len(res.Delete), len(res.Garbage), humanBytes(res.PlanBytes))
+				fmt.Fprintf(g.stdout, "%d sets and %d garbage paths to remove, %s\n", len(res.Delete), len(res.Garbage), health.FormatBytes(res.PlanBytes))
 			}
 			nothing := len(ids) == 0 && len(res.Garbage) == 0
 			if dryRun || nothing {
@@ -798,7 +801,7 @@ under its directory are considered. Asks for confirmation unless --yes.`,
 					return err
 				}
 			} else {
-				fmt.Fprintf(g.stdout, "freed %s\n", humanBytes(res.FreedBytes))
+				fmt.Fprintf(g.stdout, "freed %s\n", health.FormatBytes(res.FreedBytes))
 			}
 			if err := errors.Join(derr, gerr); err != nil {
 				return fmt.Errorf("pruning %s: %w", b.root, err)

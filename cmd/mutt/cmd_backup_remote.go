@@ -18,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/mutt-go/mutt/internal/backup"
+	"github.com/mutt-go/mutt/internal/health"
 	"github.com/mutt-go/mutt/internal/secrets"
 )
 
@@ -174,7 +175,7 @@ func printSyncResults(w io.Writer, results []backup.SyncResult) {
 		case backup.SyncSkipped:
 			skipped++
 		case backup.StatusOK:
-			fmt.Fprintf(w, "synced  %s to %s (%d uploaded, %s; %d already there)\n", r.SetID, r.Target, r.Uploaded, humanBytes(r.Bytes), r.Present)
+			fmt.Fprintf(w, "synced  %s to %s (%d uploaded, %s; %d already there)\n", r.SetID, r.Target, r.Uploaded, health.FormatBytes(r.Bytes), r.Present)
 			for _, p := range r.Repaired {
 				fmt.Fprintf(w, "  repaired corrupt remote copy of %s\n", p)
 			}
@@ -316,7 +317,7 @@ on the remote (a rebuilt server pulling the old one's sets).
 					}
 				} else if err == nil {
 					fmt.Fprintf(g.stdout, "pulled %s from %s (%d downloaded, %s; %d already here)\n",
-						res.SetID, res.Target, res.Downloaded, humanBytes(res.Bytes), res.Present)
+						res.SetID, res.Target, res.Downloaded, health.FormatBytes(res.Bytes), res.Present)
 				}
 			}
 			if err != nil {

@@ -126,7 +126,7 @@ the config updates channel so running services reload them.`,
 			if len(classes) == 0 {
 				classes = backup.DefaultRedisRestoreClasses()
 			}
-			if err := confirm(cmd, g, o.yes, "restore", fmt.Sprintf("restore Redis classes %s from set %s in %s mode?", strings.Join(classes, ","), m.SetID, mode)); err != nil {
+			if err := o.confirmWrite(cmd, g, false, fmt.Sprintf("restore Redis classes %s from set %s in %s mode?", strings.Join(classes, ","), m.SetID, mode)); err != nil {
 				return err
 			}
 			rdb, err := app.ConnectRedis(cmd.Context(), cfg.Redis, g.logger(cfg))
@@ -177,13 +177,32 @@ func (o *restoreOptions) prepare(cmd *cobra.Command, g *globalOptions, set, comp
 	return keys, cfg, m, stopSecrets, nil
 }
 
+// confirmWrite asks before a restore writes anything; a dry run writes
+// nothing and goes ahead without asking.
+func (o *restoreOptions) confirmWrite(cmd *cobra.Command, g *globalOptions, dryRun bool, question string) error {
+	if dryRun {
+		return nil
+	}
+	return confirm(cmd, g, o.yes, "restore", question)
+}
+
+// finishWrite closes the output of a restore that may be a dry run: it says
+// nothing was written, or prints the measured RTO against target.
+func finishWrite(w io.Writer, dryRun bool, what string, start time.Time, target time.Duration) {
+	if dryRun {
+		fmt.Fprintln(w, "dry run: nothing written")
+		return
+	}
+	printRTO(w, what, time.Since(start), target)
+}
+
 func newRestorePostgresCommand(g *globalOptions, o *restoreOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "postgres <id|latest>",
 		Short: "Restore the PostgreSQL database and swap it in",
 		Long: `Restore the database of a backup set into a new scratch database, compare its
 row counts with the manifest and only then swap it in: the live database is
-renamed to <db>_pre_restore_<time> and kept, the scratch database takes its
+renamed to <db>_pre_restore_<time>_<4 hex> and kept, the scratch database takes its
 name. Any failure before the swap leaves the live database untouched.
 
 Settings: MUTT_BACKUP_PG_RESTORE, the pg_restore to use (default: PATH).`,
@@ -201,7 +220,7 @@ Settings: MUTT_BACKUP_PG_RESTORE, the pg_restore to use (default: PATH).`,
 				liveVersion, _ = store.SchemaVersion(ctx, pool)
 				pool.Close()
 			}
-			if err := confirm(cmd, g, o.yes, "restore", fmt.Sprintf("replace the live MUTT database with the one of set %s?", m.SetID)); err != nil {
+			if err := o.confirmWrite(cmd, g, false, fmt.Sprintf("replace the live MUTT database with the one of set %s?", m.SetID)); err != nil {
 				return err
 			}
 			res, err := backup.RestorePostgresSet(ctx, backup.PostgresRestoreOptions{
@@ -275,14 +294,12 @@ left alone. --files selects a glob on the path or base name, or a directory.`,
 				return err
 			}
 			defer stop()
-			if !dryRun {
-				where := target
-				if where == "" {
-					where = "/"
-				}
-				if err := confirm(cmd, g, o.yes, "restore", fmt.Sprintf("restore the configuration files of set %s under %s?", m.SetID, where)); err != nil {
-					return err
-				}
+			where := target
+			if where == "" {
+				where = "/"
+			}
+			if err := o.confirmWrite(cmd, g, dryRun, fmt.Sprintf("restore the configuration files of set %s under %s?", m.SetID, where)); err != nil {
+				return err
 			}
 			res, err := backup.RestoreConfigFiles(cmd.Context(), backup.ConfigRestoreOptions{
 				Root: o.root, Manifest: m, Keys: keys, TargetDir: target, Files: files, DryRun: dryRun,
@@ -301,13 +318,11 @@ left alone. --files selects a glob on the path or base name, or a directory.`,
 					fmt.Fprintf(g.stdout, "%-9s %s\n", l.verb, p)
 				}
 			}
-			if dryRun {
-				fmt.Fprintln(g.stdout, "dry run: nothing written")
-				return nil
+			if !dryRun {
+				fmt.Fprintf(g.stdout, "restored %d files (%d added, %d changed) from set %s; restart the affected services\n",
+					len(res.Added)+len(res.Changed), len(res.Added), len(res.Changed), m.SetID)
 			}
-			fmt.Fprintf(g.stdout, "restored %d files (%d added, %d changed) from set %s; restart the affected services\n",
-				len(res.Added)+len(res.Changed), len(res.Added), len(res.Changed), m.SetID)
-			printRTO(g.stdout, "config", time.Since(start), backup.RTOConfig)
+			finishWrite(g.stdout, dryRun, "config", start, backup.RTOConfig)
 			return nil
 		},
 	}
@@ -336,10 +351,8 @@ also deletes keys the backup does not hold.`,
 				return err
 			}
 			defer stop()
-			if !dryRun {
-				if err := confirm(cmd, g, o.yes, "restore", fmt.Sprintf("restore the dynamic configuration of set %s?", m.SetID)); err != nil {
-					return err
-				}
+			if err := o.confirmWrite(cmd, g, dryRun, fmt.Sprintf("restore the dynamic configuration of set %s?", m.SetID)); err != nil {
+				return err
 			}
 			rdb, err := app.ConnectRedis(ctx, cfg.Redis, g.logger(cfg))
 			if err != nil {
@@ -367,11 +380,7 @@ also deletes keys the backup does not hold.`,
 				return writeJSON(g.stdout, res)
 			}
 			fmt.Fprintf(g.stdout, "set %d keys, %d already current, deleted %d (set %s)\n", len(res.Set), len(res.Unchanged), len(res.Deleted), m.SetID)
-			if dryRun {
-				fmt.Fprintln(g.stdout, "dry run: nothing written")
-				return nil
-			}
-			printRTO(g.stdout, "dynamic config", time.Since(start), backup.RTOConfig)
+			finishWrite(g.stdout, dryRun, "dynamic config", start, backup.RTOConfig)
 			return nil
 		},
 	}
@@ -401,10 +410,8 @@ exactly the backed-up keys. Only key names are ever printed.`,
 			if err != nil {
 				return err
 			}
-			if !dryRun {
-				if err := confirm(cmd, g, o.yes, "restore", fmt.Sprintf("write the Vault secrets of set %s?", m.SetID)); err != nil {
-					return err
-				}
+			if err := o.confirmWrite(cmd, g, dryRun, fmt.Sprintf("write the Vault secrets of set %s?", m.SetID)); err != nil {
+				return err
 			}
 			changes, err := backup.RestoreVault(cmd.Context(), backup.VaultRestoreOptions{Root: o.root, Manifest: m, Keys: keys, KV: kv, Merge: merge, DryRun: dryRun, NotFound: vaultNotFound})
 			for _, c := range changes {
@@ -466,9 +473,10 @@ func backupSources(ctx context.Context, g *globalOptions, cfg config.Config, nam
 	return closeAll
 }
 
-// deepVerifySet test-restores set m into throw-away targets and records
-// the deep results in m (the caller writes the manifest).
-func deepVerifySet(cmd *cobra.Command, g *globalOptions, root string, m *backup.Manifest) []error {
+// deepVerifySet test-restores the named components of set m (all when none
+// is named) into throw-away targets and records the deep results in m (the
+// caller writes the manifest).
+func deepVerifySet(cmd *cobra.Command, g *globalOptions, root string, m *backup.Manifest, components []string) []error {
 	ctx := cmd.Context()
 	b := backupOptions{root: root}
 	keys, err := b.keys()
@@ -483,6 +491,7 @@ func deepVerifySet(cmd *cobra.Command, g *globalOptions, root string, m *backup.
 	opts := backup.DeepVerifyOptions{
 		Root: root, Manifest: m, Keys: keys, DatabaseURL: backupDatabaseURL(cfg.Postgres),
 		PgRestore: os.Getenv("MUTT_BACKUP_PG_RESTORE"), RedisServer: os.Getenv("MUTT_BACKUP_REDIS_SERVER"),
+		Components: components,
 	}
 	if rdb, err := app.ConnectRedis(ctx, cfg.Redis, g.logger(cfg)); err == nil {
 		defer rdb.Close()
@@ -490,6 +499,9 @@ func deepVerifySet(cmd *cobra.Command, g *globalOptions, root string, m *backup.
 	}
 	errs := backup.DeepVerify(ctx, opts)
 	for _, c := range m.Components {
+		if len(components) > 0 && !slices.Contains(components, c.Name) {
+			continue
+		}
 		if c.Verify != nil && c.Verify.Level == backup.VerifyDeep {
 			fmt.Fprintf(g.stdout, "  deep %s: %s: %s\n", c.Name, c.Verify.Status, c.Verify.Detail)
 		}

@@ -310,18 +310,16 @@ func (w *ArtifactWriter) finish() error {
 	if err := w.enc.Close(); err != nil {
 		return fmt.Errorf("finishing encryption: %w", err)
 	}
-	if err := w.f.Sync(); err != nil {
-		return fmt.Errorf("syncing: %w", err)
-	}
-	if err := w.f.Close(); err != nil {
-		return err
-	}
-	w.f = nil
-	if err := os.Rename(w.part, w.final); err != nil {
+	f := w.f
+	w.f = nil // commitPartial closes it in every case
+	if err := commitPartial(f, w.part, w.final); err != nil {
+		// Only a failed directory sync comes after the rename.
+		_, serr := os.Lstat(w.final)
+		w.renamed = serr == nil
 		return err
 	}
 	w.renamed = true
-	return syncDir(filepath.Dir(w.final))
+	return nil
 }
 
 // Abort discards the artifact and removes its partial file. It is safe to
@@ -507,18 +505,6 @@ func ensureRoot(root string) error {
 		if err := os.Chmod(root, 0o700); err != nil {
 			return fmt.Errorf("restricting backup root to 0700: %w", err)
 		}
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("syncing directory %s: %w", dir, err)
 	}
 	return nil
 }

@@ -251,12 +251,7 @@ func archiveEntry(tw *tar.Writer, p string, info fs.FileInfo, res *ConfigArchive
 	name := strings.TrimPrefix(filepath.ToSlash(p), "/")
 	switch {
 	case info.Mode().IsDir():
-		hdr, err := tar.FileInfoHeader(info, "")
-		if err != nil {
-			return fmt.Errorf("archiving %s: %w", p, err)
-		}
-		hdr.Name, hdr.Format = name+"/", tar.FormatPAX
-		if err := tw.WriteHeader(hdr); err != nil {
+		if err := writeTarHeader(tw, info, "", name+"/"); err != nil {
 			return fmt.Errorf("archiving %s: %w", p, err)
 		}
 		res.Dirs++
@@ -265,12 +260,7 @@ func archiveEntry(tw *tar.Writer, p string, info fs.FileInfo, res *ConfigArchive
 		if err != nil {
 			return fmt.Errorf("archiving %s: %w", p, err)
 		}
-		hdr, err := tar.FileInfoHeader(info, target)
-		if err != nil {
-			return fmt.Errorf("archiving %s: %w", p, err)
-		}
-		hdr.Name, hdr.Format = name, tar.FormatPAX
-		if err := tw.WriteHeader(hdr); err != nil {
+		if err := writeTarHeader(tw, info, target, name); err != nil {
 			return fmt.Errorf("archiving %s: %w", p, err)
 		}
 		res.Symlinks++
@@ -280,27 +270,13 @@ func archiveEntry(tw *tar.Writer, p string, info fs.FileInfo, res *ConfigArchive
 			return fmt.Errorf("archiving %s: %w", p, err)
 		}
 		defer f.Close()
-		// The header must describe what is read: take the size from the
-		// open file, not from the earlier directory listing.
-		fi, err := f.Stat()
-		if err != nil {
-			return fmt.Errorf("archiving %s: %w", p, err)
-		}
-		hdr, err := tar.FileInfoHeader(fi, "")
-		if err != nil {
-			return fmt.Errorf("archiving %s: %w", p, err)
-		}
-		hdr.Name, hdr.Format = name, tar.FormatPAX
-		if err := tw.WriteHeader(hdr); err != nil {
-			return fmt.Errorf("archiving %s: %w", p, err)
-		}
 		h := sha256.New()
-		n, err := io.Copy(io.MultiWriter(tw, h), io.LimitReader(f, fi.Size()))
+		n, size, err := writeTarFile(tw, f, name, h)
 		if err != nil {
 			return fmt.Errorf("archiving %s: %w", p, err)
 		}
-		if n != fi.Size() {
-			return fmt.Errorf("archiving %s: file shrank while being read (%d of %d bytes)", p, n, fi.Size())
+		if n != size {
+			return fmt.Errorf("archiving %s: file shrank while being read (%d of %d bytes)", p, n, size)
 		}
 		res.Files["/"+name] = hex.EncodeToString(h.Sum(nil))
 	}

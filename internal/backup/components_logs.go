@@ -82,32 +82,20 @@ func archiveLogFile(tw *tar.Writer, p, name string, res *LogArchiveResult) error
 		return fmt.Errorf("opening %s: %w", p, err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", p, err)
-	}
-	hdr, err := tar.FileInfoHeader(fi, "")
+	n, size, err := writeTarFile(tw, f, name, nil)
 	if err != nil {
 		return fmt.Errorf("archiving %s: %w", p, err)
 	}
-	hdr.Name, hdr.Format = name, tar.FormatPAX
-	if err := tw.WriteHeader(hdr); err != nil {
-		return fmt.Errorf("archiving %s: %w", p, err)
-	}
-	n, err := io.Copy(tw, io.LimitReader(f, fi.Size()))
-	if err != nil {
-		return fmt.Errorf("archiving %s: %w", p, err)
-	}
-	if n < fi.Size() {
+	if n < size {
 		// Truncated by a copytruncate rotation: pad so the entry keeps
 		// the size its header announced.
-		if _, err := io.CopyN(tw, zeroReader{}, fi.Size()-n); err != nil {
+		if _, err := io.CopyN(tw, zeroReader{}, size-n); err != nil {
 			return fmt.Errorf("archiving %s: %w", p, err)
 		}
 		res.Truncated++
 	}
 	res.Files++
-	res.Bytes += fi.Size()
+	res.Bytes += size
 	return nil
 }
 

@@ -127,22 +127,41 @@ func deepPostgres(ctx context.Context, o DeepVerifyOptions, c *Component) (strin
 	if o.DatabaseURL == "" {
 		return "", errors.New("no database configured to restore into")
 	}
-	cfg, err := pgx.ParseConfig(o.DatabaseURL)
+	db, err := newScratchDB(o.DatabaseURL, "verify")
 	if err != nil {
-		return "", errors.New("the database connection string does not parse")
+		return "", err
 	}
-	name := scratchDBName(cfg.Database, "verify")
-	adminURL := pgWithDatabase(o.DatabaseURL, "postgres")
-	defer dropDatabase(ctx, adminURL, name)
-	counts, err := restorePostgresArtifact(ctx, o.Root, c.Artifacts[0], o.Keys, adminURL, name, o.PgRestore)
+	defer db.drop(ctx)
+	counts, err := restorePostgresArtifact(ctx, o.Root, c.Artifacts[0], o.Keys, db.AdminURL, db.Name, o.PgRestore)
 	if err != nil {
 		return "", err
 	}
 	if diff := countDiff(c.Counts, counts); diff != "" {
 		return "", fmt.Errorf("%w: %s", ErrCountMismatch, diff)
 	}
-	return fmt.Sprintf("restored into %s; %d table counts match", name, len(c.Counts)), nil
+	return fmt.Sprintf("restored into %s; %d table counts match", db.Name, len(c.Counts)), nil
 }
+
+// scratchDB is a throw-away database on the server of the MUTT database.
+type scratchDB struct {
+	// Name is "<db>_<what>_<rand>"; URL connects to it and AdminURL to the
+	// server's "postgres" database, from which it is created and dropped.
+	Name, URL, AdminURL string
+}
+
+// newScratchDB names a scratch database beside the one of databaseURL; it
+// creates nothing.
+func newScratchDB(databaseURL, what string) (scratchDB, error) {
+	cfg, err := pgx.ParseConfig(databaseURL)
+	if err != nil {
+		return scratchDB{}, errors.New("the database connection string does not parse")
+	}
+	name := scratchDBName(cfg.Database, what)
+	return scratchDB{Name: name, URL: pgWithDatabase(databaseURL, name), AdminURL: pgWithDatabase(databaseURL, "postgres")}, nil
+}
+
+// drop removes the scratch database, also when ctx is cancelled.
+func (s scratchDB) drop(ctx context.Context) error { return dropDatabase(ctx, s.AdminURL, s.Name) }
 
 // restorePostgresArtifact restores one dump artifact into the new database
 // name and returns its counts; the plaintext checksum is checked too.

@@ -2,7 +2,6 @@ package backup
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -93,9 +92,9 @@ func Drill(ctx context.Context, o DrillOptions) (*DrillReport, error) {
 	if !o.Keys.CanDecrypt() {
 		return nil, fmt.Errorf("drill: %w (set %s)", ErrNoIdentity, settingIdentity)
 	}
-	cfg, err := pgx.ParseConfig(o.DatabaseURL)
+	db, err := newScratchDB(o.DatabaseURL, "drill")
 	if err != nil {
-		return nil, errors.New("drill: the database connection string does not parse")
+		return nil, fmt.Errorf("drill: %w", err)
 	}
 	rep.SnapshotAt = snapshotTime(m)
 	start := now()
@@ -114,17 +113,14 @@ func Drill(ctx context.Context, o DrillOptions) (*DrillReport, error) {
 	}
 
 	// PostgreSQL into a scratch database.
-	scratchDB := scratchDBName(cfg.Database, "drill")
-	adminURL := pgWithDatabase(o.DatabaseURL, "postgres")
-	scratchURL := pgWithDatabase(o.DatabaseURL, scratchDB)
 	if o.Keep {
-		rep.Kept = append(rep.Kept, "database "+scratchDB)
+		rep.Kept = append(rep.Kept, "database "+db.Name)
 	} else {
-		defer dropDatabase(ctx, adminURL, scratchDB)
+		defer db.drop(ctx)
 	}
 	pgc := m.Component(ComponentPostgres)
 	pgErr := step(ComponentPostgres, func() (string, error) {
-		counts, err := restorePostgresArtifact(ctx, o.Root, pgc.Artifacts[0], o.Keys, adminURL, scratchDB, o.PgRestore)
+		counts, err := restorePostgresArtifact(ctx, o.Root, pgc.Artifacts[0], o.Keys, db.AdminURL, db.Name, o.PgRestore)
 		if err != nil {
 			return "", err
 		}
@@ -135,18 +131,18 @@ func Drill(ctx context.Context, o DrillOptions) (*DrillReport, error) {
 		if err != nil {
 			return "", err
 		}
-		plan, err := migrateRestored(ctx, scratchURL, binary)
+		plan, err := migrateRestored(ctx, db.URL, binary)
 		if err != nil {
 			return "", err
 		}
-		detail := fmt.Sprintf("restored into %s; %d table counts match the manifest", scratchDB, len(pgc.Counts))
+		detail := fmt.Sprintf("restored into %s; %d table counts match the manifest", db.Name, len(pgc.Counts))
 		if plan.Migrate {
 			detail += fmt.Sprintf("; migrated from schema %d to %d", plan.Backup, plan.Binary)
 		}
 		return detail, nil
 	})
 	if pgErr == nil {
-		tables, ok, err := compareTables(ctx, scratchURL, o.DatabaseURL, pgc.Counts)
+		tables, ok, err := compareTables(ctx, db.URL, o.DatabaseURL, pgc.Counts)
 		rep.Tables = tables
 		if err != nil {
 			return nil, fmt.Errorf("drill: comparing tables: %w", err)

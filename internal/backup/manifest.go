@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -162,36 +163,10 @@ func WriteManifest(root string, m *Manifest) (string, error) {
 		return "", fmt.Errorf("writing manifest %s: %w", m.SetID, err)
 	}
 	path := filepath.Join(root, rel)
-	if err := writeFileAtomic(path, append(data, '\n')); err != nil {
+	if err := writeFileAtomic(path, bytes.NewReader(append(data, '\n')), nil); err != nil {
 		return "", fmt.Errorf("writing manifest %s: %w", m.SetID, err)
 	}
 	return path, nil
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	part := path + ".partial"
-	f, err := os.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(part, path)
-	}
-	if err != nil {
-		os.Remove(part)
-		return err
-	}
-	return syncDir(filepath.Dir(path))
 }
 
 // ReadManifest reads and checks one manifest file.

@@ -80,7 +80,7 @@ func WriteDrillRecord(root string, r DrillRecord) error {
 		return fmt.Errorf("writing drill record: %w", err)
 	}
 	p := filepath.Join(root, drillsDir, r.At.UTC().Format(setTimeFmt)+".json")
-	if err := writeFileAtomic(p, append(data, '\n')); err != nil {
+	if err := writeFileAtomic(p, bytes.NewReader(append(data, '\n')), nil); err != nil {
 		return fmt.Errorf("writing drill record: %w", err)
 	}
 	return nil
@@ -131,7 +131,7 @@ func WriteAlertTest(root string, a AlertTest) error {
 	if err != nil {
 		return fmt.Errorf("writing alert test marker: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(root, alertTestFile), append(data, '\n')); err != nil {
+	if err := writeFileAtomic(filepath.Join(root, alertTestFile), bytes.NewReader(append(data, '\n')), nil); err != nil {
 		return fmt.Errorf("writing alert test marker: %w", err)
 	}
 	return nil

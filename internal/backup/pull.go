@@ -3,7 +3,6 @@ package backup
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -224,37 +223,16 @@ func downloadArtifact(ctx context.Context, final string, st RemoteStore, a Artif
 		return err
 	}
 	defer rc.Close()
-	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
-		return err
-	}
-	part := final + ".partial"
-	f, err := os.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	h := sha256.New()
 	// One byte more than expected is read so that a longer object is
 	// caught without downloading all of it.
 	src := &progressReader{r: io.LimitReader(ctxReader{ctx, rc}, a.Bytes+1), add: progress}
-	n, err := io.Copy(io.MultiWriter(f, h), src)
-	if err == nil && n != a.Bytes {
-		err = fmt.Errorf("%w: remote has %d bytes, manifest says %d", ErrCorrupt, n, a.Bytes)
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); err == nil && got != a.SHA256 {
-		err = fmt.Errorf("%w: remote has sha256 %s, manifest says %s", ErrCorrupt, got, a.SHA256)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(part, final)
-	}
-	if err != nil {
-		os.Remove(part)
-		return err
-	}
-	return syncDir(filepath.Dir(final))
+	return writeFileAtomic(final, src, func(n int64, sum string) error {
+		if n != a.Bytes {
+			return fmt.Errorf("%w: remote has %d bytes, manifest says %d", ErrCorrupt, n, a.Bytes)
+		}
+		if sum != a.SHA256 {
+			return fmt.Errorf("%w: remote has sha256 %s, manifest says %s", ErrCorrupt, sum, a.SHA256)
+		}
+		return nil
+	})
 }

@@ -2,8 +2,6 @@ package backup
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -69,36 +67,15 @@ func (d *DirRemote) Put(ctx context.Context, rel string, r io.Reader, size int64
 }
 
 func (d *DirRemote) put(ctx context.Context, final string, r io.Reader, size int64, want string) error {
-	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
-		return err
-	}
-	part := final + ".partial"
-	f, err := os.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), ctxReader{ctx, r})
-	if err == nil && n != size {
-		err = fmt.Errorf("got %d bytes, want %d", n, size)
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); err == nil && want != "" && got != want {
-		err = fmt.Errorf("%w: sha256 %s, want %s", ErrCorrupt, got, want)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(part, final)
-	}
-	if err != nil {
-		os.Remove(part)
-		return err
-	}
-	return syncDir(filepath.Dir(final))
+	return writeFileAtomic(final, ctxReader{ctx, r}, func(n int64, sum string) error {
+		if n != size {
+			return fmt.Errorf("got %d bytes, want %d", n, size)
+		}
+		if want != "" && sum != want {
+			return fmt.Errorf("%w: sha256 %s, want %s", ErrCorrupt, sum, want)
+		}
+		return nil
+	})
 }
 
 // ctxReader stops a copy once ctx is done.

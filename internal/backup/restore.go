@@ -100,7 +100,8 @@ type PostgresRestoreOptions struct {
 	DatabaseURL string
 	// PgRestore is the pg_restore to use; empty means the one in PATH.
 	PgRestore string
-	// Now stamps the scratch and kept databases' names; nil means time.Now.
+	// Now stamps the scratch and kept databases' names (a random suffix
+	// follows the stamp); nil means time.Now.
 	Now func() time.Time
 }
 
@@ -121,7 +122,7 @@ type PostgresRestoreResult struct {
 // RestorePostgresSet restores the postgres component of the set into a new
 // scratch database, checks its row counts against the manifest and only
 // then swaps it in: the live database is renamed to
-// "<db>_pre_restore_<stamp>" and the scratch database takes its name (which
+// "<db>_pre_restore_<stamp>_<4 hex>" and the scratch database takes its name (which
 // it simply gets when no live database exists any more). Any
 // failure before the swap leaves the live database untouched and the
 // scratch database dropped.
@@ -143,7 +144,8 @@ func RestorePostgresSet(ctx context.Context, o PostgresRestoreOptions) (Postgres
 	if o.Now != nil {
 		now = o.Now
 	}
-	stamp := now().UTC().Format(StampFormat)
+	// The random suffix keeps two restores within one second apart.
+	stamp := now().UTC().Format(StampFormat) + "_" + randHex(2)
 	scratch := live + "_restore_" + stamp
 	old := live + "_pre_restore_" + stamp
 	if len(old) > 63 {

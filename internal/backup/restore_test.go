@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -125,15 +126,19 @@ func TestRestorePostgresSet(t *testing.T) {
 			if err != nil {
 				t.Fatalf("RestorePostgresSet: %v", err)
 			}
-			wantOld := live + "_pre_restore_" + now.Format(StampFormat)
+			wantOld := regexp.MustCompile("^" + regexp.QuoteMeta(live+"_pre_restore_"+now.Format(StampFormat)) + "_[0-9a-f]{4}$")
 			if tt.before != nil {
-				wantOld = ""
+				if res.PreRestore != "" {
+					t.Errorf("PreRestore = %q, want none when the live database was gone", res.PreRestore)
+				}
+			} else if !wantOld.MatchString(res.PreRestore) {
+				t.Errorf("PreRestore = %q, want it to match %s", res.PreRestore, wantOld)
 			}
-			if res.Database != live || res.PreRestore != wantOld || res.Counts["event_audit_log"] != 10000 {
+			if res.Database != live || res.Counts["event_audit_log"] != 10000 {
 				t.Errorf("result = %+v", res)
 			}
-			if kept := restoreDatabases(t, wantOld); wantOld != "" && len(kept) != 1 {
-				t.Errorf("old database %s not kept: %v", wantOld, kept)
+			if kept := restoreDatabases(t, res.PreRestore); res.PreRestore != "" && len(kept) != 1 {
+				t.Errorf("old database %s not kept: %v", res.PreRestore, kept)
 			}
 		})
 	}

@@ -78,7 +78,7 @@ func ScheduleJobs() []Job {
 		{
 			Name: "mutt-backup-deep-verify", Description: "MUTT monthly deep verify (test restore) of the latest sets",
 			OnCalendar: "Sun *-*-01..07 03:00:00", Cron: "0 3 1-7 * *", CronGuard: `[ "$(date +\%u)" = 7 ]`,
-			Commands: [][]string{{"backup", "verify", "--latest", "--deep"}},
+			Commands: [][]string{{"backup", "verify", "--latest-each", "--deep"}},
 		},
 	}
 }

@@ -28,7 +28,7 @@ func TestRenderSystemdUnits(t *testing.T) {
 		{"mutt-backup-daily", "*-*-* 02:00:00", []string{"backup run --profile daily", "backup prune --yes"}},
 		{"mutt-backup-weekly", "Sun *-*-* 02:30:00", []string{"backup run --profile weekly"}},
 		{"mutt-backup-sync", "*-*-* 00,06,12,18:30:00", []string{"backup sync"}},
-		{"mutt-backup-deep-verify", "Sun *-*-01..07 03:00:00", []string{"backup verify --latest --deep"}},
+		{"mutt-backup-deep-verify", "Sun *-*-01..07 03:00:00", []string{"backup verify --latest-each --deep"}},
 	}
 	if len(units) != 2*len(tests) {
 		t.Errorf("%d units, want %d", len(units), 2*len(tests))
@@ -123,7 +123,7 @@ func TestRenderCrontabAvoidsTheDayOfWeekOrTrap(t *testing.T) {
 		t.Fatalf("%d job lines, want %d:\n%s", len(jobs), len(ScheduleJobs()), text)
 	}
 	deep := jobs[len(jobs)-1]
-	if !strings.HasPrefix(deep, `0 3 1-7 * * mutt [ "$(date +\%u)" = 7 ] && `) || !strings.HasSuffix(deep, "backup verify --latest --deep") {
+	if !strings.HasPrefix(deep, `0 3 1-7 * * mutt [ "$(date +\%u)" = 7 ] && `) || !strings.HasSuffix(deep, "backup verify --latest-each --deep") {
 		t.Errorf("first-Sunday line = %q, want day-of-month 1-7 and a weekday test", deep)
 	}
 	if !strings.Contains(text, "backup run --profile daily && /usr/local/bin/mutt backup prune --yes") {

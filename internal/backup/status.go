@@ -409,7 +409,7 @@ func checkDeepVerify(add addFunc, ms []*Manifest, now time.Time) {
 		check := "deep-verify:" + name
 		switch at := last[name]; {
 		case at.IsZero():
-			add(check, CheckFail, "no passing deep verify of %s; run `mutt backup verify --latest --deep`", name)
+			add(check, CheckFail, "no passing deep verify of %s; run `mutt backup verify --latest-each --deep`", name)
 		case now.Sub(at) > DeepVerifyMaxAge:
 			add(check, CheckFail, "last passing deep verify of %s is %s old (limit 35 days)", name, roundAge(now.Sub(at)))
 		default:

@@ -67,18 +67,18 @@ func memoryStatus(info string) (Status, string) {
 	}
 	limit, _ := strconv.ParseInt(fields["maxmemory"], 10, 64)
 	if limit <= 0 {
-		return StatusOK, fmt.Sprintf("used_memory %s, no maxmemory", bytesText(used))
+		return StatusOK, fmt.Sprintf("used_memory %s, no maxmemory", FormatBytes(used))
 	}
 	ratio := float64(used) / float64(limit)
-	detail := fmt.Sprintf("used_memory %s of maxmemory %s (%.0f%%)", bytesText(used), bytesText(limit), ratio*100)
+	detail := fmt.Sprintf("used_memory %s of maxmemory %s (%.0f%%)", FormatBytes(used), FormatBytes(limit), ratio*100)
 	if ratio >= MemoryWarnRatio {
 		return StatusWarn, detail + fmt.Sprintf(", at or above %.0f%%: raise maxmemory or drain queues", MemoryWarnRatio*100)
 	}
 	return StatusOK, detail
 }
 
-// bytesText prints a byte count in binary units.
-func bytesText(n int64) string {
+// FormatBytes prints a byte count in binary units ("512 B", "1.5 MiB").
+func FormatBytes(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)
