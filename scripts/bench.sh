@@ -9,14 +9,18 @@
 #      redis-benchmark (SET, GET, XADD; no pipelining and 16-deep) and
 #      pgbench (scale 10, 4 clients, simple-update, 15 s);
 #   3. the Go micro-benchmarks of the rule engine, the event model and the
-#      audit insert.
+#      audit insert;
+#   4. the control plane and backups at 1,000,000 audit rows: `mutt bench
+#      backup` (backup run, quick and deep verify, full restore) and `mutt
+#      bench api` (rules and audit-log endpoints, p50/p95/p99, query plans).
 # Everything it creates is named mutt_bench_* and removed at the end. Output
-# goes to the terminal and to artifacts/bench-<time>/. Takes about 3 minutes.
+# goes to the terminal and to artifacts/bench-<time>/. Takes about 7 minutes.
 #
 # Environment: REDIS_URL and DATABASE_URL (an admin database where scratch
 # databases may be created) override the local defaults; MUTT_BENCH_ARGS adds
 # flags to `mutt bench all`; MUTT_BENCH_SKIP_CEILINGS=1 and
-# MUTT_BENCH_SKIP_MICRO=1 skip parts 2 and 3.
+# MUTT_BENCH_SKIP_MICRO=1 skip parts 2 and 3, MUTT_BENCH_SKIP_1M=1 part 4;
+# MUTT_BENCH_ROWS sets its audit rows (default 1000000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/services.sh
@@ -94,6 +98,14 @@ if [ "${MUTT_BENCH_SKIP_MICRO:-0}" != 1 ]; then
   MUTT_TEST_DATABASE_URL="$DATABASE_URL" MUTT_TEST_REDIS_URL="$REDIS_URL" \
     go test -run '^$' -bench . -benchmem -count 1 ./internal/rules/ ./internal/event/ ./internal/store/ |
     grep -E '^(Benchmark|ok|FAIL|goos|cpu)'
+fi
+
+if [ "${MUTT_BENCH_SKIP_1M:-0}" != 1 ]; then
+  rows="${MUTT_BENCH_ROWS:-1000000}"
+  section "mutt bench backup --rows $rows"
+  bin/mutt bench backup --rows "$rows" --json-file "$out/backup.json"
+  section "mutt bench api --rows $rows"
+  bin/mutt bench api --rows "$rows" --json-file "$out/api.json"
 fi
 
 section "done"

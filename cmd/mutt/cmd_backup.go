@@ -208,7 +208,12 @@ failed and the others still run. Every artifact is quick-verified after writing.
 				Unreachable:   map[string]error{},
 			}
 			if !asJSON {
-				opts.Progress = g.stdout
+				bar := newComponentBar(g)
+				defer bar.clear()
+				opts.Progress = bar.lines(g.stdout)
+				if bar != nil {
+					opts.Bytes = bar.update
+				}
 			}
 			if slices.Contains(names, backup.ComponentPostgres) || slices.Contains(names, backup.ComponentPgConfig) {
 				opts.Postgres = &backup.PostgresDumpOptions{DatabaseURL: backupDatabaseURL(cfg.Postgres), PgDump: os.Getenv("MUTT_BACKUP_PG_DUMP")}

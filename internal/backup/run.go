@@ -113,6 +113,10 @@ type RunOptions struct {
 	Now func() time.Time
 	// Progress, when set, receives one line per finished component.
 	Progress io.Writer
+	// Bytes, when set, is called as an artifact is written with its
+	// component and the bytes of source data read so far for it, so that a
+	// terminal can show the run moving.
+	Bytes func(component string, read int64)
 }
 
 // Run creates one backup set under o.Root: it takes the root's Lock, runs
@@ -319,7 +323,11 @@ func (o *RunOptions) artifact(c *Component, rel string, compress bool, format st
 	if err != nil {
 		return err
 	}
-	if err := produce(w); err != nil {
+	var out io.Writer = w
+	if o.Bytes != nil {
+		out = &progressWriter{w: w, report: func(n int64) { o.Bytes(c.Name, n) }}
+	}
+	if err := produce(out); err != nil {
 		w.Abort()
 		return err
 	}
@@ -330,6 +338,20 @@ func (o *RunOptions) artifact(c *Component, rel string, compress bool, format st
 	info.Format = format
 	c.Artifacts = append(c.Artifacts, info)
 	return nil
+}
+
+// progressWriter passes writes through and reports the running total.
+type progressWriter struct {
+	w      io.Writer
+	n      int64
+	report func(int64)
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	p.n += int64(n)
+	p.report(p.n)
+	return n, err
 }
 
 // quickVerify checks every artifact with VerifyArtifact and returns the

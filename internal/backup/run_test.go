@@ -353,3 +353,35 @@ func TestVerifyQuickSet(t *testing.T) {
 		})
 	}
 }
+
+// TestRunReportsBytes checks that Run reports, per component, a growing
+// count of bytes read, ending at the source data's size.
+func TestRunReportsBytes(t *testing.T) {
+	rdb, prefix := itest.Redis(t)
+	runSeedRedis(t, rdb, prefix)
+	var seen []int64
+	m, err := Run(t.Context(), RunOptions{
+		Root: t.TempDir(), Keys: recipientKeys(t), Profile: "redis", Host: "h",
+		Redis: rdb, RedisPatterns: DefaultRedisPatterns(prefix),
+		Bytes: func(component string, read int64) {
+			if component != ComponentRedis {
+				t.Errorf("bytes reported for %q", component)
+			}
+			seen = append(seen, read)
+		},
+	})
+	if err != nil || m.Status != SetComplete {
+		t.Fatalf("Run: %v, status %v", err, m)
+	}
+	if len(seen) == 0 {
+		t.Fatal("no progress reported")
+	}
+	for i := 1; i < len(seen); i++ {
+		if seen[i] <= seen[i-1] {
+			t.Fatalf("progress went from %d to %d", seen[i-1], seen[i])
+		}
+	}
+	if a := m.Component(ComponentRedis).Artifacts; len(a) != 1 || seen[len(seen)-1] != a[0].PlainBytes {
+		t.Errorf("last report %d, artifact %+v", seen[len(seen)-1], a)
+	}
+}
