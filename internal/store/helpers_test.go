@@ -17,7 +17,7 @@ import (
 )
 
 // latestVersion is the version of the newest embedded migration.
-const latestVersion = 5
+const latestVersion = 6
 
 // migrated returns a pool on a fresh database with the whole schema applied,
 // partitions included.

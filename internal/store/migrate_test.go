@@ -190,7 +190,7 @@ func TestMigrateCreatesSchema(t *testing.T) {
 			{"idx_alert_rules_match_type", "alert_rules", "USING btree (match_type)"},
 			{"idx_alert_rules_is_active", "alert_rules", "USING btree (is_active)"},
 			{"idx_audit_log_timestamp", "event_audit_log", "USING btree (event_timestamp)"},
-			{"idx_audit_log_hostname", "event_audit_log", "USING btree (hostname)"},
+			{"idx_audit_log_hostname_timestamp", "event_audit_log", "USING btree (hostname, event_timestamp DESC, id DESC)"},
 			{"idx_audit_log_rule_id", "event_audit_log", "USING btree (matched_rule_id)"},
 			{"idx_config_audit_log_table_record", "config_audit_log", "USING btree (table_name, record_id)"},
 			{"idx_config_audit_log_changed_at", "config_audit_log", "USING btree (changed_at DESC)"},
