@@ -80,6 +80,11 @@ Settings (environment only, so that no secret appears in the process list):
   MUTT_BACKUP_NOTIFY_URL        webhook (Slack-compatible JSON) told about every failed run
   MUTT_BACKUP_NOTIFY_ON_SUCCESS true: tell the webhook about successful runs too
   MUTT_BACKUP_REMOTES           comma list of remote targets, checked by status --weekly
+  MUTT_BACKUP_REDIS_DIR         Redis data directory as seen here (default: CONFIG GET dir);
+                                dump.rdb is backed up when it is readable on this host
+  MUTT_BACKUP_REDIS_SAVE_TIMEOUT how long to wait for BGSAVE (default 10m)
+  MUTT_BACKUP_PROMETHEUS_URL    Prometheus base URL; unset skips the prometheus component
+  MUTT_BACKUP_PROMETHEUS_DATA_DIR its data directory on this host (default /var/lib/prometheus)
 
 Exit codes: 0 ok, 1 a component or verification failed, 2 usage or
 configuration error, 75 another run holds the backup root's lock.
@@ -205,7 +210,15 @@ failed and the others still run. Every artifact is quick-verified after writing.
 				Root: b.root, Keys: keys, Profile: profile, Components: components,
 				Label: label, Pinned: pin, Host: host, ToolVersion: version,
 				RedisPatterns: backup.DefaultRedisPatterns(cfg.KeyPrefix),
+				RedisDir:      os.Getenv("MUTT_BACKUP_REDIS_DIR"),
 				Unreachable:   map[string]error{},
+			}
+			if v := os.Getenv("MUTT_BACKUP_REDIS_SAVE_TIMEOUT"); v != "" {
+				d, err := time.ParseDuration(v)
+				if err != nil || d <= 0 {
+					return usageError{fmt.Errorf("MUTT_BACKUP_REDIS_SAVE_TIMEOUT %q is not a positive duration such as 10m", v)}
+				}
+				opts.RedisSaveTimeout = d
 			}
 			if !asJSON {
 				bar := newComponentBar(g)

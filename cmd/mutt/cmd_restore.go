@@ -102,19 +102,43 @@ func (o *restoreOptions) checkServices(cmd *cobra.Command, g *globalOptions, cfg
 
 func newRestoreRedisCommand(g *globalOptions, o *restoreOptions) *cobra.Command {
 	var (
-		classes []string
-		mode    string
+		classes       []string
+		mode          string
+		full          bool
+		includeQueues bool
 	)
 	cmd := &cobra.Command{
-		Use:   "redis <id|latest> [--classes config,dlq,unhandled,queues] [--mode merge|replace]",
-		Short: "Restore Redis keys of the chosen classes",
+		Use:   "redis <id|latest> [--classes config,dlq,unhandled,queues] [--mode merge|replace] [--full]",
+		Short: "Restore Redis keys of the chosen classes, or the whole dataset with --full",
 		Long: `Write the Redis keys of a backup set back. Only the chosen classes are restored
 (default config, dlq, unhandled). In merge mode (the default) an existing key is
 kept; in replace mode it is overwritten. Restored config keys are announced on
-the config updates channel so running services reload them.`,
+the config updates channel so running services reload them.
+
+--full replaces the whole dataset with the set's dump.rdb (complete server
+loss): the snapshot is decrypted into the Redis data directory and checked,
+Redis is stopped, the current dump.rdb and AOF are kept as
+<name>.pre-restore-<runid>, the snapshot takes dump.rdb's place and Redis is
+started — with AOF off for that boot if it was on, then AOF is switched on
+again and rewritten from the loaded data. Key counts are compared with the
+snapshot and the manifest; rate-limit, circuit-breaker, heartbeat and queue
+keys of the snapshot are deleted (queues are kept with --include-queues).
+Run it on the Redis host, with Redis running (an empty one on a new host).
+
+Settings for --full:
+  MUTT_BACKUP_REDIS_SERVICE    systemd unit stopped and started (default redis-server)
+  MUTT_BACKUP_REDIS_STOP_CMD   command that stops Redis instead of systemctl stop <unit>
+  MUTT_BACKUP_REDIS_START_CMD  command that starts it instead of systemctl start <unit>
+  MUTT_BACKUP_REDIS_DIR        data directory (default: CONFIG GET dir)`,
 		Args: oneSetArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			start := time.Now()
+			if full && (cmd.Flags().Changed("classes") || cmd.Flags().Changed("mode")) {
+				return usageError{errors.New("--full restores the whole dataset; it takes no --classes or --mode")}
+			}
+			if full {
+				return o.restoreRedisFull(cmd, g, args[0], includeQueues, start)
+			}
 			if mode != "merge" && mode != "replace" {
 				return usageError{fmt.Errorf("unknown mode %q: use merge or replace", mode)}
 			}
@@ -145,7 +169,60 @@ the config updates channel so running services reload them.`,
 	}
 	cmd.Flags().StringSliceVar(&classes, "classes", nil, "key classes: config, dlq, unhandled, queues, other (default config,dlq,unhandled)")
 	cmd.Flags().StringVar(&mode, "mode", "merge", "merge (keep existing keys) or replace")
+	cmd.Flags().BoolVar(&full, "full", false, "replace the whole dataset with the set's dump.rdb (stops and starts Redis)")
+	cmd.Flags().BoolVar(&includeQueues, "include-queues", false, "with --full: keep the restored ingest and alert queues")
 	return cmd
+}
+
+// restoreRedisFull is `restore redis --full`: the RDB swap of
+// backup.RestoreRedisRDB, with the stop and start commands taken from the
+// environment.
+func (o *restoreOptions) restoreRedisFull(cmd *cobra.Command, g *globalOptions, set string, includeQueues bool, start time.Time) error {
+	ctx := cmd.Context()
+	keys, cfg, m, stop, err := o.prepare(cmd, g, set, backup.ComponentRedis)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	service := os.Getenv("MUTT_BACKUP_REDIS_SERVICE")
+	if service == "" {
+		service = backup.DefaultRedisService
+	}
+	opts := backup.RDBRestoreOptions{
+		Root: o.root, Manifest: m, Keys: keys, Dir: os.Getenv("MUTT_BACKUP_REDIS_DIR"),
+		Stop:   []string{"systemctl", "stop", service},
+		Start:  []string{"systemctl", "start", service},
+		Prefix: cfg.KeyPrefix, IncludeQueues: includeQueues, Progress: g.stdout,
+	}
+	if v := strings.Fields(os.Getenv("MUTT_BACKUP_REDIS_STOP_CMD")); len(v) > 0 {
+		opts.Stop = v
+	}
+	if v := strings.Fields(os.Getenv("MUTT_BACKUP_REDIS_START_CMD")); len(v) > 0 {
+		opts.Start, opts.StartNoAOF = v, []string{"--appendonly", "no"}
+	}
+	if err := o.confirmWrite(cmd, g, false, fmt.Sprintf("replace the WHOLE Redis dataset with the dump.rdb of set %s (Redis is stopped and started)?", m.SetID)); err != nil {
+		return err
+	}
+	rdb, err := app.ConnectRedis(ctx, cfg.Redis, g.logger(cfg))
+	if err != nil {
+		return fmt.Errorf("%w; start Redis (an empty one on a new host) before a full restore", err)
+	}
+	defer rdb.Close()
+	opts.Redis = rdb
+	res, err := backup.RestoreRedisRDB(ctx, opts)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stdout, "restored dump.rdb of set %s: db%d holds %d keys (snapshot %d); deleted %d volatile keys\n", m.SetID, res.DB, res.DBSize, res.SnapshotKeys, res.Dropped)
+	for _, n := range res.CountNotes {
+		fmt.Fprintf(g.stdout, "  note: %s (the logical export was taken a moment apart)\n", n)
+	}
+	for _, k := range res.Kept {
+		fmt.Fprintf(g.stdout, "previous file kept as %s\n", k)
+	}
+	printRTO(g.stdout, "redis", time.Since(start), backup.RTORedis)
+	fmt.Fprintln(g.stdout, "next: start the MUTT services and run `mutt health`")
+	return nil
 }
 
 // prepare does what every restore does before asking to go ahead: load the
@@ -462,6 +539,15 @@ func backupSources(ctx context.Context, g *globalOptions, cfg config.Config, nam
 	}
 	if slices.Contains(names, backup.ComponentVault) {
 		addVaultSource(ctx, g, cfg, opts)
+	}
+	if slices.Contains(names, backup.ComponentPrometheus) {
+		if u := os.Getenv("MUTT_BACKUP_PROMETHEUS_URL"); u != "" {
+			src := &backup.PrometheusSource{URL: u, DataDir: os.Getenv("MUTT_BACKUP_PROMETHEUS_DATA_DIR")}
+			if src.DataDir == "" {
+				src.DataDir = backup.DefaultPrometheusDataDir
+			}
+			opts.Prometheus = src
+		}
 	}
 	if slices.Contains(names, backup.ComponentLogs) {
 		if dir := os.Getenv("MUTT_BACKUP_LOG_DIR"); dir != "" {

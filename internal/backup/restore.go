@@ -73,7 +73,11 @@ func RestoreRedisSet(ctx context.Context, root string, m *Manifest, keys *Keys, 
 	if err != nil {
 		return RedisRestoreResult{}, err
 	}
-	r, err := OpenArtifact(root, c.Artifacts[0], keys)
+	a, ok := artifactOfFormat(c, "jsonl")
+	if !ok {
+		a = c.Artifacts[0]
+	}
+	r, err := OpenArtifact(root, a, keys)
 	if err != nil {
 		return RedisRestoreResult{}, err
 	}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -95,6 +97,16 @@ type RunOptions struct {
 	Redis redis.UniversalClient
 	// RedisPatterns are the key patterns of the redis component.
 	RedisPatterns []string
+	// RedisDir is the Redis data directory as seen from this host
+	// (MUTT_BACKUP_REDIS_DIR); empty asks the server (CONFIG GET dir). The
+	// redis component adds a dump.rdb artifact when it is readable here.
+	RedisDir string
+	// RedisSaveTimeout bounds the wait for BGSAVE; zero means
+	// DefaultRedisSaveTimeout.
+	RedisSaveTimeout time.Duration
+	// Prometheus is the source of the prometheus component; nil skips it
+	// as not configured.
+	Prometheus *PrometheusSource
 	// Config is what the config component archives; nil skips it as not
 	// configured. Its Redis, when nil, defaults to Redis above.
 	Config *ConfigSource
@@ -256,6 +268,10 @@ func (o *RunOptions) backupComponent(ctx context.Context, c *Component, setID st
 			c.Source = map[string]any{"redis_version": res.Version}
 			return nil
 		})
+		if err == nil {
+			// The logical export stays first: selective restore reads it.
+			err = o.backupRedisRDB(ctx, c, dir, stamp)
+		}
 	case ComponentConfig:
 		if o.Config == nil {
 			c.Status, c.Reason = StatusSkipped, reasonNotConfigured
@@ -303,13 +319,29 @@ func (o *RunOptions) backupComponent(ctx context.Context, c *Component, setID st
 			c.Source = map[string]any{"dir": o.LogDir}
 			return nil
 		})
+	case ComponentPrometheus:
+		if o.Prometheus == nil {
+			c.Status, c.Reason = StatusSkipped, reasonNotConfigured
+			return
+		}
+		rel := path.Join(dir, "prometheus_"+stamp+".tar.zst.age")
+		err = o.artifact(c, rel, true, "tar", func(w io.Writer) error {
+			res, err := SnapshotPrometheus(ctx, *o.Prometheus, w)
+			if err != nil {
+				return err
+			}
+			c.Counts = map[string]int64{"files": res.Files, "bytes": res.Bytes, "blocks": res.Blocks}
+			c.Source = map[string]any{"url": o.Prometheus.URL, "snapshot": res.Snapshot}
+			return nil
+		})
 	default:
 		c.Status, c.Reason = StatusSkipped, reasonNotImplemented
 		return
 	}
 	if err != nil {
 		c.Status, c.Reason = StatusFailed, err.Error()
-		c.Counts, c.Source, c.Artifacts = nil, nil, nil
+		c.Counts, c.Source = nil, nil
+		o.discard(c)
 		return
 	}
 	c.Status = StatusOK
@@ -325,7 +357,12 @@ func (o *RunOptions) artifact(c *Component, rel string, compress bool, format st
 	}
 	var out io.Writer = w
 	if o.Bytes != nil {
-		out = &progressWriter{w: w, report: func(n int64) { o.Bytes(c.Name, n) }}
+		// The count runs on across a component's artifacts.
+		var done int64
+		for _, a := range c.Artifacts {
+			done += a.PlainBytes
+		}
+		out = &progressWriter{w: w, n: done, report: func(n int64) { o.Bytes(c.Name, n) }}
 	}
 	if err := produce(out); err != nil {
 		w.Abort()
@@ -338,6 +375,17 @@ func (o *RunOptions) artifact(c *Component, rel string, compress bool, format st
 	info.Format = format
 	c.Artifacts = append(c.Artifacts, info)
 	return nil
+}
+
+// discard removes the artifacts a failed component already finished, so a
+// failed component leaves nothing behind, and forgets them.
+func (o *RunOptions) discard(c *Component) {
+	for _, a := range c.Artifacts {
+		if rel := filepath.FromSlash(a.Path); filepath.IsLocal(rel) {
+			os.Remove(filepath.Join(o.Root, rel))
+		}
+	}
+	c.Artifacts = nil
 }
 
 // progressWriter passes writes through and reports the running total.
