@@ -352,7 +352,10 @@ func canonicalTarget(s string) string {
 }
 
 // checkSizes flags a component whose newest good set is below half or above
-// twice the median of its previous (up to 7) good sets.
+// twice the median of its previous (up to 7) good sets. The RDB snapshot is
+// left out: it holds the whole Redis instance, whatever else uses it, and
+// is missing when Redis runs on another host, so its size says nothing about
+// MUTT's data.
 func checkSizes(add addFunc, ms []*Manifest) {
 	sizes := map[string][]int64{} // newest first
 	for _, m := range ms {
@@ -362,7 +365,9 @@ func checkSizes(add addFunc, ms []*Manifest) {
 			}
 			var n int64
 			for _, a := range c.Artifacts {
-				n += a.Bytes
+				if a.Format != FormatRDB {
+					n += a.Bytes
+				}
 			}
 			sizes[c.Name] = append(sizes[c.Name], n)
 		}

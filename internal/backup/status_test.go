@@ -142,6 +142,15 @@ func TestCheckStatus(t *testing.T) {
 			wantPass: []string{"remote-sync:file:///mnt/nas/mutt", "size:postgres"},
 		},
 		{
+			name: "weekly: the whole-instance RDB does not count in the size", level: LevelWeekly,
+			mutate: func(t *testing.T, root string, o *StatusOptions) {
+				c := okComponent(ComponentRedis, 300, o.Now)
+				c.Artifacts = append(c.Artifacts, ArtifactInfo{Path: "redis/x/dump.rdb.zst.age", Bytes: 1 << 20, Format: FormatRDB})
+				fakeSet(t, root, o.Now.Add(-time.Minute), "redis", c)
+			},
+			wantOK: true, wantPass: []string{"size:redis"},
+		},
+		{
 			name: "monthly: deep verify too old", level: LevelMonthly,
 			mutate:   func(_ *testing.T, _ string, o *StatusOptions) { o.Now = o.Now.Add(36 * day) },
 			wantFail: []string{"deep-verify:postgres", "backup:postgres"},
