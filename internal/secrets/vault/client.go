@@ -38,7 +38,8 @@ type Config struct {
 	RenewThreshold time.Duration
 	// CheckInterval is how often the token is checked and the secret re-read.
 	CheckInterval time.Duration
-	// HTTPClient, when not nil, is used as is; otherwise one with a 10 s
+	// HTTPClient, when not nil, is used (with redirects to another host
+	// refused unless it sets CheckRedirect itself); otherwise one with a 10 s
 	// timeout trusting CACertPath (if set) is built.
 	HTTPClient *http.Client
 	CACertPath string // VAULT_CACERT
@@ -88,6 +89,10 @@ func Login(ctx context.Context, cfg Config, logger *slog.Logger) (*Client, error
 		if hc, err = newHTTPClient(cfg.CACertPath); err != nil {
 			return nil, err
 		}
+	} else if hc.CheckRedirect == nil {
+		own := *hc
+		own.CheckRedirect = sameOrigin
+		hc = &own
 	}
 	c := &Client{
 		cfg: cfg, http: hc, logger: logger, secretID: secretID,
@@ -125,7 +130,20 @@ func newHTTPClient(caPath string) (*http.Client, error) {
 		}
 		tr.TLSClientConfig.RootCAs = pool
 	}
-	return &http.Client{Transport: tr, Timeout: 10 * time.Second}, nil
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second, CheckRedirect: sameOrigin}, nil
+}
+
+// sameOrigin refuses a redirect to another scheme or host: Go forwards
+// custom headers such as X-Vault-Token on redirects, so following one to
+// another host (or from https to http) would hand it the token.
+func sameOrigin(req *http.Request, via []*http.Request) error {
+	if len(via) >= 5 {
+		return errors.New("stopped after 5 redirects")
+	}
+	if first := via[0].URL; req.URL.Scheme != first.Scheme || req.URL.Host != first.Host {
+		return fmt.Errorf("refusing a redirect from %s://%s to %s://%s", first.Scheme, first.Host, req.URL.Scheme, req.URL.Host)
+	}
+	return nil
 }
 
 // authResponse is the "auth" block of login and renew-self answers.

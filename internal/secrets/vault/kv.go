@@ -121,10 +121,15 @@ func (c *Client) ListKV(ctx context.Context, path string) ([]string, error) {
 }
 
 // authed sends a request with the token; when Vault refuses the token
-// (403, as when it expired), it logs in again and retries once.
+// (403, as when it expired), it logs in again and retries once. A 403 for a
+// path the policy forbids, with a token that still works, is returned as it
+// is: logging in again would only mint one more token per call.
 func (c *Client) authed(ctx context.Context, method, path string, q url.Values, in, out any) error {
 	err := c.do(ctx, method, path, q, in, out, true)
 	if !isStatus(err, http.StatusForbidden) {
+		return err
+	}
+	if c.do(ctx, http.MethodGet, "auth/token/lookup-self", nil, nil, nil, true) == nil {
 		return err
 	}
 	c.logger.Warn("Vault refused the token; logging in again", "path", path)

@@ -5,10 +5,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -321,5 +324,31 @@ func TestRunLogsFailuresWithoutSecrets(t *testing.T) {
 	out := sink.String()
 	if strings.Contains(out, "hunter2") || strings.Contains(out, "hvs.") || strings.Contains(out, srv.SecretID()) {
 		t.Errorf("logs reveal a secret: %s", out)
+	}
+}
+
+// TestNoRedirectToAnotherHost points the client at an address that
+// redirects every request to another host: following it would hand that
+// host the AppRole secret id (a 307 repeats the body) or the token.
+func TestNoRedirectToAnotherHost(t *testing.T) {
+	srv := vaulttest.NewServer(t)
+	var reached atomic.Bool
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		reached.Store(true)
+		w.WriteHeader(http.StatusNotFound)
+	}))
+	defer other.Close()
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer redirector.Close()
+	cfg := srv.Config(t.TempDir())
+	cfg.Addr = redirector.URL
+	_, err := vault.Login(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "refusing a redirect") {
+		t.Errorf("Login through a redirect to another host: %v", err)
+	}
+	if reached.Load() {
+		t.Error("the request was sent on to the other host")
 	}
 }

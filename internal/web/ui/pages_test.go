@@ -157,10 +157,13 @@ func TestLogin(t *testing.T) {
 	}
 
 	// Open redirects are refused.
-	for _, next := range []string{"//evil.example/", "https://evil.example/", "/\\evil"} {
+	for _, next := range []string{"//evil.example/", "https://evil.example/", "/\\evil", "/\t/evil.example", "/\n/evil.example", "/a\\..\\/evil", "/\x7f/evil"} {
 		if got := safeNext(next); got != "/" {
 			t.Errorf("safeNext(%q) = %q", next, got)
 		}
+	}
+	if got := safeNext("/rules?page=2"); got != "/rules?page=2" {
+		t.Errorf("safeNext of a local path = %q", got)
 	}
 }
 

@@ -175,10 +175,12 @@ func (u *UI) logout(w http.ResponseWriter, r *http.Request, _ *session) {
 }
 
 // safeNext keeps a post-login destination on this site: a path starting
-// with a single slash, else "/".
+// with a single slash, else "/". Control characters and backslashes are
+// refused anywhere, since browsers drop tabs and newlines from a Location
+// and read "\\" as "/", which would turn "/\t/evil" into "//evil".
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.HasPrefix(next, "/login") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/login") ||
+		strings.ContainsFunc(next, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) {
 		return "/"
 	}
 	return next
