@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -29,6 +30,11 @@ const DynamicConfigEntry = "dynamic_config.json"
 // maxConfigFileBytes bounds one restored configuration file, which is held
 // in memory while the archive is being proven intact.
 const maxConfigFileBytes = 64 << 20
+
+// maxConfigRestoreBytes bounds the files of one config restore together:
+// all of them are held in memory until the archive is proven intact, so
+// that nothing is written to disk before.
+const maxConfigRestoreBytes = 256 << 20
 
 // dynamicConfigFormat identifies version 1 of the dynamic config document.
 const dynamicConfigFormat = "mutt-dynamic-config/1"
@@ -622,8 +628,17 @@ type ConfigRestoreResult struct {
 	Kept []string `json:"kept"`
 }
 
-// stagedFile is a restored entry written next to its destination, waiting
-// for the archive to be proven intact.
+// pendingFile is a selected archive entry that differs from the disk, held
+// in memory until the archive is proven intact.
+type pendingFile struct {
+	dest    string
+	hdr     *tar.Header
+	data    []byte
+	existed bool
+}
+
+// stagedFile is a pending entry written to a temporary name next to its
+// destination, waiting to be installed.
 type stagedFile struct {
 	tmp, dest string
 	hdr       *tar.Header
@@ -631,12 +646,21 @@ type stagedFile struct {
 }
 
 // RestoreConfigFiles writes the selected files of a set's config archive
-// under TargetDir. Everything is first written to temporary files beside
-// the destinations; only when the whole archive has decrypted and matched
-// its checksum is each previous file kept as "<file>.pre-restore-<stamp>"
-// (a hard link, so the live name never disappears) and the new one renamed
-// over it, with the archived mode, modification time and (when running as
-// root) owner. Files whose content and mode already match are left alone.
+// under TargetDir. Nothing is written while the archive is read: the
+// selected entries are held in memory until the whole archive has
+// decrypted and matched its checksum. Then the archived directories are
+// created, every file is written to a temporary name beside its
+// destination, and only when all are written is each previous file kept as
+// "<file>.pre-restore-<stamp>" (a hard link, so the live name never
+// disappears) and the new one renamed over it, with the archived mode,
+// modification time and (when running as root) owner. Files whose content
+// and mode already match are left alone.
+//
+// When installing fails part-way, the files installed before the failure
+// stay installed (their previous versions are in the kept copies): the
+// result and the error list exactly those and name the file that failed.
+// This is simpler than rolling them back, which could fail in turn and
+// leave a state harder to describe.
 func RestoreConfigFiles(ctx context.Context, o ConfigRestoreOptions) (ConfigRestoreResult, error) {
 	res := ConfigRestoreResult{Added: []string{}, Changed: []string{}, Unchanged: []string{}, Kept: []string{}}
 	target := o.TargetDir
@@ -648,13 +672,11 @@ func RestoreConfigFiles(ctx context.Context, o ConfigRestoreOptions) (ConfigRest
 		now = o.Now
 	}
 	stamp := now().UTC().Format(StampFormat)
-	var staged []stagedFile
+	var pending []pendingFile
 	var dirs []*tar.Header
-	cleanup := func() {
-		for _, s := range staged {
-			os.Remove(s.tmp)
-		}
-	}
+	var held int64
+	// The callback only reads: readConfigArchive proves the archive intact
+	// at the end, and nothing may be written to the target before.
 	err := readConfigArchive(o.Root, o.Manifest, o.Keys, func(hdr *tar.Header, body io.Reader) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -670,11 +692,6 @@ func RestoreConfigFiles(ctx context.Context, o ConfigRestoreOptions) (ConfigRest
 		switch hdr.Typeflag {
 		case tar.TypeDir:
 			dirs = append(dirs, hdr)
-			if !o.DryRun {
-				if err := os.MkdirAll(dest, 0o700); err != nil {
-					return fmt.Errorf("creating %s: %w", dest, err)
-				}
-			}
 			return nil
 		case tar.TypeReg, tar.TypeSymlink:
 		default:
@@ -694,43 +711,71 @@ func RestoreConfigFiles(ctx context.Context, o ConfigRestoreOptions) (ConfigRest
 		if err != nil {
 			return err
 		}
-		switch {
-		case same:
+		if same {
 			res.Unchanged = append(res.Unchanged, dest)
 			return nil
-		case existed:
-			res.Changed = append(res.Changed, dest)
-		default:
-			res.Added = append(res.Added, dest)
 		}
 		if o.DryRun {
+			if existed {
+				res.Changed = append(res.Changed, dest)
+			} else {
+				res.Added = append(res.Added, dest)
+			}
 			return nil
 		}
-		s, err := stageEntry(dest, hdr, data)
-		if err != nil {
-			return err
+		if held += int64(len(data)); held > maxConfigRestoreBytes {
+			return fmt.Errorf("the selected config files hold more than %d bytes; restore them in parts with --files", maxConfigRestoreBytes)
 		}
-		s.existed = existed
-		staged = append(staged, s)
+		pending = append(pending, pendingFile{dest: dest, hdr: hdr, data: data, existed: existed})
 		return nil
 	})
 	if err != nil {
-		cleanup()
-		return res, fmt.Errorf("restoring config files from set %s: %w", o.Manifest.SetID, err)
+		return res, fmt.Errorf("restoring config files from set %s: %w (nothing was written)", o.Manifest.SetID, err)
 	}
 	if o.DryRun {
 		return res, nil
 	}
+	if err := ctx.Err(); err != nil {
+		return res, fmt.Errorf("restoring config files from set %s: %w (nothing was written)", o.Manifest.SetID, err)
+	}
+	for _, hdr := range dirs {
+		dest := filepath.Join(target, filepath.FromSlash(strings.TrimSuffix(hdr.Name, "/")))
+		if err := os.MkdirAll(dest, 0o700); err != nil {
+			return res, fmt.Errorf("restoring config files from set %s: creating %s: %w (no file was installed)", o.Manifest.SetID, dest, err)
+		}
+	}
+	staged := make([]stagedFile, 0, len(pending))
+	for _, p := range pending {
+		s, err := stageEntry(p.dest, p.hdr, p.data)
+		if err != nil {
+			for _, done := range staged {
+				os.Remove(done.tmp)
+			}
+			return res, fmt.Errorf("restoring config files from set %s: %w (no file was installed)", o.Manifest.SetID, err)
+		}
+		s.existed = p.existed
+		staged = append(staged, s)
+	}
 	for i, s := range staged {
 		kept, err := installStaged(s, stamp)
-		if kept != "" {
-			res.Kept = append(res.Kept, kept)
+		if err == nil {
+			if s.existed {
+				res.Changed = append(res.Changed, s.dest)
+			} else {
+				res.Added = append(res.Added, s.dest)
+			}
+			if kept != "" {
+				res.Kept = append(res.Kept, kept)
+			}
+			if serr := syncDir(filepath.Dir(s.dest)); serr != nil {
+				err = fmt.Errorf("installed, but syncing its directory: %w", serr)
+			}
 		}
 		if err != nil {
 			for _, rest := range staged[i+1:] {
 				os.Remove(rest.tmp)
 			}
-			return res, fmt.Errorf("restoring config files from set %s: %w", o.Manifest.SetID, err)
+			return res, fmt.Errorf("restoring config files from set %s: %s: %w; %s", o.Manifest.SetID, s.dest, err, installedSoFar(res, len(staged)))
 		}
 	}
 	// Directory metadata last: writing the files changed their mtimes.
@@ -822,25 +867,44 @@ func stageEntry(dest string, hdr *tar.Header, data []byte) (stagedFile, error) {
 	return stagedFile{tmp: f.Name(), dest: dest, hdr: hdr}, nil
 }
 
+// installedSoFar describes, for an error, the files of res installed
+// before a failure stopped the restore, out of total staged ones.
+func installedSoFar(res ConfigRestoreResult, total int) string {
+	done := append(slices.Clone(res.Added), res.Changed...)
+	if len(done) == 0 {
+		return fmt.Sprintf("none of the %d files was installed", total)
+	}
+	msg := fmt.Sprintf("%d of %d files were installed and stay: %s", len(done), total, strings.Join(done, ", "))
+	if len(res.Kept) > 0 {
+		msg += "; their previous versions are kept as " + strings.Join(res.Kept, ", ")
+	}
+	return msg
+}
+
 // installStaged keeps the current dest as dest.pre-restore-<stamp> and
-// renames the staged file over it. It returns the kept copy's name.
+// renames the staged file over it. It returns the kept copy's name. On
+// failure dest is unchanged and neither the staged file nor a kept copy is
+// left behind.
 func installStaged(s stagedFile, stamp string) (kept string, err error) {
 	if err := applyMeta(s.tmp, s.hdr); err != nil {
 		os.Remove(s.tmp)
-		return "", err
+		return "", fmt.Errorf("not installed: %w", err)
 	}
 	if s.existed {
 		kept = s.dest + ".pre-restore-" + stamp
 		if err := os.Link(s.dest, kept); err != nil {
 			os.Remove(s.tmp)
-			return "", fmt.Errorf("keeping %s as %s: %w", s.dest, kept, err)
+			return "", fmt.Errorf("not installed: keeping the previous version as %s: %w", kept, err)
 		}
 	}
 	if err := os.Rename(s.tmp, s.dest); err != nil {
 		os.Remove(s.tmp)
-		return kept, fmt.Errorf("installing %s: %w", s.dest, err)
+		if kept != "" {
+			os.Remove(kept)
+		}
+		return "", fmt.Errorf("not installed: %w", err)
 	}
-	return kept, syncDir(filepath.Dir(s.dest))
+	return kept, nil
 }
 
 // applyMeta sets the archived mode, modification time and, when running as

@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -199,5 +200,154 @@ func TestWriteLogArchive(t *testing.T) {
 	}
 	if _, err := WriteLogArchive(t.Context(), filepath.Join(dir, "nope"), &buf); err == nil {
 		t.Error("missing directory accepted")
+	}
+}
+
+// configSet backs up a config tree (a directory, a file in it and a
+// subdirectory with a file) and returns the set and the source directory.
+func configSet(t *testing.T) (root string, keys *Keys, m *Manifest, src string) {
+	t.Helper()
+	src = t.TempDir()
+	writeTree(t, filepath.Join(src, "mutt", "a.env"), "A=1\n", 0o600)
+	writeTree(t, filepath.Join(src, "mutt", "b.env"), "B=1\n", 0o600)
+	writeTree(t, filepath.Join(src, "mutt", "units", "mutt-web.service"), "[Unit]\n", 0o644)
+	root, keys = t.TempDir(), recipientKeys(t)
+	m, err := Run(t.Context(), RunOptions{
+		Root: root, Keys: keys, Components: []string{ComponentConfig},
+		Config: &ConfigSource{Paths: []ConfigPath{{Path: filepath.Join(src, "mutt"), Required: true}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := m.Component(ComponentConfig); c.Status != StatusOK {
+		t.Fatalf("config component: %s %q", c.Status, c.Reason)
+	}
+	return root, keys, m, src
+}
+
+// replaceConfigArchive re-encrypts the config archive's plaintext as edited
+// by edit and points the manifest at it, keeping the recorded plaintext
+// size and SHA-256: the ciphertext checks pass, the archive is only found
+// bad while (or after) it is read.
+func replaceConfigArchive(t *testing.T, root string, keys *Keys, m *Manifest, edit func([]byte) []byte) {
+	t.Helper()
+	c := m.Component(ComponentConfig)
+	a := c.Artifacts[0]
+	r, err := OpenArtifact(root, a, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w, err := CreateArtifact(root, a.Path+".edited.age", keys, a.Compressed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(edit(plain)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	edited := w.Info()
+	edited.PlainBytes, edited.PlainSHA256, edited.Format = a.PlainBytes, a.PlainSHA256, a.Format
+	c.Artifacts[0] = edited
+}
+
+func TestRestoreConfigFilesBadArchiveWritesNothing(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func([]byte) []byte
+	}{
+		// The end-of-archive blocks and part of the last entry's data
+		// block are cut: every entry before reaches the callback.
+		{"truncated", func(b []byte) []byte { return b[:len(b)-1024-300] }},
+		// Every entry reads fine; only the plaintext checksum differs.
+		{"one byte changed", func(b []byte) []byte {
+			i := strings.Index(string(b), "B=1")
+			out := slices.Clone(b)
+			out[i+2] = '2'
+			return out
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root, keys, m, _ := configSet(t)
+			replaceConfigArchive(t, root, keys, m, tt.edit)
+			target := t.TempDir()
+			res, err := RestoreConfigFiles(t.Context(), ConfigRestoreOptions{Root: root, Manifest: m, Keys: keys, TargetDir: target})
+			if err == nil {
+				t.Fatalf("restore from a bad archive succeeded: %+v", res)
+			}
+			if !strings.Contains(err.Error(), "nothing was written") {
+				t.Errorf("err = %v, want it to say nothing was written", err)
+			}
+			if len(res.Added) != 0 || len(res.Changed) != 0 || len(res.Kept) != 0 {
+				t.Errorf("result lists files although nothing was restored: %+v", res)
+			}
+			entries, err := os.ReadDir(target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(entries) != 0 {
+				var names []string
+				for _, e := range entries {
+					names = append(names, e.Name())
+				}
+				t.Fatalf("a bad archive created %v under the target directory", names)
+			}
+		})
+	}
+}
+
+func TestRestoreConfigFilesInstallFailsPartWay(t *testing.T) {
+	root, keys, m, src := configSet(t)
+	target := t.TempDir()
+	dir := filepath.Join(target, filepath.FromSlash(strings.TrimPrefix(filepath.ToSlash(src), "/")), "mutt")
+	a, b, unit := filepath.Join(dir, "a.env"), filepath.Join(dir, "b.env"), filepath.Join(dir, "units", "mutt-web.service")
+	writeTree(t, a, "A=old\n", 0o600)
+	// b.env is a non-empty directory on disk: it cannot be kept aside (no
+	// hard links to directories) nor replaced, even by root.
+	writeTree(t, filepath.Join(b, "inside"), "x", 0o600)
+
+	res, err := RestoreConfigFiles(t.Context(), ConfigRestoreOptions{Root: root, Manifest: m, Keys: keys, TargetDir: target})
+	if err == nil {
+		t.Fatalf("restore over a directory succeeded: %+v", res)
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, b+": not installed") || !strings.Contains(msg, "1 of 3 files were installed and stay: "+a) {
+		t.Errorf("err = %v, want it to name %s as not installed and %s as installed", err, b, a)
+	}
+	// a.env comes before b.env in the archive and was installed; the unit
+	// file after it was not.
+	if !slices.Equal(res.Changed, []string{a}) || len(res.Added) != 0 || len(res.Kept) != 1 {
+		t.Fatalf("result %+v, want only %s changed with one kept copy", res, a)
+	}
+	if got, _ := os.ReadFile(a); string(got) != "A=1\n" {
+		t.Errorf("a.env = %q", got)
+	}
+	if got, _ := os.ReadFile(res.Kept[0]); string(got) != "A=old\n" {
+		t.Errorf("kept copy of a.env = %q", got)
+	}
+	if _, err := os.Lstat(unit); err == nil {
+		t.Errorf("%s was installed after the failure", unit)
+	}
+	if fi, err := os.Stat(b); err != nil || !fi.IsDir() {
+		t.Errorf("b.env was changed: %v %v", fi, err)
+	}
+	// No staged temporary file or stray kept copy is left behind.
+	err = filepath.Walk(target, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && (strings.HasPrefix(fi.Name(), ".mutt-restore-") || strings.HasPrefix(fi.Name(), "b.env.pre-restore-")) {
+			t.Errorf("left behind: %s", p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

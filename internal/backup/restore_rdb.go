@@ -108,7 +108,9 @@ type redisServerSetup struct {
 // load the (moved) AOF instead of the snapshot. After PING answers and
 // loading is over, the key count is compared with the snapshot and the
 // manifest; then AOF is switched back on and rewritten from memory, and
-// the volatile keys of the snapshot are deleted.
+// the volatile keys of the snapshot are deleted. A failure after AOF was
+// switched off and before the new file is placed switches it back on (live
+// and in the config file); the error says whether that worked.
 func RestoreRedisRDB(ctx context.Context, o RDBRestoreOptions) (RDBRestoreResult, error) {
 	res := RDBRestoreResult{SnapshotKeys: -1}
 	timeout := o.Timeout
@@ -162,6 +164,19 @@ func RestoreRedisRDB(ctx context.Context, o RDBRestoreOptions) (RDBRestoreResult
 	}()
 	progress("decrypted %s (RDB version %d, %d bytes, checksum ok) into %s", art.Path, info.Version, info.Bytes, setup.dir)
 
+	// aofOff is set while appendonly no is persisted in the config file
+	// and the new snapshot is not yet in place: a failure then must not
+	// leave the live server (and its next start) without AOF.
+	aofOff := false
+	failed := func(err error) error {
+		if !aofOff {
+			return err
+		}
+		if rerr := switchAOFBack(ctx, o.Redis); rerr != nil {
+			return fmt.Errorf("%w; switching AOF back on failed too (%v): appendonly no is persisted in %s; set it back", err, rerr, setup.configFile)
+		}
+		return fmt.Errorf("%w; AOF was switched back on and appendonly yes restored in %s", err, setup.configFile)
+	}
 	if setup.running && setup.aof && setup.configFile != "" {
 		// Persisted, so the next start (by whatever service manager)
 		// loads the snapshot; switched back on once it is loaded.
@@ -169,23 +184,28 @@ func RestoreRedisRDB(ctx context.Context, o RDBRestoreOptions) (RDBRestoreResult
 			return res, fmt.Errorf("restoring redis: switching AOF off: %w", err)
 		}
 		if err := o.Redis.ConfigRewrite(ctx).Err(); err != nil {
-			_ = o.Redis.ConfigSet(ctx, "appendonly", "yes").Err()
-			return res, fmt.Errorf("restoring redis: persisting appendonly no in %s: %w", setup.configFile, err)
+			// The file is unchanged (Redis rewrites it atomically); only
+			// the live setting needs switching back.
+			if serr := o.Redis.ConfigSet(ctx, "appendonly", "yes").Err(); serr != nil {
+				return res, fmt.Errorf("restoring redis: persisting appendonly no in %s: %w; switching AOF back on failed too (%v): the running server has appendonly no; run CONFIG SET appendonly yes", setup.configFile, err, serr)
+			}
+			return res, fmt.Errorf("restoring redis: persisting appendonly no in %s: %w (AOF was switched back on; the file is unchanged)", setup.configFile, err)
 		}
+		aofOff = true
 	}
 	if err := runCommand(ctx, o.Stop); err != nil {
-		return res, fmt.Errorf("restoring redis: stopping the server: %w", err)
+		return res, failed(fmt.Errorf("restoring redis: stopping the server: %w", err))
 	}
 	if err := pollUntil(ctx, timeout, "Redis to stop (PING unanswered)", func() (bool, error) {
 		return o.Redis.Ping(ctx).Err() != nil, nil
 	}); err != nil {
-		return res, fmt.Errorf("restoring redis: %w", err)
+		return res, failed(fmt.Errorf("restoring redis: %w", err))
 	}
 	progress("stopped Redis")
 
 	owner, err := fileOwner(final, setup.dir)
 	if err != nil {
-		return res, err
+		return res, failed(err)
 	}
 	aside := []string{setup.dbfilename}
 	if setup.aofDir != "" {
@@ -201,18 +221,18 @@ func RestoreRedisRDB(ctx context.Context, o RDBRestoreOptions) (RDBRestoreResult
 		}
 		kept := p + ".pre-restore-" + runID
 		if err := os.Rename(p, kept); err != nil {
-			return res, fmt.Errorf("restoring redis: moving %s aside: %w (Redis is stopped; files moved so far: %s)", p, err, strings.Join(res.Kept, ", "))
+			return res, failed(fmt.Errorf("restoring redis: moving %s aside: %w (Redis is stopped; files moved so far: %s)", p, err, strings.Join(res.Kept, ", ")))
 		}
 		res.Kept = append(res.Kept, kept)
 	}
 	if err := os.Chown(tmp, owner.uid, owner.gid); err != nil {
-		return res, fmt.Errorf("restoring redis: giving %s to uid %d: %w", tmp, owner.uid, err)
+		return res, failed(fmt.Errorf("restoring redis: giving %s to uid %d: %w", tmp, owner.uid, err))
 	}
 	if err := os.Chmod(tmp, 0o640); err != nil {
-		return res, fmt.Errorf("restoring redis: %w", err)
+		return res, failed(fmt.Errorf("restoring redis: %w", err))
 	}
 	if err := os.Rename(tmp, final); err != nil {
-		return res, fmt.Errorf("restoring redis: placing %s: %w", final, err)
+		return res, failed(fmt.Errorf("restoring redis: placing %s: %w", final, err))
 	}
 	placed = true
 	if err := syncDir(setup.dir); err != nil {
@@ -450,6 +470,22 @@ func keyspaceKeys(info string, db int) int64 {
 		}
 	}
 	return 0
+}
+
+// switchAOFBack undoes the AOF switch-off of a full restore that failed
+// before the new snapshot was placed: appendonly yes, live and in the
+// config file. It fails when the server is already down. It runs even when
+// ctx was cancelled, within its own short deadline.
+func switchAOFBack(ctx context.Context, rdb *redis.Client) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := rdb.ConfigSet(ctx, "appendonly", "yes").Err(); err != nil {
+		return fmt.Errorf("CONFIG SET appendonly yes: %w", err)
+	}
+	if err := rdb.ConfigRewrite(ctx).Err(); err != nil {
+		return fmt.Errorf("CONFIG REWRITE: %w", err)
+	}
+	return nil
 }
 
 // reenableAOF switches AOF on again, which makes Redis write a new AOF from

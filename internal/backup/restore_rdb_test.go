@@ -263,3 +263,72 @@ func TestBackupRedisRDBRemote(t *testing.T) {
 		}
 	})
 }
+
+func TestRestoreRedisRDBStopFailsSwitchesAOFBack(t *testing.T) {
+	tests := []struct {
+		name string
+		// stop returns the stop command for the server.
+		stop func(s *testRedisServer) []string
+		// wantErr is a part of the error; wantConf of the config file after.
+		wantErr  func(s *testRedisServer) string
+		wantConf string
+		wantUp   bool
+	}{
+		{
+			name: "stop command fails, server still up",
+			stop: func(*testRedisServer) []string { return []string{"false"} },
+			wantErr: func(s *testRedisServer) string {
+				return "AOF was switched back on and appendonly yes restored in " + s.Conf
+			},
+			wantConf: "appendonly yes",
+			wantUp:   true,
+		},
+		{
+			name: "stop command stops the server and then fails",
+			stop: func(s *testRedisServer) []string {
+				return []string{"sh", "-c", strings.Join(s.Stop, " ") + "; exit 1"}
+			},
+			wantErr:  func(s *testRedisServer) string { return "appendonly no is persisted in " + s.Conf + "; set it back" },
+			wantConf: "appendonly no",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startTestRedis(t, true)
+			ctx := t.Context()
+			if err := s.Client.Set(ctx, "mutt:config:a", "1", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			root, keys := t.TempDir(), recipientKeys(t)
+			m, err := Run(ctx, RunOptions{Root: root, Keys: keys, Components: []string{ComponentRedis}, Host: "h",
+				Redis: s.Client, RedisPatterns: DefaultRedisPatterns("mutt")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = RestoreRedisRDB(ctx, RDBRestoreOptions{
+				Root: root, Manifest: m, Keys: keys, Redis: s.Client, Stop: tt.stop(s), Start: s.Start,
+				Prefix: "mutt", Timeout: 10 * time.Second,
+			})
+			if err == nil || !strings.Contains(err.Error(), "stopping the server") || !strings.Contains(err.Error(), tt.wantErr(s)) {
+				t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr(s))
+			}
+			conf, _ := os.ReadFile(s.Conf)
+			if !strings.Contains(string(conf), tt.wantConf) {
+				t.Fatalf("config file lacks %q:\n%s", tt.wantConf, conf)
+			}
+			if !tt.wantUp {
+				return
+			}
+			if v, err := s.Client.ConfigGet(ctx, "appendonly").Result(); err != nil || v["appendonly"] != "yes" {
+				t.Fatalf("appendonly after the failed restore: %v %v", v, err)
+			}
+			if v, _ := s.Client.Get(ctx, "mutt:config:a").Result(); v != "1" {
+				t.Fatalf("live data touched: mutt:config:a = %q", v)
+			}
+			matches, _ := filepath.Glob(filepath.Join(s.Dir, ".dump.rdb.restore-*"))
+			if len(matches) != 0 {
+				t.Fatalf("decrypted snapshot left behind: %v", matches)
+			}
+		})
+	}
+}
