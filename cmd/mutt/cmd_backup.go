@@ -43,6 +43,9 @@ func lockedError(err error) error {
 type backupOptions struct {
 	root        string
 	metricsFile string
+	// signatureWarned is set once the "signatures are not checked" warning
+	// was printed, so that a command prints it once.
+	signatureWarned bool
 }
 
 // keys loads the encryption settings from the environment; secrets never
@@ -88,7 +91,7 @@ Settings (environment only, so that no secret appears in the process list):
 
 Exit codes: 0 ok, 1 a component or verification failed, 2 usage or
 configuration error, 75 another run holds the backup root's lock.
-` + vaultSettingsHelp,
+` + signingSettingsHelp + vaultSettingsHelp,
 	}
 	root := os.Getenv("MUTT_BACKUP_ROOT")
 	if root == "" {
@@ -108,6 +111,7 @@ configuration error, 75 another run holds the backup root's lock.
 		newBackupSyncCommand(g, b),
 		newBackupPullCommand(g, b),
 		newBackupLifecycleCommand(g, b),
+		newBackupKeygenCommand(g),
 	)
 	return cmd
 }
@@ -193,6 +197,10 @@ failed and the others still run. Every artifact is quick-verified after writing.
 			if err != nil {
 				return err
 			}
+			signKey, err := signingKey()
+			if err != nil {
+				return err
+			}
 			cfg, stopSecrets, err := g.loadBackupConfig(ctx)
 			if err != nil {
 				return err
@@ -212,6 +220,7 @@ failed and the others still run. Every artifact is quick-verified after writing.
 				RedisPatterns: backup.DefaultRedisPatterns(cfg.KeyPrefix),
 				RedisDir:      os.Getenv("MUTT_BACKUP_REDIS_DIR"),
 				Unreachable:   map[string]error{},
+				SigningKey:    signKey,
 			}
 			if v := os.Getenv("MUTT_BACKUP_REDIS_SAVE_TIMEOUT"); v != "" {
 				d, err := time.ParseDuration(v)
@@ -433,7 +442,12 @@ func newBackupShowCommand(g *globalOptions, b *backupOptions) *cobra.Command {
 			if asJSON {
 				return writeJSON(g.stdout, m)
 			}
+			sig, err := signatureLine(g, b, m)
+			if err != nil {
+				return err
+			}
 			printManifest(g.stdout, m)
+			fmt.Fprintf(g.stdout, "\nsignature:  %s\n", sig)
 			return nil
 		},
 	}
@@ -548,6 +562,13 @@ check of ` + "`mutt backup status --monthly`" + ` needs.`,
 					return err
 				}
 				sets = append(sets, backup.SetSelection{Manifest: m})
+			}
+			ms := make([]*backup.Manifest, 0, len(sets))
+			for _, s := range sets {
+				ms = append(ms, s.Manifest)
+			}
+			if err := b.checkSignatures(g, ms...); err != nil {
+				return err
 			}
 			results := []backupVerifyResult{}
 			var bad []string

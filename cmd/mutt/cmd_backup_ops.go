@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -95,7 +96,8 @@ Daily (default): every scheduled component has a good set within its interval
 (pgconfig 2h, redis 7h, postgres/config/logs 26h, vault/prometheus 8d) whose
 last verification passed, the backup filesystem is below 80 % used, no
 "*.partial" file is older than a day, the root is mode 0700 and the key files
-0400/0600, and encryption is configured.
+0400/0600, encryption is configured, and (when MUTT_BACKUP_SIGNING_KEY_FILE
+is set) the newest set of each component is signed by that key.
 --weekly adds remote sync (when MUTT_BACKUP_REMOTES is set) and size anomalies
 (< 50 % or > 200 % of the median of the previous 7 sets).
 --monthly adds a passing deep verify within 35 days, encrypted sets and
@@ -132,6 +134,11 @@ Exit codes: 0 every check passed, 1 a check failed, 2 usage error.`,
 			}
 			if _, err := b.keys(); err != nil {
 				o.EncryptionError = errors.Unwrap(err)
+			}
+			if k, err := signingKey(); err != nil {
+				o.SigningError = errors.Unwrap(err)
+			} else if k != nil {
+				o.SigningKey = k.Public().(ed25519.PublicKey)
 			}
 			rep, err := backup.CheckStatus(o)
 			if err != nil {

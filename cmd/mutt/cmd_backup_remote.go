@@ -307,8 +307,12 @@ on the remote (a rebuilt server pulling the old one's sets).
 			if err != nil {
 				return err
 			}
+			trusted, err := b.trustedKeys(g)
+			if err != nil {
+				return err
+			}
 			progress, done := byteProgress(g, "pull")
-			res, err := backup.Pull(cmd.Context(), backup.PullOptions{Root: b.root, Remote: stores[0], Set: args[0], Progress: progress})
+			res, err := backup.Pull(cmd.Context(), backup.PullOptions{Root: b.root, Remote: stores[0], Set: args[0], Progress: progress, Trusted: trusted})
 			done()
 			if res != nil {
 				if asJSON {

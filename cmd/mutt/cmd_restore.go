@@ -46,7 +46,8 @@ mutt backup run; or run the quarterly DR drill into scratch targets.
 
 Every artifact of the component is verified (size, SHA-256, age header) and
 decrypted with MUTT_BACKUP_IDENTITY_FILE (or MUTT_BACKUP_PASSPHRASE_FILE)
-before anything is changed. A restore refuses to run while MUTT services
+before anything is changed; with MUTT_BACKUP_TRUSTED_KEYS_FILE set, a set
+whose manifest is not signed by a trusted key is refused first. A restore refuses to run while MUTT services
 consume the queues, unless --force is given, and asks for confirmation unless
 --yes is given.
 
@@ -243,6 +244,9 @@ func (o *restoreOptions) prepare(cmd *cobra.Command, g *globalOptions, set, comp
 		return nil, cfg, nil, stop, err
 	}
 	if m, err = backup.FindSet(o.root, set, component); err != nil {
+		return fail(err)
+	}
+	if err := o.checkSignatures(g, m); err != nil {
 		return fail(err)
 	}
 	if _, err := backup.VerifyComponent(o.root, m, component); err != nil {
@@ -629,6 +633,13 @@ verifies its result; the measured RTO is printed per step and in total.`,
 			if err != nil {
 				return err
 			}
+			if err := o.checkSignatures(g, m); err != nil {
+				return err
+			}
+			signKey, err := signingKey()
+			if err != nil {
+				return err
+			}
 			if err := o.checkServices(cmd, g, cfg); err != nil {
 				return err
 			}
@@ -657,7 +668,7 @@ verifies its result; the measured RTO is printed per step and in total.`,
 			if !noSafety {
 				host, _ := os.Hostname()
 				safety := backup.RunOptions{
-					Root: o.root, Keys: keys, Host: host, ToolVersion: version, Redis: rdb,
+					Root: o.root, Keys: keys, Host: host, ToolVersion: version, Redis: rdb, SigningKey: signKey,
 					RedisPatterns: backup.DefaultRedisPatterns(cfg.KeyPrefix),
 					Postgres:      &backup.PostgresDumpOptions{DatabaseURL: backupDatabaseURL(cfg.Postgres), PgDump: os.Getenv("MUTT_BACKUP_PG_DUMP")},
 				}
@@ -755,6 +766,9 @@ Settings: MUTT_BACKUP_REDIS_SERVER, the redis-server for the scratch Redis
 			defer stop()
 			m, err := backup.FindSet(o.root, set, backup.ComponentPostgres, backup.ComponentRedis)
 			if err != nil {
+				return err
+			}
+			if err := o.checkSignatures(g, m); err != nil {
 				return err
 			}
 			opts := backup.DrillOptions{

@@ -147,6 +147,9 @@ func SetStatus(cs []Component) string {
 // WriteManifest writes m to <root>/manifests/YYYY/MM/DD/<set-id>.json through
 // a fsynced partial file and a rename. It must be called after every artifact
 // of the set is closed; rewriting it later (verification results) is atomic.
+// It never signs: Run signs a new set once, and later rewrites (sync, pull,
+// verify) change only fields outside the signed part, so the signature
+// stays valid; re-signing there would bless a manifest altered on disk.
 func WriteManifest(root string, m *Manifest) (string, error) {
 	rel, err := ManifestPath(m.SetID)
 	if err != nil {

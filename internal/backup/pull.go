@@ -30,6 +30,10 @@ type PullOptions struct {
 	Now func() time.Time
 	// Progress, when set, is called as bytes are downloaded or checked.
 	Progress ProgressFunc
+	// Trusted, when set, must have signed the remote manifest
+	// (CheckSignature); a set that fails the check is refused before
+	// anything is downloaded. Nil pulls unsigned and unchecked sets.
+	Trusted *TrustedKeys
 }
 
 // PullResult is the outcome of Pull.
@@ -77,6 +81,11 @@ func Pull(ctx context.Context, o PullOptions) (*PullResult, error) {
 	m, err := fetchManifest(ctx, o.Remote, id)
 	if err != nil {
 		return nil, fmt.Errorf("pulling set %s from %s: %w", id, target, err)
+	}
+	if o.Trusted != nil {
+		if err := o.Trusted.CheckSignature(m); err != nil {
+			return nil, fmt.Errorf("pulling from %s: %w", target, err)
+		}
 	}
 	unlock, err := Lock(o.Root)
 	if err != nil {

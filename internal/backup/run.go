@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -121,6 +122,9 @@ type RunOptions struct {
 	// source before the run; such a component is recorded failed with that
 	// error (which must hold no secret) and the others still run.
 	Unreachable map[string]error
+	// SigningKey, when set, signs the manifest (SignManifest) so that a
+	// planted or altered set is detected by CheckSignature.
+	SigningKey ed25519.PrivateKey
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Progress, when set, receives one line per finished component.
@@ -201,6 +205,11 @@ func Run(ctx context.Context, o RunOptions) (*Manifest, error) {
 	}
 	m.FinishedAt = now().UTC()
 	m.Status = SetStatus(m.Components)
+	if o.SigningKey != nil {
+		if err := SignManifest(m, o.SigningKey); err != nil {
+			return m, fmt.Errorf("running backup: %w", err)
+		}
+	}
 	if _, err := WriteManifest(o.Root, m); err != nil {
 		return m, fmt.Errorf("running backup: %w", err)
 	}

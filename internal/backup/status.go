@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -82,6 +83,11 @@ type StatusOptions struct {
 	KeyFiles []string
 	// EncryptionError is why encryption is not usable, nil when it is.
 	EncryptionError error
+	// SigningKey is the public half of the configured manifest signing
+	// key; nil with a nil SigningError skips the signing check.
+	SigningKey ed25519.PublicKey
+	// SigningError is why the configured signing key is not usable.
+	SigningError error
 	// Now is the time of the check.
 	Now time.Time
 }
@@ -142,6 +148,7 @@ func CheckStatus(o StatusOptions) (StatusReport, error) {
 	} else {
 		add("encryption", CheckPass, "encryption keys configured")
 	}
+	checkSigning(add, ms, slices.Sorted(maps.Keys(o.MaxAge)), o.SigningKey, o.SigningError)
 
 	if rank >= levelRank(LevelWeekly) {
 		checkRemotes(add, ms, o.Remotes, o.Now)
@@ -225,6 +232,39 @@ func checkComponent(add addFunc, ms []*Manifest, name string, maxAge time.Durati
 	default:
 		add(verifyCheck, CheckPass, "%s verify of %s ok at %s", v.Level, newest.SetID, v.At.Format(time.RFC3339))
 	}
+}
+
+// checkSigning checks that the newest good set of each component is signed
+// by the configured signing key.
+func checkSigning(add addFunc, ms []*Manifest, components []string, key ed25519.PublicKey, keyErr error) {
+	switch {
+	case keyErr != nil:
+		add("signing", CheckFail, "%v", keyErr)
+		return
+	case key == nil:
+		add("signing", CheckSkip, "no signing key configured (MUTT_BACKUP_SIGNING_KEY_FILE)")
+		return
+	}
+	id := KeyID(key)
+	var bad []string
+	checked := 0
+	for _, name := range components {
+		for _, m := range ms {
+			if c := m.Component(name); c == nil || c.Status != StatusOK {
+				continue
+			}
+			checked++
+			if !strings.HasPrefix(m.Signature, SignaturePrefix+id+":") {
+				bad = append(bad, name+" "+m.SetID)
+			}
+			break
+		}
+	}
+	if len(bad) > 0 {
+		add("signing", CheckFail, "newest set not signed by key %s: %s", id, strings.Join(bad, ", "))
+		return
+	}
+	add("signing", CheckPass, "newest set of %d components signed by key %s", checked, id)
 }
 
 func checkDisk(add addFunc, root string) {
