@@ -210,13 +210,9 @@ failed and the others still run. Every artifact is quick-verified after writing.
 			if len(names) == 0 {
 				names, _ = backup.ProfileComponents(profile)
 			}
-			host, err := os.Hostname()
-			if err != nil {
-				host = "unknown"
-			}
 			opts := backup.RunOptions{
 				Root: b.root, Keys: keys, Profile: profile, Components: components,
-				Label: label, Pinned: pin, Host: host, ToolVersion: version,
+				Label: label, Pinned: pin, Host: hostName(), ToolVersion: version,
 				RedisPatterns: backup.DefaultRedisPatterns(cfg.KeyPrefix),
 				RedisDir:      os.Getenv("MUTT_BACKUP_REDIS_DIR"),
 				Unreachable:   map[string]error{},

@@ -666,9 +666,8 @@ verifies its result; the measured RTO is printed per step and in total.`,
 				opts.Progress = g.stdout
 			}
 			if !noSafety {
-				host, _ := os.Hostname()
 				safety := backup.RunOptions{
-					Root: o.root, Keys: keys, Host: host, ToolVersion: version, Redis: rdb, SigningKey: signKey,
+					Root: o.root, Keys: keys, Host: hostName(), ToolVersion: version, Redis: rdb, SigningKey: signKey,
 					RedisPatterns: backup.DefaultRedisPatterns(cfg.KeyPrefix),
 					Postgres:      &backup.PostgresDumpOptions{DatabaseURL: backupDatabaseURL(cfg.Postgres), PgDump: os.Getenv("MUTT_BACKUP_PG_DUMP")},
 				}

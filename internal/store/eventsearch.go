@@ -44,8 +44,9 @@ const maxPageSize = 200
 
 // SearchEventAudit returns one page of the rows matching f, newest first
 // (event_timestamp DESC, id DESC), and the number of matching rows. When
-// more than 100,000 rows match, total is the planner's estimate (never less
-// than 100,001) and estimated is true. Times are in UTC.
+// more than eventCountCap (10,000) rows match, total is the planner's
+// estimate (never less than the cap plus one) and estimated is true. Times
+// are in UTC.
 func (s *Store) SearchEventAudit(ctx context.Context, f EventAuditFilter) (rows []EventAuditRow, total int64, estimated bool, err error) {
 	return s.searchEventAudit(ctx, f, eventCountCap)
 }
