@@ -120,16 +120,16 @@ configuration error, 75 another run holds the backup root's lock.
 // URL or fields, with the password filled in from its separate setting.
 func backupDatabaseURL(pg config.Postgres) string {
 	pw := pg.Password.Reveal()
-	if pg.URL != "" {
+	if raw := pg.URL.Reveal(); raw != "" {
 		if pw == "" {
-			return pg.URL
+			return raw
 		}
-		u, err := url.Parse(pg.URL)
+		u, err := url.Parse(raw)
 		if err != nil || u.User == nil {
-			return pg.URL
+			return raw
 		}
 		if _, has := u.User.Password(); has {
-			return pg.URL
+			return raw
 		}
 		u.User = url.UserPassword(u.User.Username(), pw)
 		return u.String()

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -72,11 +71,9 @@ func (b *backupOptions) notify(ctx context.Context, g *globalOptions, cfg config
 func configSecrets(cfg config.Config) []string {
 	out := []string{cfg.Postgres.Password.Reveal(), cfg.Postgres.PasswordNext.Reveal(),
 		cfg.Redis.Password.Reveal(), cfg.Redis.PasswordNext.Reveal()}
-	for _, raw := range []string{cfg.Postgres.URL, cfg.Redis.URL} {
-		if u, err := url.Parse(raw); err == nil && u.User != nil {
-			if pw, ok := u.User.Password(); ok {
-				out = append(out, pw)
-			}
+	for _, u := range []config.URL{cfg.Postgres.URL, cfg.Redis.URL} {
+		if pw, ok := u.Password(); ok {
+			out = append(out, pw)
 		}
 	}
 	return out

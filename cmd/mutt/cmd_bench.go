@@ -337,7 +337,7 @@ func (g *globalOptions) withBenchEnv(ctx context.Context, profileDir string, fn 
 		cfg.Log.Level = "warn"
 	}
 	opts := bench.Options{
-		Config: cfg, RedisURL: cfg.Redis.URL, AdminDatabaseURL: cfg.Postgres.URL,
+		Config: cfg, RedisURL: cfg.Redis.URL.Reveal(), AdminDatabaseURL: cfg.Postgres.URL.Reveal(),
 		Logger: g.logger(cfg), Progress: g.stderr, ProfileDir: profileDir,
 	}
 	env, err := bench.Setup(ctx, opts)

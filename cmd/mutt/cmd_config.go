@@ -541,11 +541,17 @@ func (g *globalOptions) validateStatic(envFile string) (config.Config, []string)
 	}
 	cfg, err := config.Load(g.configFile, lookup)
 	problems = append(problems, errorLines(err)...)
+	if g.redisURL != "" {
+		cfg.Redis.URL = config.NewURL(g.redisURL)
+	}
+	if g.databaseURL != "" {
+		cfg.Postgres.URL = config.NewURL(g.databaseURL)
+	}
 	overrides := []struct {
 		flag string
 		dst  *string
 	}{
-		{g.redisURL, &cfg.Redis.URL}, {g.databaseURL, &cfg.Postgres.URL}, {g.keyPrefix, &cfg.KeyPrefix},
+		{g.keyPrefix, &cfg.KeyPrefix},
 		{g.logLevel, &cfg.Log.Level}, {g.logFormat, &cfg.Log.Format},
 	}
 	for _, o := range overrides {

@@ -379,7 +379,7 @@ func TestIngestorRidesOutARedisRestart(t *testing.T) {
 	redisProc := privateRedis(t, port)
 	cfg := config.Default()
 	cfg.KeyPrefix = "mutt"
-	cfg.Redis.URL = "redis://127.0.0.1:" + strconv.Itoa(port) + "/0"
+	cfg.Redis.URL = config.NewURL("redis://127.0.0.1:" + strconv.Itoa(port) + "/0")
 	cfg.Ingest.Listen = "127.0.0.1:0"
 	cfg.Ingest.APIKey = secretOf("test-key")
 	cfg.Finish()

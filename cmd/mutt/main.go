@@ -158,10 +158,10 @@ func (g *globalOptions) loadConfig() (config.Config, error) {
 		return cfg, err
 	}
 	if g.redisURL != "" {
-		cfg.Redis.URL = g.redisURL
+		cfg.Redis.URL = config.NewURL(g.redisURL)
 	}
 	if g.databaseURL != "" {
-		cfg.Postgres.URL = g.databaseURL
+		cfg.Postgres.URL = config.NewURL(g.databaseURL)
 	}
 	if g.keyPrefix != "" {
 		cfg.KeyPrefix = g.keyPrefix

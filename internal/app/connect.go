@@ -49,26 +49,16 @@ func credentials(live *secrets.Pair, current, next secrets.Secret) *secrets.Pair
 }
 
 func redisAddr(cfg config.Redis) string {
-	if cfg.URL != "" {
-		return redactURL(cfg.URL)
+	if cfg.URL.IsSet() {
+		return cfg.URL.String()
 	}
 	return net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
 }
 
-// redactURL drops the password of a URL for messages.
-func redactURL(raw string) string {
-	if i := strings.Index(raw, "@"); i >= 0 {
-		if j := strings.Index(raw, "://"); j >= 0 && j < i {
-			return raw[:j+3] + "…@" + raw[i+1:]
-		}
-	}
-	return raw
-}
-
 func redisOptions(cfg config.Redis, pair *secrets.Pair, logger *slog.Logger) (*redis.Options, error) {
 	var opts *redis.Options
-	if cfg.URL != "" {
-		o, err := redis.ParseURL(cfg.URL)
+	if cfg.URL.IsSet() {
+		o, err := redis.ParseURL(cfg.URL.Reveal())
 		if err != nil {
 			return nil, fmt.Errorf("REDIS_URL: %w", err)
 		}
@@ -141,14 +131,14 @@ func ConnectPostgres(ctx context.Context, cfg config.Postgres, logger *slog.Logg
 }
 
 func postgresAddr(cfg config.Postgres) string {
-	if cfg.URL != "" {
-		return redactURL(cfg.URL)
+	if cfg.URL.IsSet() {
+		return cfg.URL.String()
 	}
 	return net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)) + "/" + cfg.Name
 }
 
 func postgresConfig(cfg config.Postgres, pair *secrets.Pair, logger *slog.Logger) (*pgxpool.Config, error) {
-	dsn := cfg.URL
+	dsn := cfg.URL.Reveal()
 	if dsn == "" {
 		sslmode := "prefer"
 		if cfg.TLSEnabled {
@@ -176,7 +166,7 @@ func postgresConfig(cfg config.Postgres, pair *secrets.Pair, logger *slog.Logger
 		auth := &pgAuth{pair: pair, logger: logger, probe: probePostgres}
 		pc.BeforeConnect = auth.beforeConnect
 	}
-	if cfg.URL == "" || !strings.Contains(cfg.URL, "pool_max_conns") {
+	if !strings.Contains(cfg.URL.Reveal(), "pool_max_conns") {
 		pc.MaxConns = int32(cfg.PoolMaxConns)
 		pc.MinConns = int32(cfg.PoolMinConns)
 	}

@@ -85,7 +85,7 @@ func redisConfigFor(t *testing.T, user string, current, next string) config.Redi
 	}
 	u.User = url.User(user)
 	return config.Redis{
-		URL: u.String(), MaxConnections: 2,
+		URL: config.NewURL(u.String()), MaxConnections: 2,
 		Password: secrets.New(current), PasswordNext: secrets.New(next),
 	}
 }
@@ -199,7 +199,7 @@ func TestConnectRedisWithOnlyNextValid(t *testing.T) {
 func TestConnectRedisWithoutPassword(t *testing.T) {
 	_, prefix := itest.Redis(t)
 	logger, _ := testLogger()
-	client, err := ConnectRedis(context.Background(), config.Redis{URL: itest.RedisURL(), MaxConnections: 5}, logger)
+	client, err := ConnectRedis(context.Background(), config.Redis{URL: config.NewURL(itest.RedisURL()), MaxConnections: 5}, logger)
 	if err != nil {
 		t.Fatalf("ConnectRedis: %v", err)
 	}
@@ -324,7 +324,7 @@ func TestConnectPostgresWithPair(t *testing.T) {
 	u.User = url.User(role)
 	pair := secrets.NewPair(secrets.New("a"), secrets.New("b"))
 	logger, _ := testLogger()
-	pool, err := ConnectPostgres(ctx, config.Postgres{URL: u.String(), PoolMinConns: 1, PoolMaxConns: 2, Credentials: pair}, logger)
+	pool, err := ConnectPostgres(ctx, config.Postgres{URL: config.NewURL(u.String()), PoolMinConns: 1, PoolMaxConns: 2, Credentials: pair}, logger)
 	if err != nil {
 		t.Fatalf("ConnectPostgres: %v", err)
 	}

@@ -34,7 +34,7 @@ func NewForwarder(cfg config.Config, rdb redis.UniversalClient, dyn *dynconfig.S
 	fc := cfg.Forwarder
 	m := forward.NewMetrics(reg)
 	webhook, err := forward.NewWebhook(forward.WebhookOptions{
-		URL: fc.WebhookURL, APIKey: fc.APIKey, Timeout: fc.Timeout, Concurrency: fc.Concurrency, Metrics: m,
+		URL: fc.WebhookURL.Reveal(), APIKey: fc.APIKey, Timeout: fc.Timeout, Concurrency: fc.Concurrency, Metrics: m,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building the Moogsoft webhook: %w", err)
@@ -114,9 +114,9 @@ func (s *Server) startRemediation(listen func(string, string, http.Handler) erro
 	rc := cfg.Remediation
 	var probe func(context.Context) error
 	if rc.HealthCheck {
-		url := rc.HealthURL
+		url := rc.HealthURL.Reveal()
 		if url == "" {
-			url = cfg.Forwarder.WebhookURL
+			url = cfg.Forwarder.WebhookURL.Reveal()
 		}
 		probe = remediation.NewProbe(url, cfg.Forwarder.APIKey, rc.HealthTimeout, nil)
 	}

@@ -22,8 +22,8 @@ func TestConfigChangeThroughAPIReachesRunningAlerter(t *testing.T) {
 	cfg := config.Default()
 	cfg.KeyPrefix = prefix
 	cfg.Finish()
-	cfg.Redis.URL = itest.RedisURL()
-	cfg.Postgres.URL = itest.Database(t)
+	cfg.Redis.URL = config.NewURL(itest.RedisURL())
+	cfg.Postgres.URL = config.NewURL(itest.Database(t))
 	cfg.DynamicConfigEnabled = true
 	cfg.Alerter.MetricsListen, cfg.Alerter.HealthListen = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Web.Listen = "127.0.0.1:0"

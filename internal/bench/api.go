@@ -321,7 +321,7 @@ func checkAuditPage(pageSize int, total int64) func([]byte) error {
 // (ANALYZE, BUFFERS) of each; the data is warm from the timed runs, as it
 // is in steady use.
 func (e *Env) auditPlans(ctx context.Context, pageSize int, hosts ...string) ([]QueryPlan, error) {
-	pc, err := pgxpool.ParseConfig(e.cfg.Postgres.URL)
+	pc, err := pgxpool.ParseConfig(e.cfg.Postgres.URL.Reveal())
 	if err != nil {
 		return nil, fmt.Errorf("query plans: %w", err)
 	}

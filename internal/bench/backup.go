@@ -304,7 +304,7 @@ func (e *Env) RunBackup(ctx context.Context, o BackupOptions) (res BackupResult,
 	if err != nil {
 		return res, err
 	}
-	dbURL := e.cfg.Postgres.URL
+	dbURL := e.cfg.Postgres.URL.Reveal()
 	mb := float64(res.Seed.DatabaseBytes) / 1e6
 	data := filepath.Join(root, "data")
 

@@ -55,7 +55,7 @@ func startFakeMoog(maxIDs int, wrap func(*fakemoog.Server) http.Handler, logger 
 // nil, the forwarder calls wrap(chain) instead of the chain.
 func newForwarder(cfg config.Config, rdb redis.UniversalClient, moog *fakeMoog, reg prometheus.Registerer, logger *slog.Logger,
 	wrap func(forward.Sender) forward.Sender) (*forward.Forwarder, *forward.Webhook, error) {
-	cfg.Forwarder.WebhookURL = moog.url
+	cfg.Forwarder.WebhookURL = config.NewURL(moog.url)
 	cfg.Forwarder.APIKey = secrets.New(moog.key)
 	fw, err := app.NewForwarder(cfg, rdb, nil, reg, logger, wrap)
 	if err != nil {

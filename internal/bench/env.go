@@ -123,8 +123,8 @@ func Setup(ctx context.Context, opts Options) (_ *Env, err error) {
 	cfg.Keys = config.Keys{}
 	cfg.PodName = name
 	cfg.Finish()
-	cfg.Redis.URL = opts.RedisURL
-	cfg.Postgres.URL = dbURL
+	cfg.Redis.URL = config.NewURL(opts.RedisURL)
+	cfg.Postgres.URL = config.NewURL(dbURL)
 	// Nobody drains the alert queue here; shedding would stall the alerter
 	// and the warning would repeat every 30 s.
 	cfg.Alerter.Shedding.Mode = config.ShedOff

@@ -46,16 +46,17 @@ type Config struct {
 
 // Forwarder configures delivery of alerts to Moogsoft.
 type Forwarder struct {
-	MetricsListen string         `yaml:"metrics_listen"`
-	HealthListen  string         `yaml:"health_listen"`
-	WebhookURL    string         `yaml:"webhook_url"`
-	Timeout       time.Duration  `yaml:"timeout"`
-	APIKey        secrets.Secret `yaml:"-"`
-	Workers       int            `yaml:"workers"`
-	BatchSize     int            `yaml:"batch_size"`
-	Concurrency   int            `yaml:"concurrency"` // requests in flight per worker
-	Block         time.Duration  `yaml:"block"`
-	ReclaimIdle   time.Duration  `yaml:"reclaim_idle"`
+	MetricsListen string `yaml:"metrics_listen"`
+	HealthListen  string `yaml:"health_listen"`
+	// WebhookURL may carry credentials; it redacts its password when printed.
+	WebhookURL  URL            `yaml:"webhook_url"`
+	Timeout     time.Duration  `yaml:"timeout"`
+	APIKey      secrets.Secret `yaml:"-"`
+	Workers     int            `yaml:"workers"`
+	BatchSize   int            `yaml:"batch_size"`
+	Concurrency int            `yaml:"concurrency"` // requests in flight per worker
+	Block       time.Duration  `yaml:"block"`
+	ReclaimIdle time.Duration  `yaml:"reclaim_idle"`
 	// RateLimit alerts per RatePeriod across all forwarders; 0 disables.
 	RateLimit        int           `yaml:"rate_limit"`
 	RatePeriod       time.Duration `yaml:"rate_period"`
@@ -77,7 +78,7 @@ type Remediation struct {
 	MaxReplays    int           `yaml:"max_replays"`
 	// HealthURL is probed (GET, with the API key) before Moogsoft's DLQ is
 	// replayed; empty means the webhook URL.
-	HealthURL     string        `yaml:"health_url"`
+	HealthURL     URL           `yaml:"health_url"`
 	HealthTimeout time.Duration `yaml:"health_timeout"`
 	HealthCheck   bool          `yaml:"health_check"`
 }
@@ -90,8 +91,9 @@ type Log struct {
 
 // Redis says how to reach Redis.
 type Redis struct {
-	// URL (redis:// or rediss://) wins over Host, Port, DB and TLSEnabled.
-	URL            string         `yaml:"url"`
+	// URL (redis:// or rediss://) wins over Host, Port, DB and TLSEnabled;
+	// it redacts its password when printed.
+	URL            URL            `yaml:"url"`
 	Host           string         `yaml:"host"`
 	Port           int            `yaml:"port"`
 	DB             int            `yaml:"db"`
@@ -108,8 +110,9 @@ type Redis struct {
 
 // Postgres says how to reach PostgreSQL.
 type Postgres struct {
-	// URL (postgres://…) wins over the separate fields.
-	URL          string         `yaml:"url"`
+	// URL (postgres://…) wins over the separate fields; it redacts its
+	// password when printed.
+	URL          URL            `yaml:"url"`
 	Host         string         `yaml:"host"`
 	Port         int            `yaml:"port"`
 	Name         string         `yaml:"name"`
@@ -227,7 +230,7 @@ func Default() Config {
 		},
 		Forwarder: Forwarder{
 			MetricsListen: ":8083", HealthListen: ":8084",
-			WebhookURL: "https://moogsoft.example.com/api/v1/events", Timeout: 10 * time.Second,
+			WebhookURL: NewURL("https://moogsoft.example.com/api/v1/events"), Timeout: 10 * time.Second,
 			Workers: 2, BatchSize: 64, Concurrency: 32, Block: 5 * time.Second, ReclaimIdle: 30 * time.Second,
 			RateLimit: 50, RatePeriod: time.Second,
 			MaxRetries: 5, RetryBaseDelay: time.Second, RetryMaxDelay: 60 * time.Second,

@@ -21,6 +21,10 @@ func str(dst *string) func(string) error {
 	return func(v string) error { *dst = v; return nil }
 }
 
+func urlValue(dst *URL) func(string) error {
+	return func(v string) error { *dst = NewURL(v); return nil }
+}
+
 func integer(dst *int) func(string) error {
 	return func(v string) error {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
@@ -133,7 +137,7 @@ func (c *Config) bindings() []binding {
 			return nil
 		}},
 
-		{[]string{"REDIS_URL"}, str(&r.URL)},
+		{[]string{"REDIS_URL"}, urlValue(&r.URL)},
 		{[]string{"REDIS_HOST"}, str(&r.Host)},
 		{[]string{"REDIS_PORT"}, integer(&r.Port)},
 		{[]string{"REDIS_DB"}, integer(&r.DB)},
@@ -141,7 +145,7 @@ func (c *Config) bindings() []binding {
 		{[]string{"REDIS_CA_CERT_PATH"}, str(&r.CACertPath)},
 		{[]string{"REDIS_MAX_CONNECTIONS"}, integer(&r.MaxConnections)},
 
-		{[]string{"DATABASE_URL"}, str(&pg.URL)},
+		{[]string{"DATABASE_URL"}, urlValue(&pg.URL)},
 		{[]string{"DB_HOST"}, str(&pg.Host)},
 		{[]string{"DB_PORT"}, integer(&pg.Port)},
 		{[]string{"DB_NAME"}, str(&pg.Name)},
@@ -191,7 +195,7 @@ func (c *Config) bindings() []binding {
 		{[]string{"HEALTH_PORT_MOOG"}, port(&fw.HealthListen)},
 		{[]string{"FORWARDER_METRICS_LISTEN"}, str(&fw.MetricsListen)},
 		{[]string{"FORWARDER_HEALTH_LISTEN"}, str(&fw.HealthListen)},
-		{[]string{"MOOG_WEBHOOK_URL"}, str(&fw.WebhookURL)},
+		{[]string{"MOOG_WEBHOOK_URL"}, urlValue(&fw.WebhookURL)},
 		{[]string{"MOOG_WEBHOOK_TIMEOUT"}, seconds(&fw.Timeout)},
 		{[]string{"FORWARDER_WORKERS"}, integer(&fw.Workers)},
 		{[]string{"FORWARDER_BATCH_SIZE"}, integer(&fw.BatchSize)},
@@ -215,7 +219,7 @@ func (c *Config) bindings() []binding {
 		{[]string{"REMEDIATION_INTERVAL"}, seconds(&rm.Interval)},
 		{[]string{"REMEDIATION_BATCH_SIZE"}, integer(&rm.BatchSize)},
 		{[]string{"MAX_POISON_RETRIES", "REMEDIATION_MAX_REPLAYS"}, integer(&rm.MaxReplays)},
-		{[]string{"MOOG_HEALTH_URL"}, str(&rm.HealthURL)},
+		{[]string{"MOOG_HEALTH_URL"}, urlValue(&rm.HealthURL)},
 		{[]string{"MOOG_HEALTH_TIMEOUT"}, seconds(&rm.HealthTimeout)},
 		{[]string{"MOOG_HEALTH_CHECK_ENABLED"}, boolean(&rm.HealthCheck)},
 	}

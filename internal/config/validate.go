@@ -30,8 +30,8 @@ func (c *Config) Validate() error {
 		bad("LOG_FORMAT", "must be json or text, got %q", c.Log.Format)
 	}
 
-	if c.Redis.URL != "" {
-		if u, err := url.Parse(c.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+	if c.Redis.URL.IsSet() {
+		if u, err := url.Parse(c.Redis.URL.Reveal()); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
 			bad("REDIS_URL", "must be a redis://, rediss:// or unix:// URL")
 		}
 	} else if c.Redis.Host == "" {
@@ -47,8 +47,8 @@ func (c *Config) Validate() error {
 		bad("REDIS_MAX_CONNECTIONS", "must be at least 5, got %d", c.Redis.MaxConnections)
 	}
 
-	if c.Postgres.URL != "" {
-		if u, err := url.Parse(c.Postgres.URL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+	if c.Postgres.URL.IsSet() {
+		if u, err := url.Parse(c.Postgres.URL.Reveal()); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 			bad("DATABASE_URL", "must be a postgres:// URL")
 		}
 	} else if c.Postgres.Host == "" {
@@ -127,7 +127,7 @@ func (c *Config) Validate() error {
 	f := c.Forwarder
 	checkListen("METRICS_PORT_MOOG", f.MetricsListen)
 	checkListen("HEALTH_PORT_MOOG", f.HealthListen)
-	if u, err := url.Parse(f.WebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if u, err := url.Parse(f.WebhookURL.Reveal()); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("MOOG_WEBHOOK_URL", "must be an http:// or https:// URL, got %q", f.WebhookURL)
 	}
 	if f.Timeout < 1e8 {

@@ -39,8 +39,8 @@ func newEnv(t *testing.T, migrate bool) *env {
 	cfg := config.Default()
 	cfg.KeyPrefix = prefix
 	cfg.PodName = "health-test"
-	cfg.Redis.URL = itest.RedisURL()
-	cfg.Postgres.URL = dsn
+	cfg.Redis.URL = config.NewURL(itest.RedisURL())
+	cfg.Postgres.URL = config.NewURL(dsn)
 	for _, role := range RoleNames() {
 		setListen(&cfg, role, closedAddr(t))
 	}
@@ -149,7 +149,7 @@ func TestRedisUnreachableFailsWithoutPassword(t *testing.T) {
 	e := newEnv(t, true)
 	e.serveAll(t)
 	addr := closedAddr(t)
-	e.cfg.Redis.URL = "redis://:s3cr3t-pw@" + addr + "/0"
+	e.cfg.Redis.URL = config.NewURL("redis://:s3cr3t-pw@" + addr + "/0")
 	r := run(t, Options{Config: e.cfg, Timeout: 2 * time.Second})
 	if r.Status != StatusFail {
 		t.Fatalf("status %s, want fail", r.Status)
@@ -179,7 +179,7 @@ func TestPostgresUnreachableSkipsSchema(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, true)
 	e.serveAll(t)
-	e.cfg.Postgres.URL = "postgres://mutt:pg-s3cr3t@" + closedAddr(t) + "/mutt?sslmode=disable"
+	e.cfg.Postgres.URL = config.NewURL("postgres://mutt:pg-s3cr3t@" + closedAddr(t) + "/mutt?sslmode=disable")
 	r := run(t, Options{Config: e.cfg, Timeout: 2 * time.Second})
 	if c := find(t, r, CheckPostgres); c.Status != StatusFail || strings.Contains(c.Detail, "pg-s3cr3t") {
 		t.Errorf("postgres check %+v: want fail without the password", c)
@@ -396,7 +396,7 @@ func TestMemoryStatus(t *testing.T) {
 
 func TestRedact(t *testing.T) {
 	cfg := config.Default()
-	cfg.Redis.URL = "redis://user:url-pass@redis.example:6379/0"
+	cfg.Redis.URL = config.NewURL("redis://user:url-pass@redis.example:6379/0")
 	cfg.Postgres.Password = secrets.New("pg-pass")
 	r := newRedactor(cfg)
 	tests := []struct{ in, leak string }{

@@ -141,16 +141,16 @@ func timeoutHint(ctx context.Context, err error) string {
 
 // redisAddr names the Redis server for details; URLs are redacted later.
 func redisAddr(cfg config.Redis) string {
-	if cfg.URL != "" {
-		return cfg.URL
+	if cfg.URL.IsSet() {
+		return cfg.URL.String()
 	}
 	return net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
 }
 
 // postgresAddr names the PostgreSQL server for details.
 func postgresAddr(cfg config.Postgres) string {
-	if cfg.URL != "" {
-		return cfg.URL
+	if cfg.URL.IsSet() {
+		return cfg.URL.String()
 	}
 	return net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)) + "/" + cfg.Name
 }

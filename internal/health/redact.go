@@ -1,7 +1,6 @@
 package health
 
 import (
-	"net/url"
 	"regexp"
 	"strings"
 
@@ -35,11 +34,9 @@ func newRedactor(cfg config.Config) redactor {
 			add(p.Next())
 		}
 	}
-	addURL := func(raw string) {
-		if u, err := url.Parse(raw); err == nil && u.User != nil {
-			if p, ok := u.User.Password(); ok {
-				add(secrets.New(p))
-			}
+	addURL := func(u config.URL) {
+		if p, ok := u.Password(); ok {
+			add(secrets.New(p))
 		}
 	}
 	add(cfg.Redis.Password)
