@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -85,7 +86,9 @@ type Server struct {
 	rdb     *redis.Client
 	pool    *pgxpool.Pool
 	dyn     *dynconfig.Store
-	alerter *alerter.Alerter
+	// alerter is set by Run (once the role starts) and read by Reload,
+	// which the SIGHUP goroutine calls at any time.
+	alerter atomic.Pointer[alerter.Alerter]
 }
 
 // NewServer connects to the dependencies the roles need.
@@ -100,6 +103,13 @@ func NewServer(ctx context.Context, cfg config.Config, opts ServeOptions, logger
 			return nil, err
 		}
 	}
+	// Every check that needs no connection comes first, so a refusal
+	// leaves nothing open.
+	if slices.Contains(opts.Roles, RoleWebUI) {
+		if err := cfg.RequireWebKey(); err != nil {
+			return nil, err
+		}
+	}
 	s := &Server{cfg: cfg, opts: opts, logger: logger, reg: obs.NewRegistry()}
 	rdb, err := ConnectRedis(ctx, cfg.Redis, logger)
 	if err != nil {
@@ -108,11 +118,6 @@ func NewServer(ctx context.Context, cfg config.Config, opts ServeOptions, logger
 	s.rdb = rdb
 	if cfg.DynamicConfigEnabled {
 		s.dyn = dynconfig.New(rdb, cfg.Keys.ConfigPrefix, logger.With("component", "dynconfig"))
-	}
-	if slices.Contains(opts.Roles, RoleWebUI) {
-		if err := cfg.RequireWebKey(); err != nil {
-			return nil, err
-		}
 	}
 	if slices.Contains(opts.Roles, RoleAlerter) || slices.Contains(opts.Roles, RoleWebUI) || opts.Migrate {
 		pool, err := ConnectPostgres(ctx, cfg.Postgres, logger)
@@ -133,8 +138,8 @@ func NewServer(ctx context.Context, cfg config.Config, opts ServeOptions, logger
 
 // Reload asks every role to reload what it caches (SIGHUP).
 func (s *Server) Reload() {
-	if s.alerter != nil {
-		s.alerter.Reload()
+	if a := s.alerter.Load(); a != nil {
+		a.Reload()
 	}
 }
 
@@ -293,7 +298,7 @@ func (s *Server) startAlerter(listen func(string, string, http.Handler) error, r
 		ShedMode: cfg.Alerter.Shedding.Mode, DeferSleep: cfg.Alerter.Shedding.DeferSleep,
 		RequiredFields: cfg.Ingest.RequiredFields,
 	}, s.rdb, st, st, s.dyn, s.reg, s.logger.With("component", "alerter"))
-	s.alerter = a
+	s.alerter.Store(a)
 	health := obs.HealthHandler(
 		map[string]any{"service": "mutt-alerter", "version": obs.APIVersion, "pod": cfg.PodName},
 		obs.Check{Name: "Redis", Check: func(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }},

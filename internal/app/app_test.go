@@ -1,0 +1,88 @@
+package app
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mutt-go/mutt/internal/config"
+	"github.com/mutt-go/mutt/internal/itest"
+)
+
+// TestReloadDuringStart calls Reload, as the SIGHUP goroutine of `mutt
+// serve` does, over and over while Run starts the alerter. Under -race
+// this catches Run publishing the alerter while Reload reads it.
+func TestReloadDuringStart(t *testing.T) {
+	_, prefix := itest.Redis(t)
+	cfg := config.Default()
+	cfg.KeyPrefix = prefix
+	cfg.Finish()
+	cfg.Redis.URL = config.NewURL(itest.RedisURL())
+	cfg.Postgres.URL = config.NewURL(itest.Database(t))
+	cfg.Alerter.MetricsListen, cfg.Alerter.HealthListen = "127.0.0.1:0", "127.0.0.1:0"
+
+	ready := make(chan struct{})
+	srv, err := NewServer(t.Context(), cfg, ServeOptions{
+		Roles: []string{RoleAlerter}, Migrate: true,
+		Ready: func(map[string]string) { close(ready) },
+	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	reloads := 0
+	wg.Go(func() {
+		for {
+			srv.Reload()
+			reloads++
+			select {
+			case <-ready:
+				return
+			default:
+			}
+		}
+	})
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	select {
+	case <-ready:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the alerter did not start")
+	}
+	wg.Wait()
+	srv.Reload() // the alerter is running now: this one reaches it
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if reloads == 0 {
+		t.Fatal("no reload was attempted during start")
+	}
+}
+
+// TestNewServerRefusesWebUIWithoutKeyBeforeConnecting checks that a web
+// UI without an API key is refused before any connection is opened: with
+// an unreachable Redis, the error must be about the key, not Redis (a
+// client opened first would be left open by the refusal).
+func TestNewServerRefusesWebUIWithoutKeyBeforeConnecting(t *testing.T) {
+	cfg := config.Default()
+	cfg.Finish()
+	cfg.Redis.URL = config.NewURL("redis://127.0.0.1:1/0")
+	cfg.Postgres.URL = config.NewURL("postgres://nobody@127.0.0.1:1/none?sslmode=disable")
+	srv, err := NewServer(t.Context(), cfg, ServeOptions{Roles: []string{RoleWebUI}},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil {
+		srv.Close()
+		t.Fatal("NewServer started a web UI without an API key")
+	}
+	if !strings.Contains(err.Error(), "WEBUI_API_KEY") {
+		t.Fatalf("error = %v; want the missing WEBUI_API_KEY named before any connection", err)
+	}
+}
