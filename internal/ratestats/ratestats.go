@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,8 +20,8 @@ const (
 
 // Sizes of the windows the report covers.
 const (
-	minutesRead = 60 // minute keys read: the in-progress minute and the 59 before it
-	avgShort    = 15 // minutes in the short average
+	minutesRead = 60 // newest minute buckets read
+	avgShort    = 15 // newest minute buckets in the short average
 	hoursRead   = 24 // hour keys read for the chart
 )
 
@@ -44,21 +45,27 @@ type Report struct {
 	Chart24h Chart   `json:"chart_24h"`
 }
 
-// Compute builds the report for now with one MGET of the 60 minute keys
-// (now back to now-59 min) and the 24 hour keys (now back to now-23 h).
+// Compute builds the report: the minute buckets are found with SCAN (they
+// expire after two hours, so there are at most about 120), the newest 60
+// read with one MGET, and the 24 hour keys (now back to now-23 h) with
+// another.
 //
-// The averages keep the original semantics: each is the mean over the
-// minute keys of its window that exist (a minute without traffic has no
-// key, so sparse traffic inflates them), and the current rate is the count
-// of the in-progress minute. A key that holds something other than an
-// integer counts as 0. Chart labels are "HH:00" (UTC) and each point is
-// that hour's total divided by 60.
+// The summary keeps the original's semantics: a minute without traffic has
+// no bucket, so the windows are the newest existing buckets, not clock
+// minutes. The current rate is the newest bucket (in a quiet minute, the
+// last minute that had traffic), the 15-minute average the mean of the
+// newest 15 buckets and the hourly average the mean of the newest 60;
+// sparse traffic therefore inflates the averages. A bucket that holds
+// something other than an integer counts as 0. Chart labels are "HH:00"
+// (UTC) and each point is that hour's total divided by 60.
 func Compute(ctx context.Context, rdb redis.UniversalClient, metricsPrefix string, now time.Time) (Report, error) {
 	now = now.UTC()
-	keys := make([]string, 0, minutesRead+hoursRead)
-	for i := range minutesRead {
-		keys = append(keys, metricsPrefix+":1m:"+now.Add(-time.Duration(i)*time.Minute).Format(minuteLayout))
+	minuteKeys, err := newestMinuteKeys(ctx, rdb, metricsPrefix+":1m:", minutesRead)
+	if err != nil {
+		return Report{}, err
 	}
+	keys := make([]string, 0, len(minuteKeys)+hoursRead)
+	keys = append(keys, minuteKeys...)
 	hours := make([]time.Time, hoursRead)
 	for i := range hoursRead {
 		hours[i] = now.Add(-time.Duration(i) * time.Hour)
@@ -71,11 +78,11 @@ func Compute(ctx context.Context, rdb redis.UniversalClient, metricsPrefix strin
 	if len(vals) != len(keys) {
 		return Report{}, fmt.Errorf("reading ingest rate counters: got %d values for %d keys", len(vals), len(keys))
 	}
-	minutes := vals[:minutesRead]
+	minutes := vals[:len(minuteKeys)]
 	r := Report{
 		Summary: Summary{
-			CurrentRate1m: round2(meanExisting(minutes[:1])),
-			AvgRate15m:    round2(meanExisting(minutes[:avgShort])),
+			CurrentRate1m: round2(meanExisting(minutes[:min(1, len(minutes))])),
+			AvgRate15m:    round2(meanExisting(minutes[:min(avgShort, len(minutes))])),
 			AvgRate1h:     round2(meanExisting(minutes)),
 		},
 		Chart24h: Chart{
@@ -84,13 +91,55 @@ func Compute(ctx context.Context, rdb redis.UniversalClient, metricsPrefix strin
 		},
 	}
 	// Oldest first: position 0 is the hour 23 hours ago.
+	hourVals := vals[len(minuteKeys):]
 	for i := range hoursRead {
 		j := hoursRead - 1 - i
 		r.Chart24h.Labels[i] = hours[j].Format("15") + ":00"
-		total, _ := toCount(vals[minutesRead+j])
+		total, _ := toCount(hourVals[j])
 		r.Chart24h.Data[i] = round2(total / 60)
 	}
 	return r, nil
+}
+
+// newestMinuteKeys returns the newest n minute buckets under prefix,
+// newest first. Names whose suffix is not a minute are ignored; the fixed
+// layout makes lexical order chronological.
+func newestMinuteKeys(ctx context.Context, rdb redis.UniversalClient, prefix string, n int) ([]string, error) {
+	pattern := globEscape(prefix) + "*"
+	var keys []string
+	var cursor uint64
+	for {
+		page, next, err := rdb.Scan(ctx, cursor, pattern, 1000).Result()
+		if err != nil {
+			return nil, fmt.Errorf("listing ingest rate counters: %w", err)
+		}
+		for _, k := range page {
+			if _, err := time.Parse(minuteLayout, strings.TrimPrefix(k, prefix)); err == nil {
+				keys = append(keys, k)
+			}
+		}
+		if next == 0 {
+			break
+		}
+		cursor = next
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys) // SCAN may return a key twice
+	slices.Reverse(keys)
+	return keys[:min(n, len(keys))], nil
+}
+
+// globEscape quotes the glob metacharacters of s for a SCAN MATCH pattern.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '*', '?', '[', ']', '\\':
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // meanExisting is the mean of the counters among vals whose key exists,

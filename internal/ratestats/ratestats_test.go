@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -39,20 +40,20 @@ func TestCompute(t *testing.T) {
 		{
 			name: "known counters",
 			keys: map[string]string{
-				":1m:2025-11-10T10:30": "12",      // in progress
-				":1m:2025-11-10T10:25": "8",       // within 15 min
-				":1m:2025-11-10T10:20": "garbage", // exists, counts as 0
-				":1m:2025-11-10T10:10": "30",      // within 60 min only
-				":1m:2025-11-10T09:31": "10",      // the oldest minute read
-				":1m:2025-11-10T09:30": "1000",    // 60 minutes ago: outside
-				":1h:2025-11-10T10":    "600",
-				":1h:2025-11-10T09":    "90",
-				":1h:2025-11-09T11":    "61",  // the oldest hour read
-				":1h:2025-11-09T10":    "999", // 24 hours ago: outside
-				":1h:2025-11-10T03":    "x",
+				":1m:2025-11-10T10:30":   "12",      // in progress: the newest bucket
+				":1m:2025-11-10T10:25":   "8",       // the windows are buckets, not minutes:
+				":1m:2025-11-10T10:20":   "garbage", // exists, counts as 0
+				":1m:2025-11-10T10:10":   "30",      // so all five are among the newest 15
+				":1m:2025-11-10T09:31":   "10",
+				":1m:2025-11-10Tgarbage": "1000", // not a minute: ignored
+				":1h:2025-11-10T10":      "600",
+				":1h:2025-11-10T09":      "90",
+				":1h:2025-11-09T11":      "61",  // the oldest hour read
+				":1h:2025-11-09T10":      "999", // 24 hours ago: outside
+				":1h:2025-11-10T03":      "x",
 			},
 			now:         now,
-			wantSummary: ratestats.Summary{CurrentRate1m: 12, AvgRate15m: 6.67, AvgRate1h: 12},
+			wantSummary: ratestats.Summary{CurrentRate1m: 12, AvgRate15m: 12, AvgRate1h: 12},
 			wantData:    map[int]float64{0: 1.02, 22: 1.5, 23: 10},
 		},
 		{
@@ -66,8 +67,9 @@ func TestCompute(t *testing.T) {
 				":1m:2025-11-10T10:29": "3",
 				":1m:2025-11-10T10:00": "7",
 			},
-			now:         now,
-			wantSummary: ratestats.Summary{CurrentRate1m: 0, AvgRate15m: 3, AvgRate1h: 5},
+			now: now,
+			// The current rate is the newest bucket, not 0 for the quiet minute.
+			wantSummary: ratestats.Summary{CurrentRate1m: 3, AvgRate15m: 5, AvgRate1h: 5},
 		},
 		{
 			name: "garbage everywhere",
@@ -113,6 +115,30 @@ func TestCompute(t *testing.T) {
 				t.Errorf("data = %v, want %v", got.Chart24h.Data, wantData)
 			}
 		})
+	}
+}
+
+// TestComputeSparseMinutes writes 70 buckets, one every other minute and
+// none in the last three, holding 1 (newest) to 70 (oldest): the current
+// rate is the newest bucket, the averages are over the newest 15 and 60
+// buckets, and the ten oldest are outside every window.
+func TestComputeSparseMinutes(t *testing.T) {
+	rdb, prefix := itest.Redis(t)
+	prefix += ":metrics"
+	now := time.Date(2025, 11, 10, 10, 30, 20, 0, time.UTC)
+	keys := map[string]string{}
+	for i := range 70 {
+		m := now.Add(-time.Duration(3+2*i) * time.Minute)
+		keys[":1m:"+m.Format("2006-01-02T15:04")] = strconv.Itoa(i + 1)
+	}
+	setKeys(t, rdb, prefix, keys)
+	got, err := ratestats.Compute(t.Context(), rdb, prefix, now)
+	if err != nil {
+		t.Fatalf("Compute: %v", err)
+	}
+	want := ratestats.Summary{CurrentRate1m: 1, AvgRate15m: 8, AvgRate1h: 30.5}
+	if got.Summary != want {
+		t.Errorf("summary = %+v, want %+v", got.Summary, want)
 	}
 }
 
