@@ -112,6 +112,27 @@ func (e *env) xlen(name string) int64 {
 	return n
 }
 
+// enqueue normalizes events as the ingestor does and puts them on the
+// ingest queue, 1000 to a batch.
+func (e *env) enqueue(events [][]byte) {
+	e.t.Helper()
+	p := queue.NewProducer(e.rdb, e.prefix+":ingest_queue", queue.ProducerOptions{MetricsPrefix: e.prefix + ":metrics"})
+	defer p.Close()
+	for i := 0; i < len(events); i += 1000 {
+		var batch [][]byte
+		for _, raw := range events[i:min(i+1000, len(events))] {
+			ev, err := event.Normalize(raw, event.Stamp{EventID: uuid.Must(uuid.NewV7()).String(), CorrelationID: "c"}, nil)
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			batch = append(batch, ev.JSON)
+		}
+		if _, err := p.Produce(context.Background(), batch); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
 // expectation is what a set of events must produce.
 type expectation struct {
 	audit, alerts int
@@ -304,21 +325,7 @@ func TestAlerterKilledMidRunLosesNothing(t *testing.T) {
 	e := newEnv(t)
 	events := sender.Generate(50_000, 11)
 	want := e.expect(events, 100)
-	p := queue.NewProducer(e.rdb, e.prefix+":ingest_queue", queue.ProducerOptions{MetricsPrefix: e.prefix + ":metrics"})
-	for i := 0; i < len(events); i += 1000 {
-		var batch [][]byte
-		for _, raw := range events[i:min(i+1000, len(events))] {
-			ev, err := event.Normalize(raw, event.Stamp{EventID: uuid.Must(uuid.NewV7()).String(), CorrelationID: "c"}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			batch = append(batch, ev.JSON)
-		}
-		if _, err := p.Produce(context.Background(), batch); err != nil {
-			t.Fatal(err)
-		}
-	}
-	_ = p.Close()
+	e.enqueue(events)
 
 	first := startProcess(t, e, []string{"alerter"}, "POD_NAME=first", "ALERTER_BATCH_SIZE=100")
 	itest.Eventually(t, 60*time.Second, "the first alerter made progress", func() bool {

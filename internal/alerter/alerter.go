@@ -157,12 +157,23 @@ func (a *Alerter) workLoop(ctx context.Context, consumer string) {
 	pctx, cancel := queue.DrainContext(ctx, drainGrace)
 	defer cancel()
 	backoff := newBackoff()
+	recovered := false
 	for ctx.Err() == nil {
 		if !a.Ready() {
 			if !queue.Sleep(ctx, 50*time.Millisecond) {
 				return
 			}
 			continue
+		}
+		if !recovered {
+			// A restart under the same name finishes its own work in flight
+			// first, instead of leaving it to the reclaimer's idle timeout.
+			recovered = true
+			if n, err := a.ingest.RecoverPending(pctx, consumer, a.opts.BatchSize, a.process); err != nil && ctx.Err() == nil {
+				log.Warn("finishing messages pending from before a restart; the reclaimer will retry them", "error", err)
+			} else if n > 0 {
+				log.Info("finished messages pending from before a restart", "count", n)
+			}
 		}
 		switch a.shedState.Load() {
 		case shedDefer:

@@ -79,13 +79,13 @@ type ServeOptions struct {
 
 // Server is a running set of roles.
 type Server struct {
-	cfg     config.Config
-	opts    ServeOptions
-	logger  *slog.Logger
-	reg     *prometheus.Registry
-	rdb     *redis.Client
-	pool    *pgxpool.Pool
-	dyn     *dynconfig.Store
+	cfg    config.Config
+	opts   ServeOptions
+	logger *slog.Logger
+	reg    *prometheus.Registry
+	rdb    *redis.Client
+	pool   *pgxpool.Pool
+	dyn    *dynconfig.Store
 	// alerter is set by Run (once the role starts) and read by Reload,
 	// which the SIGHUP goroutine calls at any time.
 	alerter atomic.Pointer[alerter.Alerter]

@@ -125,6 +125,17 @@ func (f *Forwarder) workLoop(ctx context.Context, consumer string) {
 	log := f.logger.With("consumer", consumer)
 	pctx, cancel := queue.DrainContext(ctx, drainGrace)
 	defer cancel()
+	// A restart under the same name delivers its own alerts in flight
+	// first, instead of leaving them to the reclaimer's idle timeout.
+	n, err := f.alerts.RecoverPending(pctx, consumer, f.opts.BatchSize, func(ctx context.Context, msgs []queue.Message) error {
+		_, err := f.process(ctx, consumer, msgs)
+		return err
+	})
+	if err != nil && ctx.Err() == nil {
+		log.Warn("delivering alerts pending from before a restart; the reclaimer will retry them", "error", err)
+	} else if n > 0 {
+		log.Info("delivered alerts pending from before a restart", "count", n)
+	}
 	var pause time.Duration
 	for ctx.Err() == nil {
 		if pause > 0 {

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 )
@@ -37,6 +38,33 @@ func Sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// RecoverPending hands process, in batches of up to count, every message
+// consumer still holds from an earlier run under the same name (see
+// ReadOwnPending), until none is left; it returns how many it handed over.
+// A batch that process fails stays pending, for the reclaimers.
+func (s *Stream) RecoverPending(ctx context.Context, consumer string, count int,
+	process func(context.Context, []Message) error) (int, error) {
+	after, total := "0", 0
+	for ctx.Err() == nil {
+		msgs, next, err := s.ReadOwnPending(ctx, consumer, after, count)
+		if err != nil {
+			return total, err
+		}
+		if len(msgs) == 0 && next == after {
+			return total, nil
+		}
+		after = next
+		if len(msgs) == 0 {
+			continue // only deleted entries in this page
+		}
+		total += len(msgs)
+		if err := process(ctx, msgs); err != nil {
+			return total, fmt.Errorf("processing %d pending messages of %s: %w", len(msgs), consumer, err)
+		}
+	}
+	return total, ctx.Err()
+}
+
 // ReclaimLoop takes over, until ctx ends, the messages that consumers which
 // stopped (crashed, killed or stuck) left pending for idle or longer, and
 // hands them to process in batches of up to count; every ten minutes it
@@ -47,7 +75,18 @@ func (s *Stream) ReclaimLoop(ctx context.Context, consumer string, idle time.Dur
 	ready func() bool, reclaimed func(int), process func(context.Context, []Message) error, logger *slog.Logger) {
 	interval := max(idle/2, 500*time.Millisecond)
 	var lastPrune time.Time
+	recovered := false
 	for {
+		if !recovered && (ready == nil || ready()) {
+			// What this reclaimer took over before a restart is its own now.
+			n, err := s.RecoverPending(ctx, consumer, count, process)
+			recovered = err == nil
+			if err != nil && ctx.Err() == nil {
+				logger.Warn("taking back pending messages", "error", err)
+			} else if n > 0 {
+				logger.Info("took back pending messages", "consumer", consumer, "count", n)
+			}
+		}
 		if time.Since(lastPrune) > 10*time.Minute {
 			lastPrune = time.Now()
 			if n, err := s.PruneConsumers(ctx, time.Hour); err != nil && ctx.Err() == nil {

@@ -177,10 +177,15 @@ func (s *Stream) Reclaim(ctx context.Context, consumer string, minIdle time.Dura
 			break
 		}
 	}
+	return s.withDeliveries(ctx, consumer, msgs)
+}
+
+// withDeliveries turns entries consumer holds into Messages with their
+// delivery counts, which neither XAUTOCLAIM nor a history read reports.
+func (s *Stream) withDeliveries(ctx context.Context, consumer string, msgs []redis.XMessage) ([]Message, error) {
 	if len(msgs) == 0 {
 		return nil, nil
 	}
-	// XAUTOCLAIM does not report delivery counts; the pending list does.
 	pending, err := s.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{
 		Stream: s.key,
 		Group:  s.group,
@@ -206,6 +211,47 @@ func (s *Stream) Reclaim(ctx context.Context, consumer string, minIdle time.Dura
 		out = append(out, message(m.ID, m.Values, d))
 	}
 	return out, nil
+}
+
+// ReadOwnPending returns up to count of the messages consumer already
+// holds — delivered to a process of the same consumer name that stopped
+// before acknowledging them — with ids after the id after ("0" for the
+// first call; then the last id returned). It never waits. Entries deleted
+// from the stream while pending are acknowledged and skipped. A restarted
+// consumer calls it before reading new messages, so its own work in flight
+// is finished at once instead of after the reclaim idle time.
+func (s *Stream) ReadOwnPending(ctx context.Context, consumer, after string, count int) ([]Message, string, error) {
+	res, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+		Group: s.group, Consumer: consumer, Streams: []string{s.key, after}, Count: int64(count), Block: -1,
+	}).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, after, nil
+	}
+	if err != nil {
+		if isNoGroup(err) {
+			return nil, after, s.EnsureGroup(ctx)
+		}
+		return nil, after, fmt.Errorf("reading pending messages of %s on %s: %w", consumer, s.key, err)
+	}
+	var live []redis.XMessage
+	var gone []string
+	for _, st := range res {
+		for _, m := range st.Messages {
+			after = m.ID
+			if m.Values == nil {
+				gone = append(gone, m.ID)
+				continue
+			}
+			live = append(live, m)
+		}
+	}
+	if len(gone) > 0 {
+		if err := s.rdb.XAck(ctx, s.key, s.group, gone...).Err(); err != nil {
+			return nil, after, fmt.Errorf("acknowledging %d deleted entries on %s: %w", len(gone), s.key, err)
+		}
+	}
+	msgs, err := s.withDeliveries(ctx, consumer, live)
+	return msgs, after, err
 }
 
 // Touch resets the idle time of messages this consumer holds, so that a
