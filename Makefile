@@ -1,8 +1,11 @@
 # The few verbs everyone uses. `make run` and `make test` are the README's two commands.
 GO      ?= go
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
-LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+# The version is a release tag on HEAD (v2.5.1 gives 2.5.1); untagged builds
+# report internal/version.Release. Every surface reads internal/version.
+VERSION ?= $(shell git describe --tags --exact-match 2>/dev/null | sed 's/^v//')
+COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
+VPKG    := github.com/mutt-go/mutt/internal/version
+LDFLAGS := -s -w -X $(VPKG).version=$(VERSION) -X $(VPKG).commit=$(COMMIT)
 
 .PHONY: build run test lint bench fuzz clean
 

@@ -22,6 +22,7 @@ import (
 	"github.com/mutt-go/mutt/internal/config"
 	"github.com/mutt-go/mutt/internal/health"
 	"github.com/mutt-go/mutt/internal/store"
+	"github.com/mutt-go/mutt/internal/version"
 )
 
 // exitLocked is the exit code when another run holds the backup root's lock
@@ -212,7 +213,7 @@ failed and the others still run. Every artifact is quick-verified after writing.
 			}
 			opts := backup.RunOptions{
 				Root: b.root, Keys: keys, Profile: profile, Components: components,
-				Label: label, Pinned: pin, Host: hostName(), ToolVersion: version,
+				Label: label, Pinned: pin, Host: hostName(), ToolVersion: version.Version(),
 				RedisPatterns: backup.DefaultRedisPatterns(cfg.KeyPrefix),
 				RedisDir:      os.Getenv("MUTT_BACKUP_REDIS_DIR"),
 				Unreachable:   map[string]error{},

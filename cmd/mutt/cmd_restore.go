@@ -19,6 +19,7 @@ import (
 	"github.com/mutt-go/mutt/internal/config"
 	"github.com/mutt-go/mutt/internal/health"
 	"github.com/mutt-go/mutt/internal/store"
+	"github.com/mutt-go/mutt/internal/version"
 )
 
 // liveConsumerIdle is how recently a queue consumer must have been active to
@@ -667,7 +668,7 @@ verifies its result; the measured RTO is printed per step and in total.`,
 			}
 			if !noSafety {
 				safety := backup.RunOptions{
-					Root: o.root, Keys: keys, Host: hostName(), ToolVersion: version, Redis: rdb, SigningKey: signKey,
+					Root: o.root, Keys: keys, Host: hostName(), ToolVersion: version.Version(), Redis: rdb, SigningKey: signKey,
 					RedisPatterns: backup.DefaultRedisPatterns(cfg.KeyPrefix),
 					Postgres:      &backup.PostgresDumpOptions{DatabaseURL: backupDatabaseURL(cfg.Postgres), PgDump: os.Getenv("MUTT_BACKUP_PG_DUMP")},
 				}

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mutt-go/mutt/internal/app"
+	"github.com/mutt-go/mutt/internal/version"
 )
 
 func newServeCommand(g *globalOptions) *cobra.Command {
@@ -70,7 +71,7 @@ func (g *globalOptions) serve(ctx context.Context, roles []string, migrate, dev 
 		return err
 	}
 	defer stopSecrets()
-	srv, err := app.NewServer(ctx, cfg, app.ServeOptions{Roles: roles, Migrate: migrate, Version: version}, logger)
+	srv, err := app.NewServer(ctx, cfg, app.ServeOptions{Roles: roles, Migrate: migrate, Version: version.Version()}, logger)
 	if err != nil {
 		return err
 	}

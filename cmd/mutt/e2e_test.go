@@ -31,6 +31,7 @@ import (
 	"github.com/mutt-go/mutt/internal/rules"
 	"github.com/mutt-go/mutt/internal/sender"
 	"github.com/mutt-go/mutt/internal/store"
+	"github.com/mutt-go/mutt/internal/version"
 )
 
 // testRules is the rule set of the end-to-end tests: a mix of every match
@@ -260,7 +261,7 @@ func TestTenThousandEventsEndToEnd(t *testing.T) {
 	// One alert's body, mapped as Moogsoft expects.
 	var found bool
 	for _, body := range fake.Last() {
-		if body["manager"] != "MUTT" || body["agent"] != "MUTT v2.3" || body["type"] != "Alert" {
+		if body["manager"] != "MUTT" || body["agent"] != version.Agent() || body["type"] != "Alert" {
 			t.Errorf("body = %v", body)
 		}
 		if _, ok := body["custom_info"].(map[string]any); !ok || body["external_id"] == "" || body["signature"] == "" {

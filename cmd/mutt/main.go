@@ -17,6 +17,7 @@ import (
 
 	"github.com/mutt-go/mutt/internal/config"
 	"github.com/mutt-go/mutt/internal/obs"
+	"github.com/mutt-go/mutt/internal/version"
 )
 
 // Exit codes shared by every subcommand.
@@ -26,12 +27,6 @@ const (
 	exitUsage   = 2 // bad flags, bad configuration
 
 	exitInterrupted = 130 // stopped by SIGINT or SIGTERM before finishing
-)
-
-// Set at build time with -ldflags "-X main.version=… -X main.commit=…".
-var (
-	version = "dev"
-	commit  = "unknown"
 )
 
 // globalOptions are the flags every subcommand accepts.
@@ -180,7 +175,7 @@ func (g *globalOptions) loadConfig() (config.Config, error) {
 }
 
 func (g *globalOptions) logger(cfg config.Config) *slog.Logger {
-	return obs.NewLogger(g.stderr, cfg.Log.Format, cfg.Log.Level).With("version", version)
+	return obs.NewLogger(g.stderr, cfg.Log.Format, cfg.Log.Level).With("version", version.Version())
 }
 
 func newVersionCommand(g *globalOptions) *cobra.Command {
@@ -189,7 +184,7 @@ func newVersionCommand(g *globalOptions) *cobra.Command {
 		Short: "Print the version and commit",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintf(g.stdout, "mutt %s (commit %s)\n", version, commit)
+			fmt.Fprintf(g.stdout, "mutt %s (commit %s)\n", version.Version(), version.Commit())
 			return nil
 		},
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/mutt-go/mutt/internal/obs"
 	"github.com/mutt-go/mutt/internal/queue"
 	"github.com/mutt-go/mutt/internal/store"
+	"github.com/mutt-go/mutt/internal/version"
 )
 
 // Roles a process can run.
@@ -300,7 +301,7 @@ func (s *Server) startAlerter(listen func(string, string, http.Handler) error, r
 	}, s.rdb, st, st, s.dyn, s.reg, s.logger.With("component", "alerter"))
 	s.alerter.Store(a)
 	health := obs.HealthHandler(
-		map[string]any{"service": "mutt-alerter", "version": obs.APIVersion, "pod": cfg.PodName},
+		map[string]any{"service": "mutt-alerter", "version": version.Version(), "pod": cfg.PodName},
 		obs.Check{Name: "Redis", Check: func(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }},
 		obs.Check{Name: "PostgreSQL", Check: st.Ping},
 		obs.Check{Name: "Rules", Check: func(context.Context) error {

@@ -16,6 +16,7 @@ import (
 	"github.com/mutt-go/mutt/internal/forward"
 	"github.com/mutt-go/mutt/internal/obs"
 	"github.com/mutt-go/mutt/internal/remediation"
+	"github.com/mutt-go/mutt/internal/version"
 )
 
 // Forwarder is the forwarder role's components as NewForwarder wires them.
@@ -98,7 +99,7 @@ func (s *Server) startForwarder(listen func(string, string, http.Handler) error,
 	// metric and the breaker's business, so an outage there does not get
 	// forwarders restarted in a loop.
 	health := obs.HealthHandler(
-		map[string]any{"service": "mutt-moog-forwarder", "version": obs.APIVersion, "pod": cfg.PodName},
+		map[string]any{"service": "mutt-moog-forwarder", "version": version.Version(), "pod": cfg.PodName},
 		obs.Check{Name: "Redis", Check: func(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }},
 	)
 	if err := s.listenRole(listen, "forwarder", fc.MetricsListen, fc.HealthListen, health); err != nil {

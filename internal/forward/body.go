@@ -1,6 +1,8 @@
 package forward
 
 import (
+	"github.com/mutt-go/mutt/internal/version"
+
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -207,7 +209,9 @@ func appendBody(dst []byte, f *alertFields, agentTime int64) []byte {
 	dst = appendExternalID(dst, f)
 	dst = append(dst, `,"manager":"MUTT","source":"MUTT Alerter","class":`...)
 	dst = appendOr(dst, f.team, `"Unknown"`)
-	dst = append(dst, `,"agent":"MUTT v2.3","agent_location":"Alerter Service","type":"Alert","severity":`...)
+	dst = append(dst, `,"agent":`...)
+	dst = strconv.AppendQuote(dst, version.Agent())
+	dst = append(dst, `,"agent_location":"Alerter Service","type":"Alert","severity":`...)
 	dst = append(dst, moogSeverity(f.severity))
 	dst = append(dst, `,"description":`...)
 	dst = appendOr(dst, f.message, `""`)

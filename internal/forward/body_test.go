@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/mutt-go/mutt/internal/version"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -48,7 +50,7 @@ func TestBodyGolden(t *testing.T) {
 	}{
 		{name: "handled", want: map[string]any{
 			"signature": "router-01", "source_id": "router-01", "external_id": "01JCE8Q9ZK3V5W7X9Y1A2B3C4D",
-			"manager": "MUTT", "source": "MUTT Alerter", "class": "NetOps", "agent": "MUTT v2.3",
+			"manager": "MUTT", "source": "MUTT Alerter", "class": "NetOps", "agent": version.Agent(),
 			"agent_location": "Alerter Service", "type": "Alert", "severity": json.Number("3"),
 			"description": "LINK-DOWN: Interface eth0 \"uplink\" → core", "agent_time": json.Number("1736680200"),
 			"custom_info": map[string]any{
@@ -59,7 +61,7 @@ func TestBodyGolden(t *testing.T) {
 		}},
 		{name: "meta", want: map[string]any{
 			"signature": "MUTT_Alerter", "source_id": "MUTT_Alerter", "external_id": "01JCE8R2M4N6P8Q0R2S4T6V8W0",
-			"manager": "MUTT", "source": "MUTT Alerter", "class": "NETO", "agent": "MUTT v2.3",
+			"manager": "MUTT", "source": "MUTT Alerter", "class": "NETO", "agent": version.Agent(),
 			"agent_location": "Alerter Service", "type": "Alert", "severity": json.Number("3"),
 			"description": "[MUTT] Detected 100 unhandled messages in 300s from 'sw-07'. Sample message: %SYS-5-CONFIG_I: Configured from console",
 			"agent_time":  json.Number("1736680200"),
@@ -70,7 +72,7 @@ func TestBodyGolden(t *testing.T) {
 		}},
 		{name: "legacy", want: map[string]any{
 			"signature": "fw-02", "source_id": "fw-02", "external_id": "c0ffee00-1111-2222-3333-444455556666",
-			"manager": "MUTT", "source": "MUTT Alerter", "class": "SecOps", "agent": "MUTT v2.3",
+			"manager": "MUTT", "source": "MUTT Alerter", "class": "SecOps", "agent": version.Agent(),
 			"agent_location": "Alerter Service", "type": "Alert", "severity": json.Number("5"),
 			"description": "Config changed", "agent_time": json.Number("1736680200"),
 			"custom_info": map[string]any{
@@ -224,7 +226,7 @@ func TestBodyFieldMapping(t *testing.T) {
 		},
 	}
 	constant := map[string]any{
-		"manager": "MUTT", "source": "MUTT Alerter", "agent": "MUTT v2.3",
+		"manager": "MUTT", "source": "MUTT Alerter", "agent": version.Agent(),
 		"agent_location": "Alerter Service", "type": "Alert", "agent_time": json.Number("1736680200"),
 	}
 	for _, tt := range tests {

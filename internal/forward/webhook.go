@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mutt-go/mutt/internal/secrets"
+	"github.com/mutt-go/mutt/internal/version"
 )
 
 // Webhook defaults.
@@ -23,9 +24,6 @@ const (
 	DefaultWebhookTimeout     = 10 * time.Second
 	DefaultWebhookConcurrency = 32
 )
-
-// userAgent identifies MUTT to Moogsoft; it is not part of the contract.
-const userAgent = "mutt/2.5 (moog-forwarder)"
 
 // maxRetryAfter caps how long a Retry-After header can hold an alert back.
 const maxRetryAfter = 5 * time.Minute
@@ -109,7 +107,8 @@ func NewWebhook(opts WebhookOptions) (*Webhook, error) {
 	h := http.Header{}
 	h.Set("Content-Type", "application/json")
 	h.Set("Accept", "application/json")
-	h.Set("User-Agent", userAgent)
+	// The User-Agent identifies MUTT to Moogsoft; it is not part of the contract.
+	h.Set("User-Agent", "mutt/"+version.Version()+" (moog-forwarder)")
 	if opts.APIKey.IsSet() {
 		h.Set("Authorization", "Bearer "+opts.APIKey.Reveal())
 	}

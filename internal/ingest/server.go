@@ -21,6 +21,7 @@ import (
 	"github.com/mutt-go/mutt/internal/obs"
 	"github.com/mutt-go/mutt/internal/queue"
 	"github.com/mutt-go/mutt/internal/secrets"
+	"github.com/mutt-go/mutt/internal/version"
 )
 
 // Producer appends events to the ingest queue.
@@ -80,7 +81,7 @@ func NewServer(opts Options, producer Producer, reg *prometheus.Registry, logger
 		mux.HandleFunc("POST "+p, s.handleIngest)
 	}
 	mux.Handle("GET /health", obs.HealthHandler(
-		map[string]any{"service": "mutt-ingestor", "version": obs.APIVersion},
+		map[string]any{"service": "mutt-ingestor", "version": version.Version()},
 		obs.Check{Name: "Redis", Check: opts.Ping}))
 	mux.Handle("GET /metrics", obs.MetricsHandler(reg))
 	mux.HandleFunc("GET /admin/config", s.handleAdminConfig)
@@ -318,7 +319,7 @@ func newEventID() string {
 func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
 	obs.WriteJSON(w, http.StatusOK, map[string]any{
 		"service":     "mutt-ingestor",
-		"version":     obs.APIVersion,
+		"version":     version.Version(),
 		"description": "MUTT event ingestion: syslog and SNMP trap events in, queued for the alerter",
 		"endpoints": map[string]string{
 			"ingest":  "POST /ingest, /api/v2/ingest (X-API-KEY; one JSON object, a JSON array, or newline-delimited JSON)",

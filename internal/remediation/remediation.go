@@ -14,6 +14,7 @@ import (
 
 	"github.com/mutt-go/mutt/internal/obs"
 	"github.com/mutt-go/mutt/internal/queue"
+	"github.com/mutt-go/mutt/internal/version"
 )
 
 // Dynamic configuration keys read at every cycle.
@@ -195,7 +196,7 @@ func (s *Service) Close() error {
 // Moogsoft's state is deliberately not part of it: an outage there is what
 // this service waits out, not a reason to restart it.
 func (s *Service) HealthHandler() http.Handler {
-	return obs.HealthHandler(map[string]any{"service": "mutt-remediation"}, obs.Check{
+	return obs.HealthHandler(map[string]any{"service": "mutt-remediation", "version": version.Version()}, obs.Check{
 		Name: "redis",
 		Check: func(ctx context.Context) error {
 			if err := s.rdb.Ping(ctx).Err(); err != nil {

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"github.com/mutt-go/mutt/internal/version"
+
 	"context"
 	"errors"
 	"net"
@@ -12,11 +14,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Health answer identification.
-const (
-	healthService = "mutt-webui"
-	healthVersion = "2.3"
-)
+// healthService identifies the web UI in its health answer.
+const healthService = "mutt-webui"
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
@@ -24,7 +23,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	fail := func(msg string, err error) {
 		s.logger.Error("Health check failed: "+msg, "error", err, "correlation_id", info(r).correlationID)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{
-			"status": "unhealthy", "service": healthService, "version": healthVersion, "error": msg,
+			"status": "unhealthy", "service": healthService, "version": version.Version(), "error": msg,
 		})
 	}
 	if s.deps.Redis == nil {
@@ -44,7 +43,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{
-		"status": "healthy", "service": healthService, "version": healthVersion,
+		"status": "healthy", "service": healthService, "version": version.Version(),
 		"redis": "connected", "database": "connected",
 	})
 }
