@@ -14,6 +14,7 @@ import (
 	"github.com/mutt-go/mutt/internal/dynconfig"
 	"github.com/mutt-go/mutt/internal/itest"
 	"github.com/mutt-go/mutt/internal/web/auth"
+	"github.com/mutt-go/mutt/internal/version"
 )
 
 // getRoutes are every GET route of the API (after the version prefix);
@@ -478,7 +479,7 @@ func TestRatesSummary(t *testing.T) {
 func TestHealth(t *testing.T) {
 	e := newEnv(t)
 	m := e.do(req{method: "GET", path: "/health", noKey: true}).want(t, 200).json(t)
-	if m["status"] != "healthy" || m["service"] != "mutt-webui" || m["version"] != "2.3" || m["redis"] != "connected" || m["database"] != "connected" {
+	if m["status"] != "healthy" || m["service"] != "mutt-webui" || m["version"] != version.Version() || m["redis"] != "connected" || m["database"] != "connected" {
 		t.Errorf("health %v", m)
 	}
 	e.pool.Close()
