@@ -13,8 +13,8 @@ import (
 	"github.com/mutt-go/mutt/internal/config"
 	"github.com/mutt-go/mutt/internal/dynconfig"
 	"github.com/mutt-go/mutt/internal/itest"
-	"github.com/mutt-go/mutt/internal/web/auth"
 	"github.com/mutt-go/mutt/internal/version"
+	"github.com/mutt-go/mutt/internal/web/auth"
 )
 
 // getRoutes are every GET route of the API (after the version prefix);
