@@ -18,6 +18,7 @@ import (
 	"github.com/mutt-go/mutt/internal/backup"
 	"github.com/mutt-go/mutt/internal/config"
 	"github.com/mutt-go/mutt/internal/health"
+	"github.com/mutt-go/mutt/internal/heartbeat"
 	"github.com/mutt-go/mutt/internal/store"
 	"github.com/mutt-go/mutt/internal/version"
 )
@@ -78,8 +79,9 @@ func oneSetArg(_ *cobra.Command, args []string) error {
 	return nil
 }
 
-// checkServices refuses while alerter or forwarder consumers were active
-// in the last liveConsumerIdle, unless --force.
+// checkServices refuses, unless --force, while any MUTT role keeps a
+// heartbeat (the positive signal every running role writes), or while
+// alerter or forwarder consumers were active in the last liveConsumerIdle.
 func (o *restoreOptions) checkServices(cmd *cobra.Command, g *globalOptions, cfg config.Config) error {
 	if o.force {
 		return nil
@@ -89,6 +91,18 @@ func (o *restoreOptions) checkServices(cmd *cobra.Command, g *globalOptions, cfg
 		return usageError{fmt.Errorf("cannot check for running MUTT services (%v); pass --force to restore anyway", err)}
 	}
 	defer rdb.Close()
+	beats, err := heartbeat.Live(cmd.Context(), rdb, cfg.KeyPrefix)
+	if err != nil {
+		return usageError{fmt.Errorf("cannot check for running MUTT services (%v); pass --force to restore anyway", err)}
+	}
+	if len(beats) > 0 {
+		running := make([]string, len(beats))
+		for i, b := range beats {
+			running[i] = b.String()
+		}
+		return usageError{fmt.Errorf("MUTT services are running: %s; stop them (a killed process's heartbeat expires within %s) or pass --force",
+			strings.Join(running, "; "), heartbeat.DefaultTTL)}
+	}
 	live, err := backup.LiveConsumers(cmd.Context(), rdb, []backup.QueueGroup{
 		{Stream: cfg.Keys.IngestQueue, Group: "alerter"},
 		{Stream: cfg.Keys.AlertQueue, Group: "forwarder"},

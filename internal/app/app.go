@@ -24,6 +24,7 @@ import (
 	"github.com/mutt-go/mutt/internal/alerter"
 	"github.com/mutt-go/mutt/internal/config"
 	"github.com/mutt-go/mutt/internal/dynconfig"
+	"github.com/mutt-go/mutt/internal/heartbeat"
 	"github.com/mutt-go/mutt/internal/ingest"
 	"github.com/mutt-go/mutt/internal/obs"
 	"github.com/mutt-go/mutt/internal/queue"
@@ -218,7 +219,16 @@ func (s *Server) Run(ctx context.Context) error {
 			break
 		}
 	}
+	// Each running role says so in Redis, for tools that must not run
+	// beside it (restores); the first beat is written before Ready.
+	var beats *heartbeat.Writer
 	if startErr == nil {
+		beats = heartbeat.New(heartbeat.Options{Prefix: s.cfg.KeyPrefix, Instance: s.cfg.PodName, Roles: s.opts.Roles},
+			s.rdb, s.logger.With("component", "heartbeat"))
+		if err := beats.Beat(ctx); err != nil {
+			s.logger.Warn("heartbeat", "error", err)
+		}
+		runComponent("heartbeat", beats.Run)
 		s.logger.Info("MUTT started", "roles", s.opts.Roles, "addresses", addrs, "pod", s.cfg.PodName)
 		if s.opts.Ready != nil {
 			s.opts.Ready(addrs)
@@ -238,6 +248,14 @@ func (s *Server) Run(ctx context.Context) error {
 		_ = c()
 	}
 	wg.Wait()
+	if beats != nil {
+		// The work in hand is finished: the roles are no longer running.
+		clearCtx, done := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		if err := beats.Clear(clearCtx); err != nil {
+			s.logger.Warn("heartbeat", "error", err)
+		}
+		done()
+	}
 	errMu.Lock()
 	defer errMu.Unlock()
 	return firstErr

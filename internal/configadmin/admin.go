@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/mutt-go/mutt/internal/dynconfig"
+	"github.com/mutt-go/mutt/internal/rediskeys"
 	"github.com/mutt-go/mutt/internal/store"
 )
 
@@ -61,7 +62,7 @@ type Entry struct {
 // enumerates Redis itself, so it sees what every instance wrote.
 func (a *Admin) List(ctx context.Context) ([]Entry, error) {
 	var names []string
-	iter := a.rdb.Scan(ctx, 0, globEscape(a.prefix)+":*", scanCount).Iterator()
+	iter := a.rdb.Scan(ctx, 0, rediskeys.GlobEscape(a.prefix)+":*", scanCount).Iterator()
 	for iter.Next(ctx) {
 		name := strings.TrimPrefix(iter.Val(), a.prefix+":")
 		if name != updatesName {
@@ -121,18 +122,6 @@ func checkName(name string) error {
 		return fmt.Errorf("%w: key name %q contains a space or a glob character", ErrInvalidValue, name)
 	}
 	return nil
-}
-
-// globEscape quotes the characters SCAN MATCH treats specially.
-func globEscape(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune(`*?[]\`, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 func compactSorted(s []string) []string {

@@ -1,7 +1,6 @@
 package configadmin
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -26,25 +25,7 @@ type env struct {
 	prefix string // the config prefix, <test prefix>:config
 	pool   *pgxpool.Pool
 	admin  *Admin
-	logs   *syncBuffer
-}
-
-// syncBuffer collects log output written from any goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs   *itest.Buffer
 }
 
 func newEnv(t *testing.T) *env {
@@ -54,7 +35,7 @@ func newEnv(t *testing.T) *env {
 	if err := store.Migrate(t.Context(), pool, nil); err != nil {
 		t.Fatalf("migrating: %v", err)
 	}
-	logs := &syncBuffer{}
+	logs := &itest.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
 	e := &env{t: t, rdb: rdb, prefix: prefix + ":config", pool: pool, logs: logs}
 	e.admin = New(rdb, e.prefix, store.New(pool), logger)

@@ -4,12 +4,13 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/mutt-go/mutt/internal/rediskeys"
 )
 
 // Key layouts of the ingest counters; they must match the ingestor's.
@@ -105,41 +106,17 @@ func Compute(ctx context.Context, rdb redis.UniversalClient, metricsPrefix strin
 // newest first. Names whose suffix is not a minute are ignored; the fixed
 // layout makes lexical order chronological.
 func newestMinuteKeys(ctx context.Context, rdb redis.UniversalClient, prefix string, n int) ([]string, error) {
-	pattern := globEscape(prefix) + "*"
-	var keys []string
-	var cursor uint64
-	for {
-		page, next, err := rdb.Scan(ctx, cursor, pattern, 1000).Result()
-		if err != nil {
-			return nil, fmt.Errorf("listing ingest rate counters: %w", err)
-		}
-		for _, k := range page {
-			if _, err := time.Parse(minuteLayout, strings.TrimPrefix(k, prefix)); err == nil {
-				keys = append(keys, k)
-			}
-		}
-		if next == 0 {
-			break
-		}
-		cursor = next
+	all, err := rediskeys.WithPrefix(ctx, rdb, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("listing ingest rate counters: %w", err)
 	}
-	slices.Sort(keys)
-	keys = slices.Compact(keys) // SCAN may return a key twice
-	slices.Reverse(keys)
-	return keys[:min(n, len(keys))], nil
-}
-
-// globEscape quotes the glob metacharacters of s for a SCAN MATCH pattern.
-func globEscape(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch r {
-		case '*', '?', '[', ']', '\\':
-			b.WriteByte('\\')
+	keys := make([]string, 0, min(len(all), 2*n))
+	for i := len(all) - 1; i >= 0 && len(keys) < n; i-- {
+		if _, err := time.Parse(minuteLayout, strings.TrimPrefix(all[i], prefix)); err == nil {
+			keys = append(keys, all[i])
 		}
-		b.WriteRune(r)
 	}
-	return b.String()
+	return keys, nil
 }
 
 // meanExisting is the mean of the counters among vals whose key exists,
