@@ -39,13 +39,19 @@ func newHealthEnv(t *testing.T, migrate bool) {
 	t.Setenv("DATABASE_URL", dsn)
 	t.Setenv("MUTT_KEY_PREFIX", prefix)
 	for _, name := range healthListenEnv {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Setenv(name, l.Addr().String())
-		_ = l.Close()
+		t.Setenv(name, closedAddr(t))
 	}
+}
+
+// closedAddr is a loopback address where nothing listens.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
 
 // serveHealth answers /health for role with code.
@@ -100,6 +106,14 @@ func TestHealthExitCodes(t *testing.T) {
 	}
 	if strings.Contains(out, "role.ingestor") {
 		t.Errorf("--role alerter,webui also checked the ingestor:\n%s", out)
+	}
+
+	// With no role answering anywhere, the host is not healthy.
+	t.Setenv(healthListenEnv["ingestor"], closedAddr(t))
+	t.Setenv(healthListenEnv["alerter"], closedAddr(t))
+	code, out, errOut = runHealth()
+	if code != exitFailure || !hasHealthLine(out, "ERROR", health.CheckRoles) || strings.Contains(out, "overall: OK") {
+		t.Errorf("no role running: exit %d, want %d with %s failing\nstdout:\n%s\nstderr: %s", code, exitFailure, health.CheckRoles, out, errOut)
 	}
 
 	serveHealth(t, "alerter", http.StatusServiceUnavailable)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -66,5 +67,11 @@ func TestIngestorRefusesToStartWithoutKey(t *testing.T) {
 
 func TestMain(m *testing.M) {
 	redis.SetLogger(quietRedis{})
-	os.Exit(m.Run())
+	code := m.Run()
+	// The binary built for the end-to-end tests lives in a directory of its
+	// own; leave nothing behind in the temporary directory.
+	if binary != "" {
+		_ = os.RemoveAll(filepath.Dir(binary))
+	}
+	os.Exit(code)
 }

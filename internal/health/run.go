@@ -60,7 +60,7 @@ func Run(ctx context.Context, opts Options) Report {
 	}
 	wg.Wait()
 
-	checks := slices.Concat(redisChecks, pgChecks, roleChecks)
+	checks := slices.Concat(redisChecks, pgChecks, roleChecks, noRoleRunning(roleChecks, requested))
 	for i := range checks {
 		checks[i].Detail = r.red.redact(checks[i].Detail)
 		opts.Logger.Debug("health check", "check", checks[i].Name, "status", string(checks[i].Status),
@@ -102,4 +102,23 @@ func (r *runner) timed(ctx context.Context, name string, fn func(context.Context
 	start := time.Now()
 	status, detail := fn(cctx)
 	return Check{Name: name, Status: status, Detail: detail, Latency: time.Since(start)}
+}
+
+// CheckRoles is the check that fails when no role answers at all.
+const CheckRoles = "roles"
+
+// noRoleRunning returns a failing check when none of the roles probed
+// without being asked for answered: a host where nothing of MUTT runs is
+// not healthy, although each role alone may be skipped.
+func noRoleRunning(roles []Check, requested bool) []Check {
+	if requested || len(roles) == 0 {
+		return nil
+	}
+	for _, c := range roles {
+		if c.Status != StatusSkipped {
+			return nil
+		}
+	}
+	return []Check{{Name: CheckRoles, Status: StatusFail,
+		Detail: "no MUTT role answers on its configured address: start them (mutt serve), or point the *_LISTEN / *_PORT_* variables at where they run"}}
 }
