@@ -38,9 +38,9 @@ func (s *Server) startWebUI(listen func(string, string, http.Handler) error) err
 	}
 	admin := configadmin.New(s.rdb, cfg.Keys.ConfigPrefix, st, logger.With("component", "configadmin"))
 	rates := ratestats.NewCache(s.rdb, cfg.Keys.MetricsPrefix, cfg.Web.MetricsCacheTTL)
-	// The dashboard and the API share the keys and the session signer, so a
+	// The dashboard and the API share the keys and the session store, so a
 	// dashboard session is also good for the API's session-cookie calls.
-	ring, sessions, err := web.NewAuth(cfg.Web, nil)
+	ring, sessions, err := web.NewAuth(cfg.Web, s.rdb, web.SessionPrefix(cfg.KeyPrefix), nil)
 	if err != nil {
 		return err
 	}

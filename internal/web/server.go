@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -53,6 +54,10 @@ type Deps struct {
 	// (see NewAuth); pass them to share them with the dashboard.
 	Keyring  *auth.Keyring
 	Sessions *auth.Sessions
+	// SessionPrefix is the Redis key prefix of the sessions built when
+	// Sessions is nil; empty means "<key prefix>:webui:session", the key
+	// prefix taken from Keys.ConfigPrefix.
+	SessionPrefix string
 	// Lifecycle adds or replaces endpoint lifecycle metadata, keyed by the
 	// path after the version prefix (e.g. "/rules/{id}").
 	Lifecycle map[string]Lifecycle
@@ -81,10 +86,10 @@ type Server struct {
 	closed bool
 }
 
-// NewAuth builds the keyring and the session signer from the configuration.
-// Without any key it fails, unless cfg.Dev is set: then a random key is
-// generated and written once to out.
-func NewAuth(cfg config.Web, out io.Writer) (*auth.Keyring, *auth.Sessions, error) {
+// NewAuth builds the keyring and the session store (in rdb, under
+// sessionPrefix) from the configuration. Without any key it fails, unless
+// cfg.Dev is set: then a random key is generated and written once to out.
+func NewAuth(cfg config.Web, rdb redis.UniversalClient, sessionPrefix string, out io.Writer) (*auth.Keyring, *auth.Sessions, error) {
 	keys, err := cfg.Keys()
 	if err != nil {
 		return nil, nil, err
@@ -108,8 +113,12 @@ func NewAuth(cfg config.Web, out io.Writer) (*auth.Keyring, *auth.Sessions, erro
 	if err != nil {
 		return nil, nil, &config.FieldError{Field: "MUTT_WEBUI_SESSION_KEY_FILE", Rule: err.Error()}
 	}
-	return ring, auth.NewSessions(sk, auth.DefaultSessionTTL), nil
+	return ring, auth.NewSessions(rdb, sessionPrefix, sk, auth.DefaultSessionTTL), nil
 }
+
+// SessionPrefix is the Redis key prefix of dashboard sessions for the key
+// prefix of a deployment.
+func SessionPrefix(keyPrefix string) string { return keyPrefix + ":webui:session" }
 
 // New builds the server. It fails without an API key (unless cfg.Dev) and
 // when the metrics cannot be registered.
@@ -122,7 +131,11 @@ func New(cfg config.Web, deps Deps) (*Server, error) {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
 	if s.keys == nil || s.sessions == nil {
-		ring, sess, err := NewAuth(cfg, deps.DevKeyOut)
+		prefix := deps.SessionPrefix
+		if prefix == "" {
+			prefix = SessionPrefix(strings.TrimSuffix(cmp.Or(deps.Keys.ConfigPrefix, "mutt:config"), ":config"))
+		}
+		ring, sess, err := NewAuth(cfg, deps.Redis, prefix, deps.DevKeyOut)
 		if err != nil {
 			return nil, err
 		}
@@ -373,17 +386,21 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) bool {
 			ri.identity, ri.authenticated = id, true
 			return true
 		}
-	} else if raw, ok := s.sessions.Identity(r); ok {
-		if id, ok := auth.ParseIdentity(raw); ok {
-			if cur, ok := s.keys.ByName(id.Name); ok && cur.Fingerprint == id.Fingerprint {
-				if stateChanging(r.Method) && !s.sessions.CheckCSRFHeader(r) {
-					s.logger.Warn("CSRF check failed", "remote_addr", clientAddr(r), "correlation_id", ri.correlationID)
-					writeJSON(w, http.StatusForbidden, errorBody{Error: "CSRF token missing or invalid", CorrelationID: ri.correlationID})
-					return false
-				}
-				ri.identity, ri.authenticated = cur, true
-				return true
+	} else {
+		sess, err := s.sessions.Lookup(r.Context(), r, s.keys)
+		if err != nil {
+			s.logger.Error("reading the dashboard session", "error", err, "correlation_id", ri.correlationID)
+			writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: "Session store unavailable", CorrelationID: ri.correlationID})
+			return false
+		}
+		if sess != nil {
+			if stateChanging(r.Method) && !sess.CheckCSRFHeader(r) {
+				s.logger.Warn("CSRF check failed", "remote_addr", clientAddr(r), "correlation_id", ri.correlationID)
+				writeJSON(w, http.StatusForbidden, errorBody{Error: "CSRF token missing or invalid", CorrelationID: ri.correlationID})
+				return false
 			}
+			ri.identity, ri.authenticated = sess.Identity, true
+			return true
 		}
 	}
 	s.logger.Warn("Authentication failed from "+clientAddr(r), "remote_addr", clientAddr(r),

@@ -49,7 +49,7 @@ type UI struct {
 // New parses the embedded templates and builds the dashboard.
 func New(d Deps) (*UI, error) {
 	if d.Keyring == nil || d.Sessions == nil {
-		return nil, errors.New("dashboard: a keyring and a session signer are required")
+		return nil, errors.New("dashboard: a keyring and a session store are required")
 	}
 	p, err := loadPages()
 	if err != nil {
