@@ -10,6 +10,7 @@ import (
 	"github.com/mutt-go/mutt/internal/slo"
 	"github.com/mutt-go/mutt/internal/store"
 	"github.com/mutt-go/mutt/internal/web"
+	"github.com/mutt-go/mutt/internal/web/authguard"
 	"github.com/mutt-go/mutt/internal/web/ui"
 )
 
@@ -44,9 +45,14 @@ func (s *Server) startWebUI(listen func(string, string, http.Handler) error) err
 	if err != nil {
 		return err
 	}
+	// Wrong keys count together whether tried on the API or the sign-in form.
+	guard, err := web.NewAuthGuard(s.reg, authguard.Options{})
+	if err != nil {
+		return err
+	}
 	dash, err := ui.New(ui.Deps{
 		Store: st, Redis: s.rdb, Keys: cfg.Keys, Config: admin, Rates: rates, Keyring: ring, Sessions: sessions,
-		Logger: logger.With("component", "dashboard"), RequiredFields: cfg.Ingest.RequiredFields,
+		AuthGuard: guard, Logger: logger.With("component", "dashboard"), RequiredFields: cfg.Ingest.RequiredFields,
 		DefaultTeam: cfg.Alerter.UnhandledDefaultTeam, MaxReplays: cfg.Remediation.MaxReplays,
 		Version: s.opts.Version,
 	})
@@ -66,6 +72,7 @@ func (s *Server) startWebUI(listen func(string, string, http.Handler) error) err
 		UI:         dash,
 		Keyring:    ring,
 		Sessions:   sessions,
+		AuthGuard:  guard,
 	})
 	if err != nil {
 		return err

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/mutt-go/mutt/internal/web/redact"
 )
 
 // contentSecurityPolicy allows only the service's own scripts, styles and
@@ -145,25 +146,13 @@ func (s *Server) finish(w *statusWriter, r *http.Request, ri *requestInfo, start
 		slog.String("correlation_id", ri.correlationID),
 	}
 	if r.URL.RawQuery != "" {
-		attrs = append(attrs, slog.String("query", redactQuery(r.URL.RawQuery)))
+		attrs = append(attrs, slog.String("query", redact.Query(r.URL.RawQuery)))
 	}
 	if ri.authenticated {
 		attrs = append(attrs, slog.String("key_name", ri.identity.Name))
 	}
 	s.logger.LogAttrs(r.Context(), slog.LevelInfo,
 		fmt.Sprintf("%s %s - Status: %d - Duration: %.3fs", r.Method, r.URL.Path, status, d.Seconds()), attrs...)
-}
-
-// redactQuery replaces the value of api_key in a raw query string.
-func redactQuery(raw string) string {
-	q, err := url.ParseQuery(raw)
-	if err != nil {
-		return "[unparsable]"
-	}
-	if _, ok := q["api_key"]; ok {
-		q["api_key"] = []string{"REDACTED"}
-	}
-	return q.Encode()
 }
 
 // clientAddr is the host part of the peer address.

@@ -25,6 +25,7 @@ import (
 	"github.com/mutt-go/mutt/internal/slo"
 	"github.com/mutt-go/mutt/internal/store"
 	"github.com/mutt-go/mutt/internal/web/auth"
+	"github.com/mutt-go/mutt/internal/web/authguard"
 )
 
 // shutdownGrace bounds how long Run waits for requests in flight.
@@ -54,6 +55,10 @@ type Deps struct {
 	// (see NewAuth); pass them to share them with the dashboard.
 	Keyring  *auth.Keyring
 	Sessions *auth.Sessions
+	// AuthGuard throttles clients that fail to authenticate; when nil,
+	// New builds one with the defaults (see NewAuthGuard). Pass it to share
+	// it with the dashboard's sign-in.
+	AuthGuard *authguard.Guard
 	// SessionPrefix is the Redis key prefix of the sessions built when
 	// Sessions is nil; empty means "<key prefix>:webui:session", the key
 	// prefix taken from Keys.ConfigPrefix.
@@ -77,6 +82,7 @@ type Server struct {
 	gatherer  prometheus.Gatherer
 	lifecycle map[string]Lifecycle
 	limiter   *clientLimiter
+	guard     *authguard.Guard
 	api       *http.ServeMux // /api/...
 	root      *http.ServeMux // everything else
 	handler   http.Handler
@@ -166,6 +172,11 @@ func New(cfg config.Web, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("registering web UI metrics: %w", err)
 	}
 	s.metrics, s.gatherer = m, gat
+	if s.guard = deps.AuthGuard; s.guard == nil {
+		if s.guard, err = NewAuthGuard(reg, authguard.Options{}); err != nil {
+			return nil, err
+		}
+	}
 	s.lifecycle = defaultLifecycle()
 	maps.Copy(s.lifecycle, deps.Lifecycle)
 	if cfg.RateLimitPerMinute > 0 {
@@ -373,18 +384,31 @@ func stateChanging(method string) bool {
 
 // authenticate accepts an API key (X-API-KEY header; ?api_key= only when
 // allowed) or a dashboard session cookie, which needs the CSRF header on
-// state-changing methods. It answers 401/403 itself and reports whether
-// the request may go on.
+// state-changing methods. A client that presented too many wrong keys is
+// refused 429 before its key is compared. It answers 401/403/429 itself and
+// reports whether the request may go on.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) bool {
 	ri := info(r)
 	key := r.Header.Get("X-API-KEY")
 	if key == "" && s.cfg.AllowQueryKey {
 		key = r.URL.Query().Get("api_key")
 	}
+	reason := authMissing
 	if key != "" {
+		if wait, ok := s.guard.Allow(r); !ok {
+			w.Header().Set("Retry-After", authguard.RetryAfter(wait))
+			writeJSON(w, http.StatusTooManyRequests, errorBody{
+				Error: "Too many failed authentication attempts from this client; retry after " + authguard.RetryAfter(wait) + " s", CorrelationID: ri.correlationID})
+			return false
+		}
 		if id, ok := s.keys.Match(key); ok {
 			ri.identity, ri.authenticated = id, true
 			return true
+		}
+		reason = authBadKey
+		if s.guard.Fail(r, reason) {
+			s.logger.Warn("throttling authentication from "+clientAddr(r)+" after repeated wrong API keys",
+				"remote_addr", clientAddr(r), "correlation_id", ri.correlationID)
 		}
 	} else {
 		sess, err := s.sessions.Lookup(r.Context(), r, s.keys)
@@ -402,9 +426,15 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) bool {
 			ri.identity, ri.authenticated = sess.Identity, true
 			return true
 		}
+		if _, err := r.Cookie(auth.CookieName); err == nil {
+			reason = authBadSession
+		}
+		// Neither costs a token: a session id cannot be guessed, and a
+		// browser holding an ended session must still be able to sign in.
+		s.guard.Count(reason)
 	}
 	s.logger.Warn("Authentication failed from "+clientAddr(r), "remote_addr", clientAddr(r),
-		"path", r.URL.Path, "correlation_id", ri.correlationID)
+		"path", r.URL.Path, "reason", reason, "correlation_id", ri.correlationID)
 	writeJSON(w, http.StatusUnauthorized, errorBody{Error: "Unauthorized", CorrelationID: ri.correlationID})
 	return false
 }

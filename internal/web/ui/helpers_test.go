@@ -28,6 +28,7 @@ import (
 	"github.com/mutt-go/mutt/internal/store"
 	"github.com/mutt-go/mutt/internal/web"
 	"github.com/mutt-go/mutt/internal/web/auth"
+	"github.com/mutt-go/mutt/internal/web/authguard"
 )
 
 // testKey is the API key the test dashboards accept.
@@ -99,19 +100,23 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 	if err != nil {
 		t.Fatalf("NewAuth: %v", err)
 	}
+	e.reg = prometheus.NewRegistry()
+	guard, err := web.NewAuthGuard(e.reg, authguard.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfgAdmin := configadmin.New(e.rdb, c.Keys.ConfigPrefix, e.st, logger)
 	rates := ratestats.NewCache(e.rdb, c.Keys.MetricsPrefix, time.Second)
 	dash, err := New(Deps{
 		Store: e.st, Redis: e.rdb, Keys: c.Keys, Config: cfgAdmin, Rates: rates, Keyring: ring, Sessions: sessions,
-		Logger: logger, RequiredFields: []string{"hostname"}, DefaultTeam: "NETO", MaxReplays: 3, Version: "test",
+		AuthGuard: guard, Logger: logger, RequiredFields: []string{"hostname"}, DefaultTeam: "NETO", MaxReplays: 3, Version: "test",
 	})
 	if err != nil {
 		t.Fatalf("ui.New: %v", err)
 	}
-	e.reg = prometheus.NewRegistry()
 	srv, err := web.New(wcfg, web.Deps{
 		Store: e.st, Redis: e.rdb, Keys: c.Keys, Config: cfgAdmin, Rates: rates, Logger: logger,
-		Registerer: e.reg, Gatherer: e.reg, UI: dash, Keyring: ring, Sessions: sessions,
+		Registerer: e.reg, Gatherer: e.reg, UI: dash, Keyring: ring, Sessions: sessions, AuthGuard: guard,
 	})
 	if err != nil {
 		t.Fatalf("web.New: %v", err)

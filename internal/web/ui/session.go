@@ -14,6 +14,7 @@ import (
 	"github.com/mutt-go/mutt/internal/store"
 	"github.com/mutt-go/mutt/internal/web"
 	"github.com/mutt-go/mutt/internal/web/auth"
+	"github.com/mutt-go/mutt/internal/web/authguard"
 )
 
 // Cookies of the dashboard besides the session.
@@ -152,9 +153,16 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next := safeNext(r.PostFormValue("next"))
+	if wait, ok := u.deps.AuthGuard.Allow(r); !ok {
+		w.Header().Set("Retry-After", authguard.RetryAfter(wait))
+		u.errorPage(w, r, nil, http.StatusTooManyRequests, "Too many wrong keys were tried from your address. Wait "+
+			authguard.RetryAfter(wait)+" seconds, then sign in again.")
+		return
+	}
 	id, ok := u.deps.Keyring.Match(r.PostFormValue("api_key"))
 	if !ok {
-		u.logger.Warn("dashboard sign-in failed", "correlation_id", web.CorrelationID(r))
+		blocked := u.deps.AuthGuard.Fail(r, web.AuthBadLogin)
+		u.logger.Warn("dashboard sign-in failed", "throttled", blocked, "correlation_id", web.CorrelationID(r))
 		u.renderLogin(w, r, http.StatusUnauthorized, loginView{Next: next, Error: "That API key is not accepted."})
 		return
 	}
