@@ -5,11 +5,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -96,6 +98,10 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			writeJSON(sw, http.StatusTooManyRequests, errorBody{Error: "Too many requests", CorrelationID: ri.correlationID})
 			return
 		}
+		if msg := badURL(r); msg != "" {
+			writeJSON(sw, http.StatusBadRequest, errorBody{Error: msg, CorrelationID: ri.correlationID})
+			return
+		}
 		if r.ContentLength > s.cfg.MaxBodyBytes {
 			s.tooLarge(sw)
 			return
@@ -105,6 +111,42 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// badURL says what is wrong when the path or a query parameter holds a
+// NUL character, which PostgreSQL text cannot store, or is not UTF-8; ""
+// when neither does.
+func badURL(r *http.Request) string {
+	if msg := TextProblem(r.URL.Path); msg != "" {
+		return "the path " + msg
+	}
+	if !strings.ContainsFunc(r.URL.RawQuery, func(c rune) bool { return c == '%' || c >= utf8.RuneSelf }) {
+		return ""
+	}
+	q, _ := url.ParseQuery(r.URL.RawQuery)
+	for name, vs := range q {
+		if msg := TextProblem(name); msg != "" {
+			return "a query parameter name " + msg
+		}
+		for _, v := range vs {
+			if msg := TextProblem(v); msg != "" {
+				return "query parameter " + strconv.Quote(name) + " " + msg
+			}
+		}
+	}
+	return ""
+}
+
+// TextProblem says why text cannot be stored as PostgreSQL text ("must not
+// contain NUL characters", "must be valid UTF-8"), or "" when it can.
+func TextProblem(s string) string {
+	switch {
+	case strings.IndexByte(s, 0) >= 0:
+		return "must not contain NUL characters"
+	case !utf8.ValidString(s):
+		return "must be valid UTF-8"
+	}
+	return ""
 }
 
 // recoverPanic turns a handler panic into a generic 500 with the

@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -89,9 +91,35 @@ func (u *UI) action(h handler) http.Handler {
 			u.errorPage(w, r, s, http.StatusForbidden, "The form's security token is missing or out of date. Go back, reload the page and try again.")
 			return
 		}
+		if field, msg := badFormField(r); field != "" {
+			u.errorPage(w, r, s, http.StatusBadRequest, "The field "+strconv.Quote(field)+" "+msg+". Go back and correct it.")
+			return
+		}
 		w.Header().Set("Cache-Control", "no-store")
 		h(w, r, s)
 	})
+}
+
+// badFormField returns the first form field (in name order) whose name or
+// value cannot be stored as PostgreSQL text, and why; "" when there is
+// none. The form has been parsed by the CSRF check.
+func badFormField(r *http.Request) (field, msg string) {
+	names := make([]string, 0, len(r.PostForm))
+	for name := range r.PostForm {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if m := web.TextProblem(name); m != "" {
+			return strings.ToValidUTF8(name, "\ufffd"), m
+		}
+		for _, v := range r.PostForm[name] {
+			if m := web.TextProblem(v); m != "" {
+				return name, m
+			}
+		}
+	}
+	return "", ""
 }
 
 // actor is who makes a change through the dashboard: the key's
