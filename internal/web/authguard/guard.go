@@ -2,7 +2,6 @@ package authguard
 
 import (
 	"math"
-	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -53,7 +52,7 @@ type Guard struct {
 	now     func() time.Time
 
 	mu      sync.Mutex
-	clients map[string]*bucket
+	clients map[netip.Addr]*bucket
 }
 
 // New returns a Guard.
@@ -71,7 +70,7 @@ func New(o Options) *Guard {
 		o.Now = time.Now
 	}
 	return &Guard{burst: float64(o.Burst), refill: o.Refill, max: o.MaxClients, fails: o.Failures,
-		refused: o.Throttled, now: o.Now, clients: map[string]*bucket{}}
+		refused: o.Throttled, now: o.Now, clients: map[netip.Addr]*bucket{}}
 }
 
 // level brings b up to date at now and returns its tokens.
@@ -148,18 +147,19 @@ func (g *Guard) makeRoom(now time.Time) {
 	if len(g.clients) < g.max {
 		return
 	}
-	var oldest string
+	var oldest netip.Addr
 	var oldestAt time.Time
+	found := false
 	for c, b := range g.clients {
 		if g.level(b, now) >= g.burst {
 			delete(g.clients, c)
 			continue
 		}
-		if oldest == "" || b.at.Before(oldestAt) {
-			oldest, oldestAt = c, b.at
+		if !found || b.at.Before(oldestAt) {
+			oldest, oldestAt, found = c, b.at, true
 		}
 	}
-	if len(g.clients) >= g.max && oldest != "" {
+	if len(g.clients) >= g.max && found {
 		delete(g.clients, oldest)
 	}
 }
@@ -171,20 +171,22 @@ func RetryAfter(wait time.Duration) string {
 }
 
 // clientOf is the client a remote address belongs to: the IP, or for IPv6
-// its /64, since one host commonly holds a whole /64.
-func clientOf(remoteAddr string) string {
-	host, _, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
-		host = remoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
+// its /64, since one host commonly holds a whole /64. Addresses that are
+// not IP (a Unix socket) all count as one client, the zero Addr. It does
+// not allocate.
+func clientOf(remoteAddr string) netip.Addr {
+	var ip netip.Addr
+	if ap, err := netip.ParseAddrPort(remoteAddr); err == nil {
+		ip = ap.Addr()
+	} else if a, err := netip.ParseAddr(remoteAddr); err == nil {
+		ip = a
+	} else {
+		return netip.Addr{}
 	}
 	ip = ip.Unmap().WithZone("")
 	if ip.Is6() {
 		p, _ := ip.Prefix(64)
-		return p.Addr().String()
+		return p.Addr()
 	}
-	return ip.String()
+	return ip
 }

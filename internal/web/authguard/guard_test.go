@@ -100,11 +100,32 @@ func TestClientOf(t *testing.T) {
 		{"[2001:db8:1:2:3:4:5:6]:80", "2001:db8:1:2::"},
 		{"[2001:db8:1:2:ffff::1]:443", "2001:db8:1:2::"},
 		{"[::ffff:192.0.2.1]:80", "192.0.2.1"},
-		{"not-an-address", "not-an-address"},
+		{"[fe80::1%eth0]:80", "fe80::"},
+		{"192.0.2.7", "192.0.2.7"},
+		{"@", "invalid IP"},
 	}
 	for _, tt := range tests {
-		if got := clientOf(tt.addr); got != tt.want {
+		if got := clientOf(tt.addr).String(); got != tt.want {
 			t.Errorf("clientOf(%q) = %q, want %q", tt.addr, got, tt.want)
 		}
 	}
+}
+
+func BenchmarkAllowCorrectKey(b *testing.B) {
+	g := New(Options{})
+	bad := httptest.NewRequest("GET", "/", nil)
+	for i := range 1000 {
+		bad.RemoteAddr = "10.0." + strconv.Itoa(i/250) + "." + strconv.Itoa(i%250) + ":1"
+		g.Fail(bad, "bad_key")
+	}
+	r := httptest.NewRequest("GET", "/", nil)
+	r.RemoteAddr = "192.0.2.1:40000"
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, ok := g.Allow(r); !ok {
+				b.Fatal("refused")
+			}
+		}
+	})
 }
