@@ -124,13 +124,11 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) bool {
 		if wait, ok := s.guard.Allow(r); !ok {
 			s.metrics.requests.WithLabelValues("fail", reasonAuthThrottled).Inc()
 			cid := correlationID(r)
-			secs := authguard.RetryAfter(wait)
-			n, _ := strconv.Atoi(secs)
-			w.Header().Set("Retry-After", secs)
+			w.Header().Set("Retry-After", authguard.RetryAfter(wait))
 			w.Header().Set("X-Correlation-ID", cid)
 			obs.WriteJSON(w, http.StatusTooManyRequests, errorBody{
 				Status: "error", Message: "Too Many Requests - too many failed authentication attempts from this client",
-				CorrelationID: cid, RetryAfter: n,
+				CorrelationID: cid, RetryAfter: authguard.RetrySeconds(wait),
 			})
 			return false
 		}

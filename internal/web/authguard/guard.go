@@ -164,11 +164,13 @@ func (g *Guard) makeRoom(now time.Time) {
 	}
 }
 
-// RetryAfter is the Retry-After header value for wait: whole seconds,
-// rounded up, at least 1.
-func RetryAfter(wait time.Duration) string {
-	return strconv.FormatInt(max(1, int64(math.Ceil(wait.Seconds()))), 10)
+// RetrySeconds is wait in whole seconds, rounded up, at least 1.
+func RetrySeconds(wait time.Duration) int {
+	return max(1, int(math.Ceil(wait.Seconds())))
 }
+
+// RetryAfter is the Retry-After header value for wait (RetrySeconds).
+func RetryAfter(wait time.Duration) string { return strconv.Itoa(RetrySeconds(wait)) }
 
 // clientOf is the client a remote address belongs to: the IP, or for IPv6
 // its /64, since one host commonly holds a whole /64. Addresses that are

@@ -102,8 +102,11 @@ func (u *UI) action(h handler) http.Handler {
 
 // badFormField returns the first form field (in name order) whose name or
 // value cannot be stored as PostgreSQL text, and why; "" when there is
-// none. The form has been parsed by the CSRF check.
+// none. A body that does not parse is left to the handler.
 func badFormField(r *http.Request) (field, msg string) {
+	if err := r.ParseForm(); err != nil {
+		return "", ""
+	}
 	names := make([]string, 0, len(r.PostForm))
 	for name := range r.PostForm {
 		names = append(names, name)
