@@ -72,7 +72,7 @@ func newEnv(t *testing.T) *env {
 func (e *env) vars(extra ...string) []string {
 	return append([]string{
 		"DATABASE_URL=" + e.dsn, "REDIS_URL=" + itest.RedisURL(), "MUTT_KEY_PREFIX=" + e.prefix,
-		"INGEST_API_KEY=test-key", "INGEST_LISTEN=127.0.0.1:0",
+		"INGEST_API_KEY=e2e-ingest-key-0123456789", "INGEST_LISTEN=127.0.0.1:0",
 		"ALERTER_METRICS_LISTEN=127.0.0.1:0", "ALERTER_HEALTH_LISTEN=127.0.0.1:0",
 		"ALERTER_JANITOR_TIMEOUT=1", "BRPOPLPUSH_TIMEOUT=0.2", "ALERTER_SHED_MODE=off", "LOG_FORMAT=text", "LOG_LEVEL=warn",
 	}, extra...)
@@ -245,7 +245,7 @@ func TestTenThousandEventsEndToEnd(t *testing.T) {
 	addrs := <-ready
 
 	sum, err := sender.Run(context.Background(), sender.Options{
-		URL: "http://" + addrs["ingestor"], APIKey: "test-key", Events: events, BatchSize: 50, Concurrency: 4,
+		URL: "http://" + addrs["ingestor"], APIKey: "e2e-ingest-key-0123456789", Events: events, BatchSize: 50, Concurrency: 4,
 	})
 	if err != nil || sum.Accepted != len(events) {
 		t.Fatalf("send: %v\n%s", err, sum)
@@ -389,7 +389,7 @@ func TestIngestorRidesOutARedisRestart(t *testing.T) {
 	cfg.KeyPrefix = "mutt"
 	cfg.Redis.URL = config.NewURL("redis://127.0.0.1:" + strconv.Itoa(port) + "/0")
 	cfg.Ingest.Listen = "127.0.0.1:0"
-	cfg.Ingest.APIKey = secretOf("test-key")
+	cfg.Ingest.APIKey = secretOf("e2e-ingest-key-0123456789")
 	cfg.Finish()
 	ready := make(chan map[string]string, 1)
 	srv, err := app.NewServer(context.Background(), cfg, app.ServeOptions{
@@ -408,7 +408,7 @@ func TestIngestorRidesOutARedisRestart(t *testing.T) {
 	post := func() *http.Response {
 		req, _ := http.NewRequest(http.MethodPost, base+"/api/v2/ingest",
 			strings.NewReader(`{"hostname":"h","message":"m","timestamp":"2025-01-01T00:00:00Z"}`))
-		req.Header.Set("X-API-KEY", "test-key")
+		req.Header.Set("X-API-KEY", "e2e-ingest-key-0123456789")
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

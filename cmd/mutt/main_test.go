@@ -49,6 +49,26 @@ func TestBadConfigurationExitsTwoNamingTheField(t *testing.T) {
 	}
 }
 
+func TestWeakKeysRefusedByEveryRole(t *testing.T) {
+	for _, tt := range []struct{ cmd, env string }{
+		{"webui", "WEBUI_API_KEY=x"}, {"serve", "WEBUI_API_KEY=x"}, {"ingestor", "INGEST_API_KEY=y"},
+		{"serve", "INGEST_API_KEY_NEXT=short-key"}, {"health", "WEBUI_API_KEY_NEXT=short-key"},
+	} {
+		t.Run(tt.cmd+" "+tt.env, func(t *testing.T) {
+			k, v, _ := strings.Cut(tt.env, "=")
+			t.Setenv(k, v)
+			var out, errOut bytes.Buffer
+			code := run([]string{tt.cmd, "--redis-url", "redis://127.0.0.1:1/0"}, &out, &errOut)
+			if code != exitUsage || !strings.Contains(errOut.String(), k+": must be at least 16 characters") {
+				t.Errorf("exit %d, stderr %q", code, errOut.String())
+			}
+			if strings.Contains(errOut.String()+out.String(), "short-key") {
+				t.Errorf("the key is printed: %s", errOut.String())
+			}
+		})
+	}
+}
+
 func TestUnknownFlagIsUsageError(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if code := run([]string{"serve", "--no-such-flag"}, &out, &errOut); code != exitUsage {

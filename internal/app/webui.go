@@ -10,6 +10,7 @@ import (
 	"github.com/mutt-go/mutt/internal/slo"
 	"github.com/mutt-go/mutt/internal/store"
 	"github.com/mutt-go/mutt/internal/web"
+	"github.com/mutt-go/mutt/internal/web/authguard"
 	"github.com/mutt-go/mutt/internal/web/ui"
 )
 
@@ -38,15 +39,20 @@ func (s *Server) startWebUI(listen func(string, string, http.Handler) error) err
 	}
 	admin := configadmin.New(s.rdb, cfg.Keys.ConfigPrefix, st, logger.With("component", "configadmin"))
 	rates := ratestats.NewCache(s.rdb, cfg.Keys.MetricsPrefix, cfg.Web.MetricsCacheTTL)
-	// The dashboard and the API share the keys and the session signer, so a
+	// The dashboard and the API share the keys and the session store, so a
 	// dashboard session is also good for the API's session-cookie calls.
-	ring, sessions, err := web.NewAuth(cfg.Web, nil)
+	ring, sessions, err := web.NewAuth(cfg.Web, s.rdb, web.SessionPrefix(cfg.KeyPrefix), nil)
+	if err != nil {
+		return err
+	}
+	// Wrong keys count together whether tried on the API or the sign-in form.
+	guard, err := web.NewAuthGuard(s.reg, authguard.Options{})
 	if err != nil {
 		return err
 	}
 	dash, err := ui.New(ui.Deps{
 		Store: st, Redis: s.rdb, Keys: cfg.Keys, Config: admin, Rates: rates, Keyring: ring, Sessions: sessions,
-		Logger: logger.With("component", "dashboard"), RequiredFields: cfg.Ingest.RequiredFields,
+		AuthGuard: guard, Logger: logger.With("component", "dashboard"), RequiredFields: cfg.Ingest.RequiredFields,
 		DefaultTeam: cfg.Alerter.UnhandledDefaultTeam, MaxReplays: cfg.Remediation.MaxReplays,
 		Version: s.opts.Version,
 	})
@@ -66,6 +72,7 @@ func (s *Server) startWebUI(listen func(string, string, http.Handler) error) err
 		UI:         dash,
 		Keyring:    ring,
 		Sessions:   sessions,
+		AuthGuard:  guard,
 	})
 	if err != nil {
 		return err

@@ -27,7 +27,7 @@ func TestConfigChangeThroughAPIReachesRunningAlerter(t *testing.T) {
 	cfg.DynamicConfigEnabled = true
 	cfg.Alerter.MetricsListen, cfg.Alerter.HealthListen = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Web.Listen = "127.0.0.1:0"
-	cfg.Web.APIKey = secrets.New("webui-test-key")
+	cfg.Web.APIKey = secrets.New("webui-test-key-0123456789")
 
 	ready := make(chan map[string]string, 1)
 	srv, err := NewServer(t.Context(), cfg, ServeOptions{
@@ -55,7 +55,7 @@ func TestConfigChangeThroughAPIReachesRunningAlerter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("X-API-KEY", "webui-test-key")
+	req.Header.Set("X-API-KEY", "webui-test-key-0123456789")
 	req.Header.Set("Content-Type", "application/json")
 	start := time.Now()
 	res, err := http.DefaultClient.Do(req)

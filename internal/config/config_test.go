@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mutt-go/mutt/internal/secrets"
 )
 
 func lookup(m map[string]string) func(string) (string, bool) {
@@ -39,7 +41,7 @@ func TestEnvironmentOverrides(t *testing.T) {
 		"UNHANDLED_EXPIRY_SECONDS": "3600",
 		"RATE_LIMIT_ENABLED":       "TRUE",
 		"REDIS_TLS_ENABLED":        "false",
-		"INGEST_API_KEY":           "k",
+		"INGEST_API_KEY":           "ingest-key-0123456789",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +60,7 @@ func TestEnvironmentOverrides(t *testing.T) {
 		{"expiry", cfg.Alerter.UnhandledExpiry, time.Hour},
 		{"bool case-insensitive", cfg.Ingest.RateLimit.Enabled, true},
 		{"bool false", cfg.Redis.TLSEnabled, false},
-		{"secret", cfg.Ingest.APIKey.Reveal(), "k"},
+		{"secret", cfg.Ingest.APIKey.Reveal(), "ingest-key-0123456789"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -165,5 +167,51 @@ func TestSecretsNeverSerialised(t *testing.T) {
 	}
 	if cfg.Postgres.Password.Reveal() != "sekrit-2" {
 		t.Error("legacy DB_PASS not read")
+	}
+}
+
+func TestShortAPIKeysRefused(t *testing.T) {
+	long := "0123456789abcdef"
+	for _, field := range []string{"INGEST_API_KEY", "INGEST_API_KEY_NEXT", "WEBUI_API_KEY", "WEBUI_API_KEY_NEXT"} {
+		t.Run(field, func(t *testing.T) {
+			for _, v := range []string{"x", "y", long[:15]} {
+				cfg, err := Load("", lookup(map[string]string{field: v}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				cfg.Finish()
+				err = cfg.Validate()
+				var fe *FieldError
+				if !errors.As(err, &fe) || fe.Field != field || !strings.Contains(err.Error(), "16") {
+					t.Errorf("%s=%q: Validate() = %v, want a FieldError naming %s and the 16-character rule", field, v, err, field)
+					continue
+				}
+				if strings.Contains(err.Error(), v) && len(v) > 1 {
+					t.Errorf("the error shows the key: %v", err)
+				}
+			}
+			cfg, err := Load("", lookup(map[string]string{field: long}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Finish()
+			if err := cfg.Validate(); err != nil {
+				t.Errorf("a 16-character key refused: %v", err)
+			}
+		})
+	}
+	// Keys that arrive later (from Vault) are checked where a role needs them.
+	cfg := Default()
+	cfg.Finish()
+	cfg.Ingest.APIKey = secrets.New("y")
+	if err := cfg.RequireIngestKey(); err == nil || !strings.Contains(err.Error(), "INGEST_API_KEY") {
+		t.Errorf("RequireIngestKey with a short key: %v", err)
+	}
+	cfg.Web.APIKey = secrets.New("x")
+	if err := cfg.RequireWebKey(); err == nil || !strings.Contains(err.Error(), "WEBUI_API_KEY") {
+		t.Errorf("RequireWebKey with a short key: %v", err)
+	}
+	if err := cfg.Web.Validate(); err == nil || !strings.Contains(err.Error(), "WEBUI_API_KEY") {
+		t.Errorf("Web.Validate with a short key: %v", err)
 	}
 }

@@ -160,6 +160,7 @@ func (c *Config) Validate() error {
 	if f.BreakerTimeout < 1e8 {
 		bad("CIRCUIT_BREAKER_TIMEOUT", "must be at least 100ms, got %s", f.BreakerTimeout)
 	}
+	errs = append(errs, c.ingestKeyErrors()...)
 	errs = append(errs, c.Web.validate()...)
 	errs = append(errs, c.Vault.validate()...)
 	rm := c.Remediation
@@ -191,5 +192,5 @@ func (c *Config) RequireIngestKey() error {
 	if !c.Ingest.APIKey.IsSet() {
 		return &FieldError{Field: "INGEST_API_KEY", Rule: "is required to run the ingestor (set it or INGEST_API_KEY_FILE)"}
 	}
-	return nil
+	return errors.Join(c.ingestKeyErrors()...)
 }

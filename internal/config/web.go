@@ -3,6 +3,7 @@ package config
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -121,7 +122,7 @@ func (w Web) validate() []error {
 	if w.RateLimitPerMinute < 0 {
 		bad("WEBUI_RATE_LIMIT_PER_MINUTE", "must be 0 (off) or more, got %d", w.RateLimitPerMinute)
 	}
-	return errs
+	return append(errs, w.webKeyErrors()...)
 }
 
 // Validate checks the web settings alone and returns every problem joined.
@@ -193,8 +194,8 @@ func ParseWebKeys(data []byte) ([]WebKey, error) {
 		if !validKeyName(name) {
 			return nil, fmt.Errorf("line %d: key name must be 1 to 40 letters, digits, '-', '_' or '.'", line)
 		}
-		if len(key) < 16 {
-			return nil, fmt.Errorf("line %d: key %q is shorter than 16 characters", line, name)
+		if len(key) < MinAPIKeyLen {
+			return nil, fmt.Errorf("line %d: key %q is shorter than %d characters", line, name, MinAPIKeyLen)
 		}
 		keys = append(keys, WebKey{Name: name, Key: secrets.New(key)})
 	}
@@ -231,5 +232,5 @@ func (c *Config) RequireWebKey() error {
 	if len(keys) == 0 {
 		return &FieldError{Field: "WEBUI_API_KEY", Rule: "is required to run the web UI (set it, WEBUI_API_KEY_FILE or WEBUI_API_KEYS_FILE, or pass --dev for a generated key)"}
 	}
-	return nil
+	return errors.Join(c.Web.webKeyErrors()...)
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,6 +42,25 @@ type harness struct {
 	prefix string
 	stream string
 	reg    *prometheus.Registry
+	logs   *syncBuffer // every log line of the server
+}
+
+// syncBuffer is a log sink safe for the server's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // setup is what a test may change before the server is built.
@@ -73,6 +93,7 @@ func newHarness(t testing.TB, configure ...func(h *harness, s *setup)) *harness 
 		t: t, rdb: rdb, prefix: prefix,
 		stream: prefix + ":ingest_queue",
 		reg:    prometheus.NewRegistry(),
+		logs:   &syncBuffer{},
 	}
 	s := &setup{
 		opts: ingest.Options{
@@ -93,7 +114,7 @@ func newHarness(t testing.TB, configure ...func(h *harness, s *setup)) *harness 
 	}
 	producer := queue.NewProducer(prdb, h.stream, s.popts)
 	t.Cleanup(func() { _ = producer.Close() })
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logger := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h.srv = httptest.NewServer(ingest.NewServer(s.opts, producer, h.reg, logger))
 	t.Cleanup(h.srv.Close)
 	h.client = &http.Client{

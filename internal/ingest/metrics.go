@@ -9,7 +9,15 @@ type metrics struct {
 	queueDepth    prometheus.Gauge
 	latency       prometheus.Histogram
 	rateLimitHits prometheus.Counter
+	authFailures  *prometheus.CounterVec // reason: missing, bad_key
+	authThrottled prometheus.Counter
 }
+
+// Reasons of mutt_ingest_auth_failures_total.
+const (
+	authMissing = "missing"
+	authBadKey  = "bad_key"
+)
 
 // Request outcome reasons, a fixed vocabulary for the reason label.
 const (
@@ -21,7 +29,9 @@ const (
 	reasonQueueFull = "queue_full"
 	reasonRedis     = "redis"
 	reasonRateLimit = "rate_limit"
-	reasonUnknown   = "unknown"
+	// reasonAuthThrottled is a client refused for its earlier wrong keys.
+	reasonAuthThrottled = "auth_throttled"
+	reasonUnknown       = "unknown"
 )
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -47,10 +57,20 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "mutt_ingest_rate_limit_hits_total",
 			Help: "Requests refused by the cluster-wide rate limit.",
 		}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mutt_ingest_auth_failures_total",
+			Help: "Ingest requests refused 401 by reason: missing (no X-API-KEY) or bad_key.",
+		}, []string{"reason"}),
+		authThrottled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mutt_ingest_auth_throttled_total",
+			Help: "Ingest requests refused 429 because their client sent too many wrong keys.",
+		}),
 	}
-	reg.MustRegister(m.requests, m.events, m.queueDepth, m.latency, m.rateLimitHits)
+	reg.MustRegister(m.requests, m.events, m.queueDepth, m.latency, m.rateLimitHits, m.authFailures, m.authThrottled)
+	m.authFailures.WithLabelValues(authMissing)
+	m.authFailures.WithLabelValues(authBadKey)
 	// Pre-create the series operators alert on, so they read 0, not absent.
-	for _, r := range []string{reasonAuth, reasonJSON, reasonValidate, reasonTooLarge, reasonQueueFull, reasonRedis, reasonRateLimit, reasonUnknown} {
+	for _, r := range []string{reasonAuth, reasonJSON, reasonValidate, reasonTooLarge, reasonQueueFull, reasonRedis, reasonRateLimit, reasonAuthThrottled, reasonUnknown} {
 		m.requests.WithLabelValues("fail", r)
 	}
 	m.requests.WithLabelValues("success", reasonNone)

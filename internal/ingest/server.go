@@ -22,6 +22,8 @@ import (
 	"github.com/mutt-go/mutt/internal/queue"
 	"github.com/mutt-go/mutt/internal/secrets"
 	"github.com/mutt-go/mutt/internal/version"
+	"github.com/mutt-go/mutt/internal/web/authguard"
+	"github.com/mutt-go/mutt/internal/web/redact"
 )
 
 // Producer appends events to the ingest queue.
@@ -43,6 +45,9 @@ type Options struct {
 	// Settings returns the configuration shown by /admin/config; it must not
 	// contain secrets in clear (secrets.Secret redacts itself).
 	Settings func() any
+	// AuthThrottle tunes the per-client throttle of wrong keys (zero
+	// values: the defaults, ten wrong keys, then one every six seconds).
+	AuthThrottle authguard.Options
 }
 
 // RateLimitOptions configure the cluster-wide request limit.
@@ -58,6 +63,7 @@ type Server struct {
 	opts     Options
 	producer Producer
 	limiter  *rateLimiter
+	guard    *authguard.Guard
 	metrics  *metrics
 	logger   *slog.Logger
 	mux      *http.ServeMux
@@ -73,6 +79,9 @@ func NewServer(opts Options, producer Producer, reg *prometheus.Registry, logger
 		eventOpt: event.Options{RequiredFields: opts.RequiredFields},
 		bufs:     sync.Pool{New: func() any { return new(bytes.Buffer) }},
 	}
+	g := opts.AuthThrottle
+	g.Failures, g.Throttled = s.metrics.authFailures, s.metrics.authThrottled
+	s.guard = authguard.New(g)
 	if opts.RateLimit != nil {
 		s.limiter = &rateLimiter{rdb: opts.RateLimit.Redis, key: opts.RateLimit.Key, limit: opts.RateLimit.Max, window: opts.RateLimit.Window}
 	}
@@ -98,24 +107,60 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/health", "/metrics", "/":
 	default:
-		if !s.authorized(r) {
-			s.metrics.requests.WithLabelValues("fail", reasonAuth).Inc()
-			writeError(w, http.StatusUnauthorized, correlationID(r), "Unauthorized", nil)
+		if !s.authenticate(w, r) {
 			return
 		}
 	}
 	s.mux.ServeHTTP(w, r)
 }
 
-func (s *Server) authorized(r *http.Request) bool {
+// authenticate checks the X-API-KEY header against both keys. A client
+// that sent too many wrong keys is refused 429 before its key is compared;
+// a missing key costs no token, so a sender without one is told 401, not
+// throttled. It answers the refusal itself.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) bool {
 	key := r.Header.Get("X-API-KEY")
-	if key == "" {
-		return false
+	reason := authMissing
+	if key != "" {
+		if wait, ok := s.guard.Allow(r); !ok {
+			s.metrics.requests.WithLabelValues("fail", reasonAuthThrottled).Inc()
+			cid := correlationID(r)
+			w.Header().Set("Retry-After", authguard.RetryAfter(wait))
+			w.Header().Set("X-Correlation-ID", cid)
+			obs.WriteJSON(w, http.StatusTooManyRequests, errorBody{
+				Status: "error", Message: "Too Many Requests - too many failed authentication attempts from this client",
+				CorrelationID: cid, RetryAfter: authguard.RetrySeconds(wait),
+			})
+			return false
+		}
+		// Both comparisons always run, so timing does not tell which key matched.
+		a := s.opts.APIKey.Equal(key)
+		b := s.opts.APIKeyNext.Equal(key)
+		if a || b {
+			return true
+		}
+		reason = authBadKey
 	}
-	// Both comparisons always run, so timing does not tell which key matched.
-	a := s.opts.APIKey.Equal(key)
-	b := s.opts.APIKeyNext.Equal(key)
-	return a || b
+	s.metrics.requests.WithLabelValues("fail", reasonAuth).Inc()
+	cid := correlationID(r)
+	level := slog.LevelDebug // a sender without a key is not worth a line per request
+	if reason == authBadKey {
+		level = slog.LevelWarn // bounded by the throttle
+		if s.guard.Fail(r, reason) {
+			s.logger.Warn("throttling authentication from "+r.RemoteAddr+" after repeated wrong API keys",
+				"remote_addr", r.RemoteAddr, "correlation_id", cid)
+		}
+	} else {
+		s.guard.Count(reason)
+	}
+	attrs := []slog.Attr{slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		slog.String("remote_addr", r.RemoteAddr), slog.String("reason", reason), slog.String("correlation_id", cid)}
+	if r.URL.RawQuery != "" {
+		attrs = append(attrs, slog.String("query", redact.Query(r.URL.RawQuery)))
+	}
+	s.logger.LogAttrs(r.Context(), level, "ingest authentication failed", attrs...)
+	writeError(w, http.StatusUnauthorized, cid, "Unauthorized", nil)
+	return false
 }
 
 // correlationID takes the caller's X-Correlation-ID when it is a sane token,

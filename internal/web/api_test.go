@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -591,7 +592,7 @@ func TestSessionCookieAndCSRF(t *testing.T) {
 		t.Errorf("changed_by %q", by)
 	}
 	// A tampered cookie is no session.
-	bad := map[string]string{"Cookie": cookie.Name + "=" + strings.Replace(cookie.Value, ".", "x.", 1)}
+	bad := map[string]string{"Cookie": cookie.Name + "=" + strings.ToUpper(cookie.Value)}
 	e.do(req{method: "GET", path: "/api/v1/rules", header: bad, noKey: true}).want(t, 401)
 	// A session signed by another process's key is no session either.
 	other := newEnv(t)
@@ -600,38 +601,65 @@ func TestSessionCookieAndCSRF(t *testing.T) {
 }
 
 func TestSessions(t *testing.T) {
-	s := auth.NewSessions([]byte("0123456789abcdef0123456789abcdef"), time.Hour)
+	rdb, prefix := itest.Redis(t)
+	ring := auth.Single(testKey)
+	id, _ := ring.Match(testKey)
+	s := auth.NewSessions(rdb, prefix+":webui:session", []byte("0123456789abcdef0123456789abcdef"), time.Hour)
 	rec := httptestRecorder()
 	r := newRequest("GET", "https://mutt/", nil)
 	r.TLS = tlsState()
-	s.Issue(rec, r, "default/abcd1234")
+	if err := s.Issue(t.Context(), rec, r, id); err != nil {
+		t.Fatal(err)
+	}
 	ck := rec.Result().Cookies()[0]
 	if !ck.Secure {
 		t.Error("cookie not Secure over TLS")
 	}
 	r2 := newRequest("GET", "/", nil)
 	r2.AddCookie(ck)
-	if id, ok := s.Identity(r2); !ok || id != "default/abcd1234" {
-		t.Errorf("identity %q %v", id, ok)
+	sess, err := s.Lookup(t.Context(), r2, ring)
+	if err != nil || sess == nil || sess.Identity != id || sess.CSRF == "" {
+		t.Fatalf("Lookup = %+v %v", sess, err)
 	}
-	if s.CSRFToken(r2) == "" || s.CSRFToken(newRequest("GET", "/", nil)) != "" {
-		t.Error("CSRF token not bound to the session")
+	if none, err := s.Lookup(t.Context(), newRequest("GET", "/", nil), ring); none != nil || err != nil {
+		t.Errorf("Lookup without a cookie = %+v %v", none, err)
 	}
-	form := newRequest("POST", "/", strings.NewReader("csrf_token="+s.CSRFToken(r2)))
+	form := newRequest("POST", "/", strings.NewReader("csrf_token="+sess.CSRF))
 	form.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	form.AddCookie(ck)
-	if !s.CheckCSRF(form) {
+	if !sess.CheckCSRF(form) {
 		t.Error("form CSRF token refused")
 	}
-	expired := auth.NewSessions([]byte("0123456789abcdef0123456789abcdef"), time.Nanosecond)
+	// Another process's key, or a guessed id, finds no session.
+	other := auth.NewSessions(rdb, prefix+":webui:session", nil, time.Hour)
+	if got, _ := other.Lookup(t.Context(), r2, ring); got != nil {
+		t.Error("a session is found with another HMAC key")
+	}
+	guess := newRequest("GET", "/", nil)
+	guess.AddCookie(&http.Cookie{Name: auth.CookieName, Value: strings.Repeat("A", len(ck.Value))})
+	if got, _ := s.Lookup(t.Context(), guess, ring); got != nil {
+		t.Error("a guessed id is a session")
+	}
+	if err := s.Revoke(t.Context(), r2); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Lookup(t.Context(), r2, ring); got != nil {
+		t.Error("a revoked session is found")
+	}
+
+	expired := auth.NewSessions(rdb, prefix+":webui:session", nil, time.Second)
 	rec = httptestRecorder()
-	expired.Issue(rec, newRequest("GET", "/", nil), "default/abcd1234")
+	if err := expired.Issue(t.Context(), rec, newRequest("GET", "/", nil), id); err != nil {
+		t.Fatal(err)
+	}
 	r3 := newRequest("GET", "/", nil)
 	r3.AddCookie(rec.Result().Cookies()[0])
-	itest.Eventually(t, 3*time.Second, "session expires", func() bool { _, ok := expired.Identity(r3); return !ok })
+	itest.Eventually(t, 5*time.Second, "session expires", func() bool { got, _ := expired.Lookup(t.Context(), r3, ring); return got == nil })
 	rec = httptestRecorder()
 	s.Clear(rec)
 	if c := rec.Result().Cookies()[0]; c.MaxAge >= 0 || c.Value != "" {
 		t.Errorf("clear cookie %+v", c)
+	}
+	if err := auth.NewSessions(nil, "", nil, 0).Issue(t.Context(), httptestRecorder(), r, id); !errors.Is(err, auth.ErrNoSessionStore) {
+		t.Errorf("Issue without Redis: %v", err)
 	}
 }

@@ -12,12 +12,19 @@ import (
 	"strings"
 
 	"github.com/mutt-go/mutt/internal/configinput"
+	"github.com/mutt-go/mutt/internal/event"
 )
 
 // Messages of body problems.
 const (
 	msgNotObject = "Request body must be a JSON object"
+	// msgEventNotObject is event.CheckObject's rule for a body that is no
+	// object.
+	msgEventNotObject = "must be a JSON object"
 )
+
+// maxBodyDepth bounds the nesting of a request body.
+const maxBodyDepth = 32
 
 // badRequest is a 400 answer to give.
 type badRequest struct{ msg string }
@@ -83,10 +90,32 @@ func (s *Server) optionalReason(w http.ResponseWriter, r *http.Request) (string,
 	return reason, !answerBad(w, err)
 }
 
+// checkStrict checks a body as ingest checks events, since encoding/json
+// repairs what ingest refuses (duplicate keys, invalid UTF-8, lone
+// surrogates) and lets NUL through to PostgreSQL, which cannot store it.
+// The error is a *badRequest naming the member.
+func checkStrict(b []byte) error {
+	err := event.CheckObject(b, maxBodyDepth)
+	if err == nil {
+		return nil
+	}
+	var fe *event.FieldError
+	switch {
+	case errors.As(err, &fe) && fe.Field != "":
+		return badf("field %q %s", fe.Field, fe.Rule)
+	case fe != nil && fe.Rule != msgEventNotObject:
+		return badf("Request body %s", fe.Rule)
+	}
+	return badf(msgNotObject)
+}
+
 func parseObject(b []byte, allowed []string) (object, error) {
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 || b[0] != '{' {
 		return nil, badf(msgNotObject)
+	}
+	if err := checkStrict(b); err != nil {
+		return nil, err
 	}
 	var obj object
 	dec := json.NewDecoder(bytes.NewReader(b))

@@ -73,6 +73,26 @@ func exchanges(t *testing.T) []Exchange {
 		e.do(req{method: "POST", path: v + "/rules", body: `{"match_string":"` + strings.Repeat("a", 2<<20) + `"}`}).want(t, 413)
 		e.do(req{method: "DELETE", path: v + "/rules"}).want(t, 405)
 		e.get(v+"/no-such-endpoint").want(t, 404)
+		// Input that cannot be stored as sent.
+		e.get(v+"/rules/2147483648").want(t, 404)
+		e.get(v+"/audit-logs?rule_id=2147483648").want(t, 400)
+		e.get(v+"/audit?record_id=2147483648").want(t, 400)
+		e.get(v+"/version?x=%00").want(t, 400)
+		e.do(req{method: "DELETE", path: v + "/dev-hosts/a%00"}).want(t, 400)
+		e.do(req{method: "PUT", path: v + "/teams/core-rtr-01", body: `{"team_assignment":"X","team_assignment":"Y"}`}).want(t, 400)
+		e.do(req{method: "POST", path: v + "/dev-hosts", body: `{"hostname":"\ud800"}`}).want(t, 400)
+		e.do(req{method: "PUT", path: v + "/config/alerter_shed_mode", body: `{"value":"dlq\u0000"}`}).want(t, 400)
+	}
+	// A client that guessed keys is refused 429 on every route.
+	guessed := newEnv(t)
+	guessed.record = &out
+	for i := range 10 {
+		guessed.do(req{method: "GET", path: "/api/v1/rules", header: map[string]string{"X-API-KEY": fmt.Sprint("guess-", i)}}).want(t, 401)
+	}
+	for _, v := range []string{"/api/v1", "/api/v2"} {
+		guessed.get(v+"/rules").want(t, 429)
+		guessed.do(req{method: "POST", path: v + "/dev-hosts", body: `{"hostname":"h"}`}).want(t, 429)
+		guessed.do(req{method: "PUT", path: v + "/config/alerter_shed_mode", body: `{"value":"dlq"}`}).want(t, 429)
 	}
 	e.get("/health").want(t, 200)
 	e.do(req{method: "GET", path: "/metrics", noKey: true}).want(t, 200)

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -18,9 +19,9 @@ func (s *Server) handleEventAudit(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := store.EventAuditFilter{Hostname: q.Get("hostname"), Limit: limit, Offset: offset(page, limit)}
 	if v := strings.TrimSpace(q.Get("rule_id")); v != "" {
-		id, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "invalid rule_id")
+		id, _, ok := ParseID(v)
+		if !ok {
+			writeError(w, http.StatusBadRequest, "invalid rule_id: must be an integer from 0 to "+strconv.Itoa(MaxID))
 			return
 		}
 		f.RuleID = &id
@@ -74,9 +75,15 @@ func (s *Server) handleConfigAudit(listKey string) http.HandlerFunc {
 			}
 		}
 		if v := strings.TrimSpace(q.Get("record_id")); v != "" {
-			// A non-numeric id matches nothing, as it always has.
-			id, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
+			// A non-numeric id matches nothing, as it always has; a
+			// number no row can have is a mistake worth saying.
+			id, err := strconv.ParseInt(v, 10, 32)
+			switch {
+			case errors.Is(err, strconv.ErrRange):
+				status = "error_invalid"
+				writeError(w, http.StatusBadRequest, "invalid record_id: must be an integer from 0 to "+strconv.Itoa(MaxID))
+				return
+			case err != nil:
 				id = 0
 			}
 			f.RecordID = &id

@@ -49,6 +49,8 @@ func (s *Server) handleConfigSet(w http.ResponseWriter, r *http.Request) {
 	var body map[string]json.RawMessage
 	if err := json.Unmarshal(b, &body); err != nil {
 		body = nil
+	} else if answerBad(w, checkStrict(b)) {
+		return
 	}
 	raw, ok := body["value"]
 	if !ok {

@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/mutt-go/mutt/internal/configinput"
@@ -17,16 +16,16 @@ var ruleFields = store.RuleColumns()
 var requiredRuleFields = []string{"prod_handling", "dev_handling", "team_assignment"}
 
 // ruleID reads {id}: a non-negative integer, else the request is answered
-// 404 and ok is false.
+// 404 "Not found" (no such route), or "Rule not found" for a number past
+// the id column's range, and ok is false.
 func ruleID(w http.ResponseWriter, r *http.Request) (int64, bool) {
-	s := r.PathValue("id")
-	if s == "" || s[0] == '+' || s[0] == '-' {
+	id, isNumber, inRange := ParseID(r.PathValue("id"))
+	switch {
+	case !isNumber:
 		writeError(w, http.StatusNotFound, msgNotFound)
 		return 0, false
-	}
-	id, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		writeError(w, http.StatusNotFound, msgNotFound)
+	case !inRange:
+		writeError(w, http.StatusNotFound, msgRuleNotFound)
 		return 0, false
 	}
 	return id, true

@@ -266,12 +266,18 @@ func (e *env) sessionCookie(key string) (*http.Cookie, string) {
 		e.t.Fatalf("key not in the keyring")
 	}
 	rec := httptest.NewRecorder()
-	e.srv.Sessions().Issue(rec, httptest.NewRequest("POST", "/login", nil), id.String())
+	if err := e.srv.Sessions().Issue(e.t.Context(), rec, httptest.NewRequest("POST", "/login", nil), id); err != nil {
+		e.t.Fatalf("Issue: %v", err)
+	}
 	cookies := rec.Result().Cookies()
 	if len(cookies) != 1 || cookies[0].Name != auth.CookieName {
 		e.t.Fatalf("session cookie not issued: %v", cookies)
 	}
 	r := httptest.NewRequest("GET", "/", nil)
 	r.AddCookie(cookies[0])
-	return cookies[0], e.srv.Sessions().CSRFToken(r)
+	sess, err := e.srv.Sessions().Lookup(e.t.Context(), r, e.srv.Keyring())
+	if err != nil || sess == nil {
+		e.t.Fatalf("the issued session is not found: %v", err)
+	}
+	return cookies[0], sess.CSRF
 }

@@ -17,11 +17,7 @@ func TestBadInput(t *testing.T) {
 	e := newEnv(t)
 	id := e.seed()
 	rulePath := fmt.Sprintf("/api/v1/rules/%d", id)
-	tests := []struct {
-		name, method, path, body string
-		status                   int
-		want                     string // error text, or its start when it ends with "…"
-	}{
+	tests := []refusal{
 		{"not an object", "POST", "/api/v1/rules", `[1,2]`, 400, "Request body must be a JSON object"},
 		{"not JSON", "POST", "/api/v1/rules", `match_string=x`, 400, "Request body must be a JSON object"},
 		{"empty body", "POST", "/api/v1/rules", ``, 400, "Request body must be a JSON object"},
@@ -63,8 +59,22 @@ func TestBadInput(t *testing.T) {
 		{"config name with glob", "PUT", "/api/v1/config/a*b", `{"value":1}`, 400, "invalid value…"},
 		{"rule id not a number", "GET", "/api/v1/rules/1e3", ``, 404, "Not found"},
 		{"rule id negative", "DELETE", "/api/v1/rules/-4", ``, 404, "Not found"},
-		{"rule id too big", "GET", "/api/v1/rules/99999999999999999999", ``, 404, "Not found"},
+		{"rule id too big", "GET", "/api/v1/rules/99999999999999999999", ``, 404, "Rule not found"},
 	}
+	e.checkRefusals(t, tests)
+}
+
+// refusal is a request the API must refuse, with its status and error.
+type refusal struct {
+	name, method, path, body string
+	status                   int
+	want                     string // error text, or its start when it ends with "…"
+}
+
+// checkRefusals makes each request, checks its status and error text, and
+// that none of them changed the database.
+func (e *env) checkRefusals(t *testing.T, tests []refusal) {
+	t.Helper()
 	before := e.tableDigests()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,8 +2,11 @@ package web
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mutt-go/mutt/internal/web/authguard"
 )
 
 // metrics are the web UI's Prometheus series (spec §12). The flask_* names
@@ -56,6 +59,41 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// Reasons of mutt_webui_auth_failures_total.
+const (
+	authMissing    = "missing"     // no key and no session cookie
+	authBadKey     = "bad_key"     // an X-API-KEY (or ?api_key=) not in the keyring
+	authBadSession = "bad_session" // a session cookie that names no valid session
+	// AuthBadLogin is a key refused by the dashboard's sign-in form.
+	AuthBadLogin = "bad_login"
+)
+
+// NewAuthGuard returns the throttle of failed authentication that the REST
+// API and the dashboard's sign-in share, counting into
+// mutt_webui_auth_failures_total{reason} and
+// mutt_webui_auth_throttled_total on reg.
+func NewAuthGuard(reg prometheus.Registerer, o authguard.Options) (*authguard.Guard, error) {
+	failures := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mutt_webui_auth_failures_total",
+		Help: "Failed authentications of the web UI and REST API by reason: missing, bad_key, bad_session, bad_login.",
+	}, []string{"reason"})
+	throttled := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "mutt_webui_auth_throttled_total",
+		Help: "Requests refused with 429 because their client failed to authenticate too often.",
+	})
+	var err error
+	failures = register(reg, failures, &err)
+	throttled = register(reg, throttled, &err)
+	if err != nil {
+		return nil, fmt.Errorf("registering web UI auth metrics: %w", err)
+	}
+	for _, r := range []string{authMissing, authBadKey, authBadSession, AuthBadLogin} {
+		failures.WithLabelValues(r)
+	}
+	o.Failures, o.Throttled = failures, throttled
+	return authguard.New(o), nil
 }
 
 // register registers c, or returns the collector already registered under

@@ -11,8 +11,11 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/mutt-go/mutt/internal/web/redact"
 )
 
 // contentSecurityPolicy allows only the service's own scripts, styles and
@@ -95,6 +98,10 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			writeJSON(sw, http.StatusTooManyRequests, errorBody{Error: "Too many requests", CorrelationID: ri.correlationID})
 			return
 		}
+		if msg := badURL(r); msg != "" {
+			writeJSON(sw, http.StatusBadRequest, errorBody{Error: msg, CorrelationID: ri.correlationID})
+			return
+		}
 		if r.ContentLength > s.cfg.MaxBodyBytes {
 			s.tooLarge(sw)
 			return
@@ -104,6 +111,42 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// badURL says what is wrong when the path or a query parameter holds a
+// NUL character, which PostgreSQL text cannot store, or is not UTF-8; ""
+// when neither does.
+func badURL(r *http.Request) string {
+	if msg := TextProblem(r.URL.Path); msg != "" {
+		return "the path " + msg
+	}
+	if !strings.ContainsFunc(r.URL.RawQuery, func(c rune) bool { return c == '%' || c >= utf8.RuneSelf }) {
+		return ""
+	}
+	q, _ := url.ParseQuery(r.URL.RawQuery)
+	for name, vs := range q {
+		if msg := TextProblem(name); msg != "" {
+			return "a query parameter name " + msg
+		}
+		for _, v := range vs {
+			if msg := TextProblem(v); msg != "" {
+				return "query parameter " + strconv.Quote(name) + " " + msg
+			}
+		}
+	}
+	return ""
+}
+
+// TextProblem says why text cannot be stored as PostgreSQL text ("must not
+// contain NUL characters", "must be valid UTF-8"), or "" when it can.
+func TextProblem(s string) string {
+	switch {
+	case strings.IndexByte(s, 0) >= 0:
+		return "must not contain NUL characters"
+	case !utf8.ValidString(s):
+		return "must be valid UTF-8"
+	}
+	return ""
 }
 
 // recoverPanic turns a handler panic into a generic 500 with the
@@ -145,25 +188,13 @@ func (s *Server) finish(w *statusWriter, r *http.Request, ri *requestInfo, start
 		slog.String("correlation_id", ri.correlationID),
 	}
 	if r.URL.RawQuery != "" {
-		attrs = append(attrs, slog.String("query", redactQuery(r.URL.RawQuery)))
+		attrs = append(attrs, slog.String("query", redact.Query(r.URL.RawQuery)))
 	}
 	if ri.authenticated {
 		attrs = append(attrs, slog.String("key_name", ri.identity.Name))
 	}
 	s.logger.LogAttrs(r.Context(), slog.LevelInfo,
 		fmt.Sprintf("%s %s - Status: %d - Duration: %.3fs", r.Method, r.URL.Path, status, d.Seconds()), attrs...)
-}
-
-// redactQuery replaces the value of api_key in a raw query string.
-func redactQuery(raw string) string {
-	q, err := url.ParseQuery(raw)
-	if err != nil {
-		return "[unparsable]"
-	}
-	if _, ok := q["api_key"]; ok {
-		q["api_key"] = []string{"REDACTED"}
-	}
-	return q.Encode()
 }
 
 // clientAddr is the host part of the peer address.

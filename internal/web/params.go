@@ -1,11 +1,35 @@
 package web
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 )
+
+// MaxID is the largest rule id or audit record id: the columns are
+// PostgreSQL INTEGER.
+const MaxID = math.MaxInt32
+
+// ParseID reads a rule or record id: decimal digits (no sign) of a number.
+// isNumber is false for anything else; inRange is false too for a number
+// above MaxID, which names no row.
+func ParseID(s string) (id int64, isNumber, inRange bool) {
+	if s == "" || len(s) > 64 {
+		return 0, false, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false, false
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 32)
+	if err != nil {
+		return 0, true, false
+	}
+	return n, true, true
+}
 
 // maxPageLimit is the largest page size any endpoint returns.
 const maxPageLimit = 200

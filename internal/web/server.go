@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"github.com/mutt-go/mutt/internal/slo"
 	"github.com/mutt-go/mutt/internal/store"
 	"github.com/mutt-go/mutt/internal/web/auth"
+	"github.com/mutt-go/mutt/internal/web/authguard"
 )
 
 // shutdownGrace bounds how long Run waits for requests in flight.
@@ -53,6 +55,14 @@ type Deps struct {
 	// (see NewAuth); pass them to share them with the dashboard.
 	Keyring  *auth.Keyring
 	Sessions *auth.Sessions
+	// AuthGuard throttles clients that fail to authenticate; when nil,
+	// New builds one with the defaults (see NewAuthGuard). Pass it to share
+	// it with the dashboard's sign-in.
+	AuthGuard *authguard.Guard
+	// SessionPrefix is the Redis key prefix of the sessions built when
+	// Sessions is nil; empty means "<key prefix>:webui:session", the key
+	// prefix taken from Keys.ConfigPrefix.
+	SessionPrefix string
 	// Lifecycle adds or replaces endpoint lifecycle metadata, keyed by the
 	// path after the version prefix (e.g. "/rules/{id}").
 	Lifecycle map[string]Lifecycle
@@ -72,6 +82,7 @@ type Server struct {
 	gatherer  prometheus.Gatherer
 	lifecycle map[string]Lifecycle
 	limiter   *clientLimiter
+	guard     *authguard.Guard
 	api       *http.ServeMux // /api/...
 	root      *http.ServeMux // everything else
 	handler   http.Handler
@@ -81,10 +92,10 @@ type Server struct {
 	closed bool
 }
 
-// NewAuth builds the keyring and the session signer from the configuration.
-// Without any key it fails, unless cfg.Dev is set: then a random key is
-// generated and written once to out.
-func NewAuth(cfg config.Web, out io.Writer) (*auth.Keyring, *auth.Sessions, error) {
+// NewAuth builds the keyring and the session store (in rdb, under
+// sessionPrefix) from the configuration. Without any key it fails, unless
+// cfg.Dev is set: then a random key is generated and written once to out.
+func NewAuth(cfg config.Web, rdb redis.UniversalClient, sessionPrefix string, out io.Writer) (*auth.Keyring, *auth.Sessions, error) {
 	keys, err := cfg.Keys()
 	if err != nil {
 		return nil, nil, err
@@ -108,8 +119,12 @@ func NewAuth(cfg config.Web, out io.Writer) (*auth.Keyring, *auth.Sessions, erro
 	if err != nil {
 		return nil, nil, &config.FieldError{Field: "MUTT_WEBUI_SESSION_KEY_FILE", Rule: err.Error()}
 	}
-	return ring, auth.NewSessions(sk, auth.DefaultSessionTTL), nil
+	return ring, auth.NewSessions(rdb, sessionPrefix, sk, auth.DefaultSessionTTL), nil
 }
+
+// SessionPrefix is the Redis key prefix of dashboard sessions for the key
+// prefix of a deployment.
+func SessionPrefix(keyPrefix string) string { return keyPrefix + ":webui:session" }
 
 // New builds the server. It fails without an API key (unless cfg.Dev) and
 // when the metrics cannot be registered.
@@ -122,7 +137,11 @@ func New(cfg config.Web, deps Deps) (*Server, error) {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
 	if s.keys == nil || s.sessions == nil {
-		ring, sess, err := NewAuth(cfg, deps.DevKeyOut)
+		prefix := deps.SessionPrefix
+		if prefix == "" {
+			prefix = SessionPrefix(strings.TrimSuffix(cmp.Or(deps.Keys.ConfigPrefix, "mutt:config"), ":config"))
+		}
+		ring, sess, err := NewAuth(cfg, deps.Redis, prefix, deps.DevKeyOut)
 		if err != nil {
 			return nil, err
 		}
@@ -153,6 +172,11 @@ func New(cfg config.Web, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("registering web UI metrics: %w", err)
 	}
 	s.metrics, s.gatherer = m, gat
+	if s.guard = deps.AuthGuard; s.guard == nil {
+		if s.guard, err = NewAuthGuard(reg, authguard.Options{}); err != nil {
+			return nil, err
+		}
+	}
 	s.lifecycle = defaultLifecycle()
 	maps.Copy(s.lifecycle, deps.Lifecycle)
 	if cfg.RateLimitPerMinute > 0 {
@@ -360,34 +384,57 @@ func stateChanging(method string) bool {
 
 // authenticate accepts an API key (X-API-KEY header; ?api_key= only when
 // allowed) or a dashboard session cookie, which needs the CSRF header on
-// state-changing methods. It answers 401/403 itself and reports whether
-// the request may go on.
+// state-changing methods. A client that presented too many wrong keys is
+// refused 429 before its key is compared. It answers 401/403/429 itself and
+// reports whether the request may go on.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) bool {
 	ri := info(r)
 	key := r.Header.Get("X-API-KEY")
 	if key == "" && s.cfg.AllowQueryKey {
 		key = r.URL.Query().Get("api_key")
 	}
+	reason := authMissing
 	if key != "" {
+		if wait, ok := s.guard.Allow(r); !ok {
+			w.Header().Set("Retry-After", authguard.RetryAfter(wait))
+			writeJSON(w, http.StatusTooManyRequests, errorBody{
+				Error: "Too many failed authentication attempts from this client; retry after " + authguard.RetryAfter(wait) + " s", CorrelationID: ri.correlationID})
+			return false
+		}
 		if id, ok := s.keys.Match(key); ok {
 			ri.identity, ri.authenticated = id, true
 			return true
 		}
-	} else if raw, ok := s.sessions.Identity(r); ok {
-		if id, ok := auth.ParseIdentity(raw); ok {
-			if cur, ok := s.keys.ByName(id.Name); ok && cur.Fingerprint == id.Fingerprint {
-				if stateChanging(r.Method) && !s.sessions.CheckCSRFHeader(r) {
-					s.logger.Warn("CSRF check failed", "remote_addr", clientAddr(r), "correlation_id", ri.correlationID)
-					writeJSON(w, http.StatusForbidden, errorBody{Error: "CSRF token missing or invalid", CorrelationID: ri.correlationID})
-					return false
-				}
-				ri.identity, ri.authenticated = cur, true
-				return true
-			}
+		reason = authBadKey
+		if s.guard.Fail(r, reason) {
+			s.logger.Warn("throttling authentication from "+clientAddr(r)+" after repeated wrong API keys",
+				"remote_addr", clientAddr(r), "correlation_id", ri.correlationID)
 		}
+	} else {
+		sess, err := s.sessions.Lookup(r.Context(), r, s.keys)
+		if err != nil {
+			s.logger.Error("reading the dashboard session", "error", err, "correlation_id", ri.correlationID)
+			writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: "Session store unavailable", CorrelationID: ri.correlationID})
+			return false
+		}
+		if sess != nil {
+			if stateChanging(r.Method) && !sess.CheckCSRFHeader(r) {
+				s.logger.Warn("CSRF check failed", "remote_addr", clientAddr(r), "correlation_id", ri.correlationID)
+				writeJSON(w, http.StatusForbidden, errorBody{Error: "CSRF token missing or invalid", CorrelationID: ri.correlationID})
+				return false
+			}
+			ri.identity, ri.authenticated = sess.Identity, true
+			return true
+		}
+		if _, err := r.Cookie(auth.CookieName); err == nil {
+			reason = authBadSession
+		}
+		// Neither costs a token: a session id cannot be guessed, and a
+		// browser holding an ended session must still be able to sign in.
+		s.guard.Count(reason)
 	}
 	s.logger.Warn("Authentication failed from "+clientAddr(r), "remote_addr", clientAddr(r),
-		"path", r.URL.Path, "correlation_id", ri.correlationID)
+		"path", r.URL.Path, "reason", reason, "correlation_id", ri.correlationID)
 	writeJSON(w, http.StatusUnauthorized, errorBody{Error: "Unauthorized", CorrelationID: ri.correlationID})
 	return false
 }

@@ -1,16 +1,19 @@
 package auth
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Session cookie and CSRF names.
@@ -25,6 +28,12 @@ const (
 	DefaultSessionTTL = 8 * time.Hour
 )
 
+// sessionIDLen is the length of a session id: 32 random bytes, base64url.
+const sessionIDLen = 43
+
+// ErrNoSessionStore is returned when sessions are used without Redis.
+var ErrNoSessionStore = errors.New("dashboard sessions need Redis, and none is configured")
+
 // String is the identity in the form sessions store: name/fingerprint.
 func (id Identity) String() string { return id.Name + "/" + id.Fingerprint }
 
@@ -37,25 +46,33 @@ func ParseIdentity(s string) (Identity, bool) {
 	return Identity{Name: name, Fingerprint: fp}, true
 }
 
-// Sessions issues and checks HMAC-SHA256 signed session cookies. The cookie
-// holds the identity and the expiry, nothing secret; the server keeps no
-// session state. Safe for concurrent use.
+// Sessions keeps dashboard sessions in Redis. The cookie holds only a
+// random session id; the record, under prefix and named by an HMAC of the
+// id (so that whoever reads Redis or a backup of it cannot present a
+// session), holds the identity of the key that signed in and expires with
+// the session. A session is good only while its record exists and its key
+// is still in the keyring with the same fingerprint: logging out deletes
+// the record, and rotating a key out of the configuration ends every
+// session opened with it. Safe for concurrent use.
 type Sessions struct {
-	key []byte
-	ttl time.Duration
-	now func() time.Time
+	rdb    redis.UniversalClient
+	prefix string
+	key    []byte
+	ttl    time.Duration
 }
 
-// NewSessions returns a cookie signer with key (a random key when empty) and
-// session lifetime ttl (DefaultSessionTTL when not positive).
-func NewSessions(key []byte, ttl time.Duration) *Sessions {
+// NewSessions returns the session store on rdb with Redis key prefix
+// prefix, HMAC key key (a random key when empty, so that sessions end when
+// the process does) and session lifetime ttl (DefaultSessionTTL when not
+// positive). A nil rdb makes every sign-in fail with ErrNoSessionStore.
+func NewSessions(rdb redis.UniversalClient, prefix string, key []byte, ttl time.Duration) *Sessions {
 	if len(key) == 0 {
 		key = RandomKey()
 	}
 	if ttl <= 0 {
 		ttl = DefaultSessionTTL
 	}
-	return &Sessions{key: append([]byte(nil), key...), ttl: ttl, now: time.Now}
+	return &Sessions{rdb: rdb, prefix: strings.TrimSuffix(prefix, ":"), key: append([]byte(nil), key...), ttl: ttl}
 }
 
 // RandomKey returns 32 random bytes, for a session key that lives as long as
@@ -69,7 +86,7 @@ func RandomKey() []byte {
 	return b
 }
 
-// LoadSessionKey reads the session signing key from path (surrounding white
+// LoadSessionKey reads the session HMAC key from path (surrounding white
 // space trimmed, at least 32 bytes), or returns a random key when path is
 // empty.
 func LoadSessionKey(path string) ([]byte, error) {
@@ -87,7 +104,7 @@ func LoadSessionKey(path string) ([]byte, error) {
 	return b, nil
 }
 
-func (s *Sessions) sign(parts ...string) string {
+func (s *Sessions) mac(parts ...string) string {
 	m := hmac.New(sha256.New, s.key)
 	for _, p := range parts {
 		m.Write([]byte(p))
@@ -96,21 +113,40 @@ func (s *Sessions) sign(parts ...string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// Issue sets a session cookie for identity (use Identity.String) that
-// expires after the session lifetime. The cookie is HttpOnly,
-// SameSite=Strict, Path=/, and Secure when the request came over TLS.
-func (s *Sessions) Issue(w http.ResponseWriter, r *http.Request, identity string) {
-	exp := s.now().Add(s.ttl).Unix()
-	id := base64.RawURLEncoding.EncodeToString([]byte(identity))
-	e := strconv.FormatInt(exp, 10)
-	value := id + "." + e + "." + s.sign("session", id, e)
-	http.SetCookie(w, &http.Cookie{
-		Name: CookieName, Value: value, Path: "/", Expires: time.Unix(exp, 0), MaxAge: int(s.ttl / time.Second),
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r != nil && r.TLS != nil,
-	})
+// recordKey is the Redis key of session id.
+func (s *Sessions) recordKey(id string) string { return s.prefix + ":" + s.mac("session", id) }
+
+// Session is the valid session of one request.
+type Session struct {
+	// Identity is the key that signed in, as it is in the keyring now.
+	Identity Identity
+	// CSRF is the token that state-changing requests of this session carry.
+	CSRF string
 }
 
-// Clear removes the session cookie.
+// Issue starts a session for identity: it stores the record with the
+// session lifetime and sets the cookie, HttpOnly, SameSite=Strict, Path=/,
+// and Secure when the request came over TLS.
+func (s *Sessions) Issue(ctx context.Context, w http.ResponseWriter, r *http.Request, identity Identity) error {
+	if s.rdb == nil {
+		return ErrNoSessionStore
+	}
+	id := base64.RawURLEncoding.EncodeToString(RandomKey())
+	ok, err := s.rdb.SetNX(ctx, s.recordKey(id), identity.String(), s.ttl).Result()
+	if err != nil {
+		return fmt.Errorf("storing the session: %w", err)
+	}
+	if !ok {
+		return errors.New("storing the session: a session with that id exists")
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: CookieName, Value: id, Path: "/", Expires: time.Now().Add(s.ttl), MaxAge: int(s.ttl / time.Second),
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r != nil && r.TLS != nil,
+	})
+	return nil
+}
+
+// Clear removes the session cookie from the browser.
 func (s *Sessions) Clear(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{
 		Name: CookieName, Value: "", Path: "/", MaxAge: -1, Expires: time.Unix(1, 0),
@@ -118,81 +154,81 @@ func (s *Sessions) Clear(w http.ResponseWriter) {
 	})
 }
 
-// verify returns the identity of a well-signed, unexpired cookie value.
-func (s *Sessions) verify(value string) (string, bool) {
-	parts := strings.Split(value, ".")
-	if len(parts) != 3 {
-		return "", false
-	}
-	if !hmac.Equal([]byte(parts[2]), []byte(s.sign("session", parts[0], parts[1]))) {
-		return "", false
-	}
-	exp, err := strconv.ParseInt(parts[1], 10, 64)
-	if err != nil || s.now().Unix() >= exp {
-		return "", false
-	}
-	id, err := base64.RawURLEncoding.DecodeString(parts[0])
-	if err != nil || len(id) == 0 {
-		return "", false
-	}
-	return string(id), true
-}
-
-// cookie returns the session cookie's value when it is valid.
-func (s *Sessions) cookie(r *http.Request) (string, bool) {
+// cookieID returns the well-formed session id of the request's cookie.
+func cookieID(r *http.Request) (string, bool) {
 	c, err := r.Cookie(CookieName)
-	if err != nil {
+	if err != nil || len(c.Value) != sessionIDLen {
 		return "", false
 	}
-	if _, ok := s.verify(c.Value); !ok {
+	if _, err := base64.RawURLEncoding.DecodeString(c.Value); err != nil {
 		return "", false
 	}
 	return c.Value, true
 }
 
-// Identity returns the identity of the request's valid, unexpired session.
-func (s *Sessions) Identity(r *http.Request) (string, bool) {
+// Lookup returns the request's session when its cookie names a stored,
+// unexpired session whose key is still in ring with the same fingerprint;
+// nil and no error when there is none. A session whose key left the ring
+// is deleted. Errors are Redis failures.
+func (s *Sessions) Lookup(ctx context.Context, r *http.Request, ring *Keyring) (*Session, error) {
 	if s == nil {
-		return "", false
+		return nil, nil
 	}
-	c, err := r.Cookie(CookieName)
-	if err != nil {
-		return "", false
-	}
-	return s.verify(c.Value)
-}
-
-// CSRFToken returns the CSRF token bound to the request's session (an HMAC
-// of the session cookie), or "" when the request has no valid session.
-func (s *Sessions) CSRFToken(r *http.Request) string {
-	if s == nil {
-		return ""
-	}
-	v, ok := s.cookie(r)
+	id, ok := cookieID(r)
 	if !ok {
-		return ""
+		return nil, nil
 	}
-	return s.sign("csrf", v)
+	if s.rdb == nil {
+		return nil, ErrNoSessionStore
+	}
+	rk := s.recordKey(id)
+	v, err := s.rdb.Get(ctx, rk).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the session: %w", err)
+	}
+	stored, ok := ParseIdentity(v)
+	cur, found := ring.ByName(stored.Name)
+	if !ok || !found || cur.Fingerprint != stored.Fingerprint {
+		if err := s.rdb.Del(ctx, rk).Err(); err != nil {
+			return nil, fmt.Errorf("deleting the session of a removed key: %w", err)
+		}
+		return nil, nil
+	}
+	return &Session{Identity: cur, CSRF: s.mac("csrf", id)}, nil
 }
 
-// CheckCSRF reports whether the request carries the CSRF token of its
-// session, in the X-CSRF-Token header or the csrf_token form field.
-func (s *Sessions) CheckCSRF(r *http.Request) bool {
-	want := s.CSRFToken(r)
-	if want == "" {
-		return false
+// Revoke deletes the request's session record, so that its cookie is no
+// session anywhere any more, even when a copy of it was kept.
+func (s *Sessions) Revoke(ctx context.Context, r *http.Request) error {
+	id, ok := cookieID(r)
+	if !ok {
+		return nil
 	}
+	if s.rdb == nil {
+		return ErrNoSessionStore
+	}
+	if err := s.rdb.Del(ctx, s.recordKey(id)).Err(); err != nil {
+		return fmt.Errorf("deleting the session: %w", err)
+	}
+	return nil
+}
+
+// CheckCSRF reports whether the request carries the session's CSRF token,
+// in the X-CSRF-Token header or the csrf_token form field.
+func (s *Session) CheckCSRF(r *http.Request) bool {
 	got := r.Header.Get(CSRFHeader)
 	if got == "" {
 		got = r.PostFormValue(CSRFField)
 	}
-	return got != "" && hmac.Equal([]byte(got), []byte(want))
+	return s != nil && got != "" && hmac.Equal([]byte(got), []byte(s.CSRF))
 }
 
 // CheckCSRFHeader is CheckCSRF for script-made API calls: only the
 // X-CSRF-Token header counts, and the body is never read.
-func (s *Sessions) CheckCSRFHeader(r *http.Request) bool {
-	want := s.CSRFToken(r)
+func (s *Session) CheckCSRFHeader(r *http.Request) bool {
 	got := r.Header.Get(CSRFHeader)
-	return want != "" && got != "" && hmac.Equal([]byte(got), []byte(want))
+	return s != nil && got != "" && hmac.Equal([]byte(got), []byte(s.CSRF))
 }

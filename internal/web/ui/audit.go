@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mutt-go/mutt/internal/store"
+	"github.com/mutt-go/mutt/internal/web"
 )
 
 // Page sizes of the audit searches.
@@ -188,8 +189,8 @@ func idFilter(value, field, msg string, errs map[string]string) *int64 {
 	if value == "" {
 		return nil
 	}
-	id, err := strconv.ParseInt(value, 10, 64)
-	if err != nil || id < 0 {
+	id, _, ok := web.ParseID(value)
+	if !ok {
 		errs[field] = msg
 		return nil
 	}

@@ -1,14 +1,18 @@
 package ui
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +28,7 @@ import (
 	"github.com/mutt-go/mutt/internal/store"
 	"github.com/mutt-go/mutt/internal/web"
 	"github.com/mutt-go/mutt/internal/web/auth"
+	"github.com/mutt-go/mutt/internal/web/authguard"
 )
 
 // testKey is the API key the test dashboards accept.
@@ -32,43 +37,86 @@ const testKey = "ui-test-key-0123456789abcdef"
 // env is the web server with the dashboard mounted, on a fresh database
 // and Redis prefix.
 type env struct {
-	t    testing.TB
-	ts   *httptest.Server
-	pool *pgxpool.Pool
-	st   *store.Store
-	rdb  *redis.Client
-	keys config.Keys
+	t      testing.TB
+	ts     *httptest.Server
+	pool   *pgxpool.Pool
+	st     *store.Store
+	rdb    *redis.Client
+	keys   config.Keys
+	prefix string
+	reg    *prometheus.Registry
+	logs   *syncBuffer // every log line of the web server and the dashboard
 }
 
-func newEnv(t testing.TB) *env {
+// envOptions change a test dashboard.
+type envOptions struct {
+	// keys are the accepted API keys (default: testKey named "default").
+	keys []config.WebKey
+	// share, when not nil, is a dashboard whose database and Redis prefix
+	// this one uses: another process of the same deployment.
+	share *env
+	// web adjusts the web configuration.
+	web func(*config.Web)
+}
+
+func newEnv(t testing.TB) *env { return newEnvWith(t, envOptions{}) }
+
+func newEnvWith(t testing.TB, o envOptions) *env {
 	t.Helper()
-	pool, _ := itest.Pool(t)
-	if err := store.Migrate(t.Context(), pool, nil); err != nil {
-		t.Fatalf("Migrate: %v", err)
+	e := &env{t: t, logs: &syncBuffer{}}
+	if o.share != nil {
+		e.pool, e.st, e.rdb, e.prefix = o.share.pool, o.share.st, o.share.rdb, o.share.prefix
+	} else {
+		pool, _ := itest.Pool(t)
+		if err := store.Migrate(t.Context(), pool, nil); err != nil {
+			t.Fatalf("Migrate: %v", err)
+		}
+		e.pool, e.st = pool, store.New(pool)
+		e.rdb, e.prefix = itest.Redis(t)
 	}
-	rdb, prefix := itest.Redis(t)
 	var c config.Config
-	c.KeyPrefix = prefix
+	c.KeyPrefix = e.prefix
 	c.Finish()
-	e := &env{t: t, pool: pool, st: store.New(pool), rdb: rdb, keys: c.Keys}
-	logger := slog.New(slog.DiscardHandler)
-	ring := auth.Single(testKey)
-	sessions := auth.NewSessions(nil, 0)
-	cfgAdmin := configadmin.New(rdb, c.Keys.ConfigPrefix, e.st, logger)
-	rates := ratestats.NewCache(rdb, c.Keys.MetricsPrefix, time.Second)
+	e.keys = c.Keys
+	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	wcfg := config.DefaultWeb()
+	if o.keys == nil {
+		wcfg.APIKey = secrets.New(testKey)
+	} else {
+		f := filepath.Join(t.TempDir(), "keys")
+		var lines strings.Builder
+		for _, k := range o.keys {
+			lines.WriteString(k.Name + ":" + k.Key.Reveal() + "\n")
+		}
+		if err := os.WriteFile(f, []byte(lines.String()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		wcfg.APIKeysFile = f
+	}
+	if o.web != nil {
+		o.web(&wcfg)
+	}
+	ring, sessions, err := web.NewAuth(wcfg, e.rdb, e.prefix+":webui:session", nil)
+	if err != nil {
+		t.Fatalf("NewAuth: %v", err)
+	}
+	e.reg = prometheus.NewRegistry()
+	guard, err := web.NewAuthGuard(e.reg, authguard.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgAdmin := configadmin.New(e.rdb, c.Keys.ConfigPrefix, e.st, logger)
+	rates := ratestats.NewCache(e.rdb, c.Keys.MetricsPrefix, time.Second)
 	dash, err := New(Deps{
-		Store: e.st, Redis: rdb, Keys: c.Keys, Config: cfgAdmin, Rates: rates, Keyring: ring, Sessions: sessions,
-		Logger: logger, RequiredFields: []string{"hostname"}, DefaultTeam: "NETO", MaxReplays: 3, Version: "test",
+		Store: e.st, Redis: e.rdb, Keys: c.Keys, Config: cfgAdmin, Rates: rates, Keyring: ring, Sessions: sessions,
+		AuthGuard: guard, Logger: logger, RequiredFields: []string{"hostname"}, DefaultTeam: "NETO", MaxReplays: 3, Version: "test",
 	})
 	if err != nil {
 		t.Fatalf("ui.New: %v", err)
 	}
-	wcfg := config.DefaultWeb()
-	wcfg.APIKey = secrets.New(testKey)
-	reg := prometheus.NewRegistry()
 	srv, err := web.New(wcfg, web.Deps{
-		Store: e.st, Redis: rdb, Keys: c.Keys, Config: cfgAdmin, Rates: rates, Logger: logger,
-		Registerer: reg, Gatherer: reg, UI: dash, Keyring: ring, Sessions: sessions,
+		Store: e.st, Redis: e.rdb, Keys: c.Keys, Config: cfgAdmin, Rates: rates, Logger: logger,
+		Registerer: e.reg, Gatherer: e.reg, UI: dash, Keyring: ring, Sessions: sessions, AuthGuard: guard,
 	})
 	if err != nil {
 		t.Fatalf("web.New: %v", err)
@@ -76,6 +124,24 @@ func newEnv(t testing.TB) *env {
 	e.ts = httptest.NewServer(srv.Handler())
 	t.Cleanup(e.ts.Close)
 	return e
+}
+
+// syncBuffer is a log sink safe for the server's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // browser is a client with a cookie jar that does not follow redirects,

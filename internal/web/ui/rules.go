@@ -11,6 +11,7 @@ import (
 	"github.com/mutt-go/mutt/internal/rules"
 	"github.com/mutt-go/mutt/internal/ruletest"
 	"github.com/mutt-go/mutt/internal/store"
+	"github.com/mutt-go/mutt/internal/web"
 )
 
 // rulesView is the rules page's data.
@@ -213,9 +214,13 @@ func (u *UI) pathRule(w http.ResponseWriter, r *http.Request, s *session) (store
 	if !u.needStore(w, r, s) {
 		return store.Rule{}, false
 	}
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id < 0 {
+	id, isNumber, inRange := web.ParseID(r.PathValue("id"))
+	switch {
+	case !isNumber:
 		u.notFound(w, r, s)
+		return store.Rule{}, false
+	case !inRange:
+		u.errorPage(w, r, s, http.StatusNotFound, fmt.Sprintf("There is no rule %s.", r.PathValue("id")))
 		return store.Rule{}, false
 	}
 	x, err := u.deps.Store.GetRule(r.Context(), id)

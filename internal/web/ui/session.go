@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/mutt-go/mutt/internal/store"
 	"github.com/mutt-go/mutt/internal/web"
 	"github.com/mutt-go/mutt/internal/web/auth"
+	"github.com/mutt-go/mutt/internal/web/authguard"
 )
 
 // Cookies of the dashboard besides the session.
@@ -40,27 +43,24 @@ const maxReason = 1000
 type session struct {
 	id   auth.Identity
 	csrf string
+	s    *auth.Session
 }
 
 // handler is a page or action of a signed-in operator.
 type handler func(w http.ResponseWriter, r *http.Request, s *session)
 
-// current returns the session of r when its cookie is valid and its key is
-// still in the keyring with the same fingerprint.
+// current returns the session of r when its record exists and its key is
+// still in the keyring with the same fingerprint. A session store failure
+// is logged and counts as no session.
 func (u *UI) current(r *http.Request) (*session, bool) {
-	raw, ok := u.deps.Sessions.Identity(r)
-	if !ok {
+	sess, err := u.deps.Sessions.Lookup(r.Context(), r, u.deps.Keyring)
+	if err != nil {
+		u.logger.Error("reading the dashboard session", "error", err, "correlation_id", web.CorrelationID(r))
+	}
+	if sess == nil {
 		return nil, false
 	}
-	id, ok := auth.ParseIdentity(raw)
-	if !ok {
-		return nil, false
-	}
-	cur, ok := u.deps.Keyring.ByName(id.Name)
-	if !ok || cur.Fingerprint != id.Fingerprint {
-		return nil, false
-	}
-	return &session{id: cur, csrf: u.deps.Sessions.CSRFToken(r)}, true
+	return &session{id: sess.Identity, csrf: sess.CSRF, s: sess}, true
 }
 
 // page serves h to a signed-in operator and sends anyone else to the login
@@ -86,14 +86,43 @@ func (u *UI) action(h handler) http.Handler {
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
 		}
-		if !u.deps.Sessions.CheckCSRF(r) {
+		if !s.s.CheckCSRF(r) {
 			u.logger.Warn("dashboard CSRF check failed", "path", r.URL.Path, "correlation_id", web.CorrelationID(r))
 			u.errorPage(w, r, s, http.StatusForbidden, "The form's security token is missing or out of date. Go back, reload the page and try again.")
+			return
+		}
+		if field, msg := badFormField(r); field != "" {
+			u.errorPage(w, r, s, http.StatusBadRequest, "The field "+strconv.Quote(field)+" "+msg+". Go back and correct it.")
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")
 		h(w, r, s)
 	})
+}
+
+// badFormField returns the first form field (in name order) whose name or
+// value cannot be stored as PostgreSQL text, and why; "" when there is
+// none. A body that does not parse is left to the handler.
+func badFormField(r *http.Request) (field, msg string) {
+	if err := r.ParseForm(); err != nil {
+		return "", ""
+	}
+	names := make([]string, 0, len(r.PostForm))
+	for name := range r.PostForm {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if m := web.TextProblem(name); m != "" {
+			return strings.ToValidUTF8(name, "\ufffd"), m
+		}
+		for _, v := range r.PostForm[name] {
+			if m := web.TextProblem(v); m != "" {
+				return name, m
+			}
+		}
+	}
+	return "", ""
 }
 
 // actor is who makes a change through the dashboard: the key's
@@ -155,13 +184,24 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next := safeNext(r.PostFormValue("next"))
+	if wait, ok := u.deps.AuthGuard.Allow(r); !ok {
+		w.Header().Set("Retry-After", authguard.RetryAfter(wait))
+		u.errorPage(w, r, nil, http.StatusTooManyRequests, "Too many wrong keys were tried from your address. Wait "+
+			authguard.RetryAfter(wait)+" seconds, then sign in again.")
+		return
+	}
 	id, ok := u.deps.Keyring.Match(r.PostFormValue("api_key"))
 	if !ok {
-		u.logger.Warn("dashboard sign-in failed", "correlation_id", web.CorrelationID(r))
+		blocked := u.deps.AuthGuard.Fail(r, web.AuthBadLogin)
+		u.logger.Warn("dashboard sign-in failed", "throttled", blocked, "correlation_id", web.CorrelationID(r))
 		u.renderLogin(w, r, http.StatusUnauthorized, loginView{Next: next, Error: "That API key is not accepted."})
 		return
 	}
-	u.deps.Sessions.Issue(w, r, id.String())
+	if err := u.deps.Sessions.Issue(r.Context(), w, r, id); err != nil {
+		u.logger.Error("starting a dashboard session", "error", err, "correlation_id", web.CorrelationID(r))
+		u.errorPage(w, r, nil, http.StatusServiceUnavailable, "Signing in is not possible right now: the session store does not answer. Try again in a moment.")
+		return
+	}
 	http.SetCookie(w, &http.Cookie{Name: loginCSRFCookie, Value: "", Path: "/login", MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	u.logger.Info("dashboard sign-in", "key_name", id.Name, "key_fingerprint", id.Fingerprint,
@@ -169,7 +209,14 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-func (u *UI) logout(w http.ResponseWriter, r *http.Request, _ *session) {
+func (u *UI) logout(w http.ResponseWriter, r *http.Request, s *session) {
+	if err := u.deps.Sessions.Revoke(r.Context(), r); err != nil {
+		u.logger.Error("ending a dashboard session", "error", err, "correlation_id", web.CorrelationID(r))
+		u.errorPage(w, r, s, http.StatusServiceUnavailable, "Signing out did not reach the session store; the session is still open. Try again in a moment.")
+		return
+	}
+	u.logger.Info("dashboard sign-out", "key_name", s.id.Name, "key_fingerprint", s.id.Fingerprint,
+		"correlation_id", web.CorrelationID(r))
 	u.deps.Sessions.Clear(w)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }

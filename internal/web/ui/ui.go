@@ -13,6 +13,7 @@ import (
 	"github.com/mutt-go/mutt/internal/ratestats"
 	"github.com/mutt-go/mutt/internal/store"
 	"github.com/mutt-go/mutt/internal/web/auth"
+	"github.com/mutt-go/mutt/internal/web/authguard"
 )
 
 // Deps are what the dashboard reads and writes through. Keyring and
@@ -26,7 +27,11 @@ type Deps struct {
 	Rates    *ratestats.Cache
 	Keyring  *auth.Keyring
 	Sessions *auth.Sessions
-	Logger   *slog.Logger
+	// AuthGuard throttles clients whose sign-ins fail; share the web
+	// server's (web.NewAuthGuard) so that wrong keys count together on the
+	// API and the form. Nil: a private one with the defaults.
+	AuthGuard *authguard.Guard
+	Logger    *slog.Logger
 	// RequiredFields are ingest's required event fields, for the rule
 	// test box (nil: the defaults).
 	RequiredFields []string
@@ -49,11 +54,14 @@ type UI struct {
 // New parses the embedded templates and builds the dashboard.
 func New(d Deps) (*UI, error) {
 	if d.Keyring == nil || d.Sessions == nil {
-		return nil, errors.New("dashboard: a keyring and a session signer are required")
+		return nil, errors.New("dashboard: a keyring and a session store are required")
 	}
 	p, err := loadPages()
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: %w", err)
+	}
+	if d.AuthGuard == nil {
+		d.AuthGuard = authguard.New(authguard.Options{})
 	}
 	u := &UI{deps: d, logger: d.Logger, pages: p}
 	if u.logger == nil {
