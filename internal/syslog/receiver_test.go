@@ -1,0 +1,352 @@
+package syslog
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/mutt-go/mutt/internal/ingest"
+	"github.com/mutt-go/mutt/internal/itest"
+	"github.com/mutt-go/mutt/internal/queue"
+)
+
+// rig is a running receiver feeding a test's own ingest stream.
+type rig struct {
+	t      *testing.T
+	rdb    *redis.Client
+	stream string
+	recv   *Receiver
+	reg    *prometheus.Registry
+}
+
+func newRig(t *testing.T, opts Options) *rig {
+	t.Helper()
+	rdb, prefix := itest.Redis(t)
+	stream := prefix + ":ingest_queue"
+	producer := queue.NewProducer(rdb, stream, queue.ProducerOptions{MetricsPrefix: prefix + ":metrics"})
+	feeder := ingest.NewFeeder(producer, ingest.FeederOptions{})
+	reg := prometheus.NewRegistry()
+	recv, err := New(opts, feeder, reg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, 2)
+	go func() { _ = feeder.Run(ctx); done <- struct{}{} }()
+	go func() { _ = recv.Run(ctx); done <- struct{}{} }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		<-done
+		_ = producer.Close()
+	})
+	return &rig{t: t, rdb: rdb, stream: stream, recv: recv, reg: reg}
+}
+
+// events waits until the stream holds n events and returns them decoded.
+func (r *rig) events(n int) []map[string]any {
+	r.t.Helper()
+	itest.Eventually(r.t, 20*time.Second, fmt.Sprintf("%d events in the ingest stream", n), func() bool {
+		got, err := r.rdb.XLen(context.Background(), r.stream).Result()
+		return err == nil && got >= int64(n)
+	})
+	msgs, err := r.rdb.XRange(context.Background(), r.stream, "-", "+").Result()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	var out []map[string]any
+	for _, m := range msgs {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(m.Values[queue.PayloadField].(string)), &ev); err != nil {
+			r.t.Fatal(err)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+func needTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not installed (scripts/services.sh ensure_test_tools installs it)", name)
+		}
+		t.Skipf("%s is not installed", name)
+	}
+	return p
+}
+
+// TestLoggerSends sends with util-linux logger over UDP and TCP in both
+// formats and checks the events' fields.
+func TestLoggerSends(t *testing.T) {
+	logger := needTool(t, "logger")
+	r := newRig(t, Options{UDPListen: "127.0.0.1:0", TCPListen: "127.0.0.1:0"})
+	addrs := r.recv.Addrs()
+	cases := []struct{ transport, format, tag string }{
+		{"udp", "--rfc5424", "mutt-udp-5424"}, {"udp", "--rfc3164", "mutt-udp-3164"},
+		{"tcp", "--rfc5424", "mutt-tcp-5424"}, {"tcp", "--rfc3164", "mutt-tcp-3164"},
+	}
+	for _, c := range cases {
+		host, port, _ := net.SplitHostPort(addrs["syslog-"+c.transport])
+		out, err := exec.Command(logger, "--server", host, "--port", port, "--"+c.transport, c.format,
+			"-p", "local4.err", "-t", c.tag, "--id=4242", "interface ge-0/0/1 is down via "+c.tag).CombinedOutput()
+		if err != nil {
+			t.Fatalf("logger %v: %v\n%s", c, err, out)
+		}
+	}
+	evs := r.events(len(cases))
+	byTag := map[string]map[string]any{}
+	for _, ev := range evs {
+		byTag[fmt.Sprint(ev["app_name"])] = ev
+	}
+	for _, c := range cases {
+		ev := byTag[c.tag]
+		if ev == nil {
+			t.Errorf("%s %s: no event (got %v)", c.transport, c.format, evs)
+			continue
+		}
+		if ev["message"] != "interface ge-0/0/1 is down via "+c.tag || ev["syslog_severity"] != 3.0 || ev["facility"] != 20.0 ||
+			ev["procid"] != "4242" || ev["source_type"] != "syslog" || ev["transport"] != c.transport || ev["source_ip"] != "127.0.0.1" {
+			t.Errorf("%s %s: event %v", c.transport, c.format, ev)
+		}
+		if ev["hostname"] == "" || ev["_event_id"] == nil {
+			t.Errorf("%s %s: no hostname or _event_id: %v", c.transport, c.format, ev)
+		}
+		want := map[string]string{"--rfc5424": FormatRFC5424, "--rfc3164": FormatRFC3164}[c.format]
+		if ev["syslog_format"] != want {
+			t.Errorf("%s: syslog_format = %v, want %s", c.tag, ev["syslog_format"], want)
+		}
+		if ts, err := time.Parse(time.RFC3339Nano, fmt.Sprint(ev["timestamp"])); err != nil || time.Since(ts).Abs() > time.Hour {
+			t.Errorf("%s: timestamp %v: %v", c.tag, ev["timestamp"], err)
+		}
+	}
+	if got := testutil.ToFloat64(r.recv.metrics.enqueued.WithLabelValues("udp")); got != 2 {
+		t.Errorf("enqueued{udp} = %v, want 2", got)
+	}
+}
+
+// TestStreamSurvivesBadFrames sends, on one TCP connection, a 64 KiB
+// message, an oversized one, a truncated count and garbage, each followed
+// by a good message: every good message must arrive and the connection
+// must stay open.
+func TestStreamSurvivesBadFrames(t *testing.T) {
+	r := newRig(t, Options{TCPListen: "127.0.0.1:0", MaxMessageBytes: 80 << 10})
+	c, err := net.Dial("tcp", r.recv.Addrs()["syslog-tcp"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	good := func(i int) string { return fmt.Sprintf("<13>Jun 14 11:00:00 h app: good %d\n", i) }
+	big := "<13>1 2025-06-14T11:00:00Z h app - - - " + strings.Repeat("x", 64<<10)
+	huge := "<13>" + strings.Repeat("y", 100<<10)
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%d %s", len(big), big)
+	b.WriteString(good(1))
+	fmt.Fprintf(&b, "%d %s", len(huge), huge) // counted, over the limit: skipped
+	b.WriteString(good(2))
+	b.WriteString(huge + "\n") // LF-framed, over the limit: skipped
+	b.WriteString(good(3))
+	b.WriteString("12 <13>short\n") // claims 12 bytes: the frame takes the next message's start
+	b.WriteString("\x00\x01\xff garbage without any header\n")
+	b.WriteString(good(4))
+	b.WriteString("99999999999 not a count\n")
+	b.WriteString(good(5))
+	if _, err := c.Write(b.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	evs := r.events(8)
+	var msgs []string
+	for _, ev := range evs {
+		m := fmt.Sprint(ev["message"])
+		if len(m) > 40 {
+			m = m[:40]
+		}
+		msgs = append(msgs, m)
+	}
+	joined := strings.Join(msgs, "|")
+	for i := 1; i <= 5; i++ {
+		if !strings.Contains(joined, "good "+strconv.Itoa(i)) {
+			t.Errorf("good %d lost; got %q", i, msgs)
+		}
+	}
+	found := false
+	for _, ev := range evs {
+		found = found || len(fmt.Sprint(ev["message"])) == 64<<10
+	}
+	if !found {
+		t.Error("the 64 KiB message did not arrive whole")
+	}
+	if got := testutil.ToFloat64(r.recv.metrics.rejected.WithLabelValues("tcp", reasonTooLarge)); got != 2 {
+		t.Errorf("rejected{too_large} = %v, want 2", got)
+	}
+	// The same connection still works.
+	if _, err := c.Write([]byte(good(6))); err != nil {
+		t.Fatal(err)
+	}
+	r.events(len(evs) + 1)
+}
+
+// TestTLSMutual accepts a client with a certificate from the configured
+// CA and refuses one without.
+func TestTLSMutual(t *testing.T) {
+	pki := newTestPKI(t)
+	r := newRig(t, Options{TLSListen: "127.0.0.1:0", TLS: pki.serverConfig(true)})
+	addr := r.recv.Addrs()["syslog-tls"]
+	c, err := tls.Dial("tcp", addr, pki.clientConfig(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := "<11>1 2025-06-14T11:00:00Z tls-client app - - - over TLS"
+	fmt.Fprintf(c, "%d %s", len(msg), msg)
+	evs := r.events(1)
+	if evs[0]["message"] != "over TLS" || evs[0]["transport"] != "tls" || evs[0]["hostname"] != "tls-client" {
+		t.Errorf("event %v", evs[0])
+	}
+	_ = c.Close()
+	if c2, err := tls.Dial("tcp", addr, pki.clientConfig(false)); err == nil {
+		// TLS 1.3 reports a refused client certificate on the first read.
+		_, _ = c2.Write([]byte("<11>x\n"))
+		_ = c2.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c2.Read(make([]byte, 1)); err == nil || !strings.Contains(err.Error(), "certificate") {
+			t.Errorf("a client without a certificate read %v, want a certificate error", err)
+		}
+		_ = c2.Close()
+	}
+	itest.Eventually(t, 5*time.Second, "handshake failure counted", func() bool {
+		return testutil.ToFloat64(r.recv.metrics.tlsFailures) == 1
+	})
+}
+
+// testPKI is a throwaway CA with a server and a client certificate.
+type testPKI struct {
+	ca               *x509.Certificate
+	caKey            *ecdsa.PrivateKey
+	pool             *x509.CertPool
+	server, client   tls.Certificate
+	caPEM, certFiles map[string]string
+}
+
+func newTestPKI(t testing.TB) *testPKI {
+	t.Helper()
+	key := func() *ecdsa.PrivateKey {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	p := &testPKI{caKey: key(), pool: x509.NewCertPool()}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "MUTT test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &p.caKey.PublicKey, p.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.ca, _ = x509.ParseCertificate(der)
+	p.pool.AddCert(p.ca)
+	issue := func(serial int64, cn string, usage x509.ExtKeyUsage) tls.Certificate {
+		k := key()
+		tm := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
+			DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
+		d, err := x509.CreateCertificate(rand.Reader, tm, p.ca, &k.PublicKey, p.caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaf, _ := x509.ParseCertificate(d)
+		return tls.Certificate{Certificate: [][]byte{d}, PrivateKey: k, Leaf: leaf}
+	}
+	p.server = issue(2, "localhost", x509.ExtKeyUsageServerAuth)
+	p.client = issue(3, "syslog-client", x509.ExtKeyUsageClientAuth)
+	return p
+}
+
+func (p *testPKI) serverConfig(mutual bool) *tls.Config {
+	c := &tls.Config{Certificates: []tls.Certificate{p.server}, MinVersion: tls.VersionTLS12}
+	if mutual {
+		c.ClientAuth, c.ClientCAs = tls.RequireAndVerifyClientCert, p.pool
+	}
+	return c
+}
+
+func (p *testPKI) clientConfig(withCert bool) *tls.Config {
+	c := &tls.Config{RootCAs: p.pool, ServerName: "localhost", MinVersion: tls.VersionTLS12}
+	if withCert {
+		c.Certificates = []tls.Certificate{p.client}
+	}
+	return c
+}
+
+// FuzzFramer checks that no byte stream panics the framer or makes it
+// return a frame over the limit, and that it always ends.
+func FuzzFramer(f *testing.F) {
+	f.Add([]byte("5 <1>ab<13>x\n"))
+	f.Add([]byte("12 <13>short\nnext\n"))
+	f.Add([]byte("999999999 <"))
+	f.Add([]byte("<13>a\r\n\n\n<13>b"))
+	f.Add(bytes.Repeat([]byte("z"), 3000))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fr := NewFramer(bytes.NewReader(b), 1024)
+		for range len(b) + 2 {
+			frame, err := fr.Next()
+			if err == ErrFrameTooLarge {
+				continue
+			}
+			if err != nil {
+				if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+					t.Fatalf("unexpected error %v", err)
+				}
+				return
+			}
+			if len(frame) > 1024+2 || len(frame) == 0 {
+				t.Fatalf("frame of %d bytes", len(frame))
+			}
+		}
+		t.Fatal("the framer did not reach the end of the input")
+	})
+}
+
+func TestFramer(t *testing.T) {
+	in := "17 <13>octet counted<13>lf one\r\n\n5 <1>x\n<13>last without LF"
+	fr := NewFramer(strings.NewReader(in), 100)
+	var got []string
+	for {
+		b, err := fr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, string(b))
+	}
+	want := []string{"<13>octet counted", "<13>lf one", "<1>x\n", "<13>last without LF"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("frames %q, want %q", got, want)
+	}
+}
