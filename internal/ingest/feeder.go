@@ -218,3 +218,11 @@ func (f *Feeder) finish(batch []feedItem, err error) {
 		}
 	}
 }
+
+// IsInvalid reports whether a Submit error is the event's own fault (it
+// broke a validation rule) rather than the feeder's state.
+func IsInvalid(err error) bool {
+	var fe *event.FieldError
+	var be *event.BodyError
+	return errors.As(err, &fe) || errors.As(err, &be)
+}

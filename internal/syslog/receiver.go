@@ -14,7 +14,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/mutt-go/mutt/internal/event"
 	"github.com/mutt-go/mutt/internal/ingest"
 	"github.com/mutt-go/mutt/internal/udpsock"
 )
@@ -213,9 +212,7 @@ func (r *Receiver) handle(ctx context.Context, w *worker, frame []byte, peer Pee
 	tm.parsed.Inc()
 	js := AppendEvent(&w.obj, m, peer, now)
 	if err := r.sub.Submit(ctx, js, tm); err != nil {
-		var fe *event.FieldError
-		var be *event.BodyError
-		if errors.As(err, &fe) || errors.As(err, &be) {
+		if ingest.IsInvalid(err) {
 			tm.invalid.Inc()
 			r.logger.Debug("syslog message refused", "transport", tm.name, "source_ip", peer.IP, "error", err)
 			return

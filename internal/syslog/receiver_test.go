@@ -9,7 +9,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -65,26 +64,9 @@ func newRig(t *testing.T, opts Options) *rig {
 	return &rig{t: t, rdb: rdb, stream: stream, recv: recv, reg: reg}
 }
 
-// events waits until the stream holds n events and returns them decoded.
 func (r *rig) events(n int) []map[string]any {
 	r.t.Helper()
-	itest.Eventually(r.t, 20*time.Second, fmt.Sprintf("%d events in the ingest stream", n), func() bool {
-		got, err := r.rdb.XLen(context.Background(), r.stream).Result()
-		return err == nil && got >= int64(n)
-	})
-	msgs, err := r.rdb.XRange(context.Background(), r.stream, "-", "+").Result()
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	var out []map[string]any
-	for _, m := range msgs {
-		var ev map[string]any
-		if err := json.Unmarshal([]byte(m.Values[queue.PayloadField].(string)), &ev); err != nil {
-			r.t.Fatal(err)
-		}
-		out = append(out, ev)
-	}
-	return out
+	return itest.StreamEvents(r.t, r.rdb, r.stream, n)
 }
 
 func needTool(t *testing.T, name string) string {
