@@ -86,6 +86,7 @@ type Server struct {
 	pool    *pgxpool.Pool
 	dyn     *dynconfig.Store
 	alerter *alerter.Alerter
+	feeder  *ingest.Feeder // shared by the syslog and snmptrap roles
 }
 
 // NewServer connects to the dependencies the roles need.
@@ -99,6 +100,9 @@ func NewServer(ctx context.Context, cfg config.Config, opts ServeOptions, logger
 		if err := cfg.RequireMoogKey(); err != nil {
 			return nil, err
 		}
+	}
+	if err := requireReceivers(cfg, opts.Roles); err != nil {
+		return nil, err
 	}
 	s := &Server{cfg: cfg, opts: opts, logger: logger, reg: obs.NewRegistry()}
 	rdb, err := ConnectRedis(ctx, cfg.Redis, logger)
@@ -207,6 +211,10 @@ func (s *Server) Run(ctx context.Context) error {
 			startErr = s.startRemediation(listen, runComponent)
 		case RoleWebUI:
 			startErr = s.startWebUI(listen)
+		case RoleSyslog:
+			startErr = s.startSyslog(listen, runComponent, addrs)
+		case RoleSNMPTrap:
+			startErr = s.startSNMPTrap(listen, runComponent, addrs)
 		}
 		if startErr != nil {
 			break

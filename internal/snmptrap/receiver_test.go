@@ -76,13 +76,7 @@ func (r *rig) queued() int64 {
 // directory, so nothing of the machine's is read or written.
 func netSNMP(t *testing.T, name string, args ...string) error {
 	t.Helper()
-	bin, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not installed (scripts/services.sh ensure_test_tools installs package snmp)", name)
-		}
-		t.Skipf("%s is not installed", name)
-	}
+	bin := itest.Tool(t, name, "snmp")
 	dir := t.TempDir()
 	cmd := exec.Command(bin, append([]string{"-r", "1", "-t", "3"}, args...)...)
 	cmd.Env = append(os.Environ(), "SNMP_PERSISTENT_DIR="+dir, "SNMPCONFPATH="+dir, "MIBS=", "MIBDIRS="+dir)

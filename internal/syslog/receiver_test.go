@@ -3,19 +3,12 @@ package syslog
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -69,22 +62,11 @@ func (r *rig) events(n int) []map[string]any {
 	return itest.StreamEvents(r.t, r.rdb, r.stream, n)
 }
 
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not installed (scripts/services.sh ensure_test_tools installs it)", name)
-		}
-		t.Skipf("%s is not installed", name)
-	}
-	return p
-}
 
 // TestLoggerSends sends with util-linux logger over UDP and TCP in both
 // formats and checks the events' fields.
 func TestLoggerSends(t *testing.T) {
-	logger := needTool(t, "logger")
+	logger := itest.Tool(t, "logger", "util-linux")
 	r := newRig(t, Options{UDPListen: "127.0.0.1:0", TCPListen: "127.0.0.1:0"})
 	addrs := r.recv.Addrs()
 	cases := []struct{ transport, format, tag string }{
@@ -194,10 +176,10 @@ func TestStreamSurvivesBadFrames(t *testing.T) {
 // TestTLSMutual accepts a client with a certificate from the configured
 // CA and refuses one without.
 func TestTLSMutual(t *testing.T) {
-	pki := newTestPKI(t)
-	r := newRig(t, Options{TLSListen: "127.0.0.1:0", TLS: pki.serverConfig(true)})
+	pki := itest.NewPKI(t)
+	r := newRig(t, Options{TLSListen: "127.0.0.1:0", TLS: pki.ServerConfig(true)})
 	addr := r.recv.Addrs()["syslog-tls"]
-	c, err := tls.Dial("tcp", addr, pki.clientConfig(true))
+	c, err := tls.Dial("tcp", addr, pki.ClientConfig(true))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +190,7 @@ func TestTLSMutual(t *testing.T) {
 		t.Errorf("event %v", evs[0])
 	}
 	_ = c.Close()
-	if c2, err := tls.Dial("tcp", addr, pki.clientConfig(false)); err == nil {
+	if c2, err := tls.Dial("tcp", addr, pki.ClientConfig(false)); err == nil {
 		// TLS 1.3 reports a refused client certificate on the first read.
 		_, _ = c2.Write([]byte("<11>x\n"))
 		_ = c2.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -220,68 +202,6 @@ func TestTLSMutual(t *testing.T) {
 	itest.Eventually(t, 5*time.Second, "handshake failure counted", func() bool {
 		return testutil.ToFloat64(r.recv.metrics.tlsFailures) == 1
 	})
-}
-
-// testPKI is a throwaway CA with a server and a client certificate.
-type testPKI struct {
-	ca               *x509.Certificate
-	caKey            *ecdsa.PrivateKey
-	pool             *x509.CertPool
-	server, client   tls.Certificate
-	caPEM, certFiles map[string]string
-}
-
-func newTestPKI(t testing.TB) *testPKI {
-	t.Helper()
-	key := func() *ecdsa.PrivateKey {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	p := &testPKI{caKey: key(), pool: x509.NewCertPool()}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "MUTT test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &p.caKey.PublicKey, p.caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.ca, _ = x509.ParseCertificate(der)
-	p.pool.AddCert(p.ca)
-	issue := func(serial int64, cn string, usage x509.ExtKeyUsage) tls.Certificate {
-		k := key()
-		tm := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-			DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
-		d, err := x509.CreateCertificate(rand.Reader, tm, p.ca, &k.PublicKey, p.caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		leaf, _ := x509.ParseCertificate(d)
-		return tls.Certificate{Certificate: [][]byte{d}, PrivateKey: k, Leaf: leaf}
-	}
-	p.server = issue(2, "localhost", x509.ExtKeyUsageServerAuth)
-	p.client = issue(3, "syslog-client", x509.ExtKeyUsageClientAuth)
-	return p
-}
-
-func (p *testPKI) serverConfig(mutual bool) *tls.Config {
-	c := &tls.Config{Certificates: []tls.Certificate{p.server}, MinVersion: tls.VersionTLS12}
-	if mutual {
-		c.ClientAuth, c.ClientCAs = tls.RequireAndVerifyClientCert, p.pool
-	}
-	return c
-}
-
-func (p *testPKI) clientConfig(withCert bool) *tls.Config {
-	c := &tls.Config{RootCAs: p.pool, ServerName: "localhost", MinVersion: tls.VersionTLS12}
-	if withCert {
-		c.Certificates = []tls.Certificate{p.client}
-	}
-	return c
 }
 
 // FuzzFramer checks that no byte stream panics the framer or makes it
