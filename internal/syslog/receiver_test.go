@@ -62,7 +62,6 @@ func (r *rig) events(n int) []map[string]any {
 	return itest.StreamEvents(r.t, r.rdb, r.stream, n)
 }
 
-
 // TestLoggerSends sends with util-linux logger over UDP and TCP in both
 // formats and checks the events' fields.
 func TestLoggerSends(t *testing.T) {
