@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,14 +32,21 @@ type rig struct {
 	stream string
 	recv   *Receiver
 	reg    *prometheus.Registry
+	feeder *ingest.Feeder
 }
 
 func newRig(t *testing.T, opts Options) *rig {
 	t.Helper()
+	return newRigWith(t, opts, queue.ProducerOptions{}, ingest.FeederOptions{})
+}
+
+func newRigWith(t *testing.T, opts Options, po queue.ProducerOptions, fo ingest.FeederOptions) *rig {
+	t.Helper()
 	rdb, prefix := itest.Redis(t)
 	stream := prefix + ":ingest_queue"
-	producer := queue.NewProducer(rdb, stream, queue.ProducerOptions{MetricsPrefix: prefix + ":metrics"})
-	feeder := ingest.NewFeeder(producer, ingest.FeederOptions{})
+	po.MetricsPrefix = prefix + ":metrics"
+	producer := queue.NewProducer(rdb, stream, po)
+	feeder := ingest.NewFeeder(producer, fo)
 	reg := prometheus.NewRegistry()
 	recv, err := New(opts, feeder, reg, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -54,7 +62,7 @@ func newRig(t *testing.T, opts Options) *rig {
 		<-done
 		_ = producer.Close()
 	})
-	return &rig{t: t, rdb: rdb, stream: stream, recv: recv, reg: reg}
+	return &rig{t: t, rdb: rdb, stream: stream, recv: recv, reg: reg, feeder: feeder}
 }
 
 func (r *rig) events(n int) []map[string]any {
@@ -249,5 +257,51 @@ func TestFramer(t *testing.T) {
 	want := []string{"<13>octet counted", "<13>lf one", "<1>x\n", "<13>last without LF"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("frames %q, want %q", got, want)
+	}
+}
+
+// TestTCPBackPressure fills the ingest queue to its cap: the receiver must
+// stop reading the connection (the sender's writes block) and lose
+// nothing once the cap is raised.
+func TestTCPBackPressure(t *testing.T) {
+	var limit atomic.Int64
+	limit.Store(10)
+	r := newRigWith(t, Options{TCPListen: "127.0.0.1:0"},
+		queue.ProducerOptions{Limit: limit.Load, MaxBatch: 50}, ingest.FeederOptions{Buffer: 50, MaxBatch: 50, Flushers: 1})
+	c, err := net.Dial("tcp", r.recv.Addrs()["syslog-tcp"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.(*net.TCPConn).SetWriteBuffer(32 << 10)
+	const n = 20_000
+	var b bytes.Buffer
+	for i := range n {
+		fmt.Fprintf(&b, "<13>Jun 14 11:00:00 h app: message %d %s\n", i, strings.Repeat("p", 40))
+	}
+	data := b.Bytes()
+	// The kernel buffers a few megabytes; past them the writes must stall.
+	_ = c.SetWriteDeadline(time.Now().Add(1500 * time.Millisecond))
+	written, err := c.Write(data)
+	if err == nil {
+		t.Fatalf("all %d bytes were taken while the queue was full; nothing held the sender back", len(data))
+	}
+	if q, _ := r.rdb.XLen(context.Background(), r.stream).Result(); q > 10+50 {
+		t.Errorf("the stream grew to %d entries past its cap of 10", q)
+	}
+	if !r.feeder.Stalled() {
+		t.Error("the feeder does not report the stall")
+	}
+	limit.Store(1 << 40)
+	_ = c.SetWriteDeadline(time.Time{})
+	if _, err := c.Write(data[written:]); err != nil {
+		t.Fatal(err)
+	}
+	itest.Eventually(t, 60*time.Second, "every message queued once the cap is raised", func() bool {
+		q, _ := r.rdb.XLen(context.Background(), r.stream).Result()
+		return q == n
+	})
+	if got := testutil.ToFloat64(r.recv.metrics.enqueued.WithLabelValues("tcp")); got != n {
+		t.Errorf("enqueued = %v, want %d", got, n)
 	}
 }
