@@ -19,6 +19,7 @@ func newServeCommand(g *globalOptions) *cobra.Command {
 		Use:   "serve",
 		Short: "Run MUTT's services in one process (all by default)",
 		Long: `Run MUTT's services in one process. By default every role runs; --only picks some.
+The syslog and snmptrap receivers run when their listen addresses are set.
 The schema is migrated first unless --no-migrate is given. SIGHUP reloads rules;
 SIGINT or SIGTERM stops after the work in hand is finished.`,
 		Args: cobra.NoArgs,
@@ -33,7 +34,7 @@ SIGINT or SIGTERM stops after the work in hand is finished.`,
 			return g.serve(cmd.Context(), roles, !noMigrate, dev)
 		},
 	}
-	cmd.Flags().StringVar(&only, "only", "", "comma-separated roles to run: ingestor,alerter,forwarder,remediation,webui")
+	cmd.Flags().StringVar(&only, "only", "", "comma-separated roles to run: ingestor,alerter,forwarder,remediation,webui,syslog,snmptrap")
 	cmd.Flags().BoolVar(&noMigrate, "no-migrate", false, "do not apply schema migrations at start")
 	cmd.Flags().BoolVar(&dev, "dev", false, "development mode: run the web UI without a configured API key (a generated key is printed once)")
 	return cmd

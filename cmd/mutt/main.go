@@ -39,6 +39,8 @@ type globalOptions struct {
 	logFormat   string
 	stdout      io.Writer
 	stderr      io.Writer
+	// overrides are a subcommand's flags, applied after the environment.
+	overrides []func(*config.Config)
 }
 
 // exitCodeError carries an exit code other than the generic failure.
@@ -131,6 +133,8 @@ Every service and operator tool is a subcommand of this one binary.`,
 		newRoleCommand(g, "forwarder", "Deliver alerts to Moogsoft (metrics 8083, health 8084)"),
 		newRoleCommand(g, "remediation", "Replay dead letters when it is safe (metrics 8086, health 8087)"),
 		newRoleCommand(g, "webui", "Serve the web UI and REST API (port 8090)"),
+		newSyslogCommand(g),
+		newSNMPTrapCommand(g),
 		newMigrateCommand(g),
 		newSendCommand(g),
 		newRulesCommand(g),
@@ -166,6 +170,9 @@ func (g *globalOptions) loadConfig() (config.Config, error) {
 	}
 	if g.logFormat != "" {
 		cfg.Log.Format = g.logFormat
+	}
+	for _, o := range g.overrides {
+		o(&cfg)
 	}
 	cfg.Finish()
 	if err := cfg.Validate(); err != nil {

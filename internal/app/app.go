@@ -88,6 +88,7 @@ type Server struct {
 	rdb    *redis.Client
 	pool   *pgxpool.Pool
 	dyn    *dynconfig.Store
+	feeder *ingest.Feeder // shared by the syslog and snmptrap roles
 	// alerter is set by Run (once the role starts) and read by Reload,
 	// which the SIGHUP goroutine calls at any time.
 	alerter atomic.Pointer[alerter.Alerter]
@@ -111,6 +112,9 @@ func NewServer(ctx context.Context, cfg config.Config, opts ServeOptions, logger
 		if err := cfg.RequireWebKey(); err != nil {
 			return nil, err
 		}
+	}
+	if err := requireReceivers(cfg, opts.Roles); err != nil {
+		return nil, err
 	}
 	s := &Server{cfg: cfg, opts: opts, logger: logger, reg: obs.NewRegistry()}
 	rdb, err := ConnectRedis(ctx, cfg.Redis, logger)
@@ -214,6 +218,10 @@ func (s *Server) Run(ctx context.Context) error {
 			startErr = s.startRemediation(listen, runComponent)
 		case RoleWebUI:
 			startErr = s.startWebUI(listen)
+		case RoleSyslog:
+			startErr = s.startSyslog(listen, runComponent, addrs)
+		case RoleSNMPTrap:
+			startErr = s.startSNMPTrap(listen, runComponent, addrs)
 		}
 		if startErr != nil {
 			break

@@ -15,7 +15,7 @@ import (
 )
 
 // knownRoles are every role a process can run, in start order.
-func knownRoles() []string { return append(AllRoles(), RoleWebUI) }
+func knownRoles() []string { return append(AllRoles(), RoleWebUI, RoleSyslog, RoleSNMPTrap) }
 
 // DefaultRoles are the roles `mutt serve` runs when none are named: every
 // data-plane role, and the web UI when an API key is configured for it (or
@@ -25,7 +25,7 @@ func DefaultRoles(cfg config.Config) []string {
 	if keys, err := cfg.Web.Keys(); cfg.Web.Dev || (err == nil && len(keys) > 0) {
 		roles = append(roles, RoleWebUI)
 	}
-	return roles
+	return append(roles, receiverRoles(cfg)...)
 }
 
 // startWebUI serves the web UI and REST API on its port.

@@ -42,6 +42,8 @@ type Config struct {
 	Remediation Remediation `yaml:"remediation"`
 	Web         Web         `yaml:"web"`
 	Vault       Vault       `yaml:"vault"`
+	Syslog      Syslog      `yaml:"syslog"`
+	SNMP        SNMP        `yaml:"snmp"`
 }
 
 // Forwarder configures delivery of alerts to Moogsoft.
@@ -236,8 +238,10 @@ func Default() Config {
 			MaxRetries: 5, RetryBaseDelay: time.Second, RetryMaxDelay: 60 * time.Second,
 			BreakerEnabled: true, BreakerThreshold: 10, BreakerTimeout: 300 * time.Second,
 		},
-		Web:   DefaultWeb(),
-		Vault: defaultVault(),
+		Web:    DefaultWeb(),
+		Vault:  defaultVault(),
+		Syslog: defaultSyslog(),
+		SNMP:   defaultSNMP(),
 		Remediation: Remediation{
 			MetricsListen: ":8086", HealthListen: ":8087", Enabled: true,
 			Interval: 300 * time.Second, BatchSize: 10, MaxReplays: 3,

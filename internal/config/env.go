@@ -242,6 +242,7 @@ func (c *Config) secretBindings() []struct {
 		{[]string{"REDIS_PASS_NEXT"}, &c.Redis.PasswordNext},
 		{[]string{"DB_PASS_CURRENT", "DB_PASS"}, &c.Postgres.Password},
 		{[]string{"DB_PASS_NEXT"}, &c.Postgres.PasswordNext},
+		{[]string{"SNMP_COMMUNITIES"}, &c.SNMP.Communities},
 	}
 }
 
@@ -255,7 +256,7 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Rule }
 
 func (c *Config) applyEnv(lookup secrets.Lookup) error {
 	var errs []error
-	for _, b := range append(append(c.bindings(), c.webBindings()...), c.vaultBindings()...) {
+	for _, b := range append(append(append(c.bindings(), c.webBindings()...), c.vaultBindings()...), c.receiverBindings()...) {
 		for _, name := range b.names {
 			v, ok := lookup(name)
 			if !ok {

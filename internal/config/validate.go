@@ -163,6 +163,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.ingestKeyErrors()...)
 	errs = append(errs, c.Web.validate()...)
 	errs = append(errs, c.Vault.validate()...)
+	errs = append(errs, c.validateReceivers()...)
 	rm := c.Remediation
 	checkListen("METRICS_PORT_REMEDIATION", rm.MetricsListen)
 	checkListen("HEALTH_PORT_REMEDIATION", rm.HealthListen)

@@ -71,7 +71,15 @@ func hex4(b []byte) rune {
 // AppendString appends s as a JSON string literal; the alerter builds alerts
 // with it. Invalid UTF-8 becomes
 // U+FFFD so that the result is always valid for the scanner.
-func AppendString(dst []byte, s string) []byte {
+func AppendString(dst []byte, s string) []byte { return appendLiteral(dst, s, false) }
+
+// AppendText appends s as a JSON string literal for an event made from
+// another format (syslog, SNMP). Each byte that is not part of valid UTF-8
+// becomes the four characters \xNN (the literal holds `\\xNN`), so what a
+// device sent stays readable instead of being replaced.
+func AppendText[T string | []byte](dst []byte, s T) []byte { return appendLiteral(dst, s, true) }
+
+func appendLiteral[T string | []byte](dst []byte, s T, keepBytes bool) []byte {
 	const hexdigits = "0123456789abcdef"
 	dst = append(dst, '"')
 	start := 0
@@ -99,10 +107,16 @@ func AppendString(dst []byte, s string) []byte {
 			start = i
 			continue
 		}
-		r, n := utf8.DecodeRuneInString(s[i:])
+		// At most 4 bytes are converted, which the compiler does on the
+		// stack for a []byte.
+		r, n := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
 		if r == utf8.RuneError && n == 1 {
 			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
+			if keepBytes {
+				dst = append(dst, '\\', '\\', 'x', hexdigits[c>>4], hexdigits[c&0xF])
+			} else {
+				dst = append(dst, `\ufffd`...)
+			}
 			i++
 			start = i
 			continue

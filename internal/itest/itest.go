@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -166,4 +167,20 @@ func Eventually(t testing.TB, timeout time.Duration, msg string, cond func() boo
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// Tool returns the path of an external program a test drives (a real
+// sender or server from a Debian package). When it is missing the test
+// fails under CI=true, naming the package to install, and is skipped
+// elsewhere.
+func Tool(t testing.TB, name, pkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not installed (scripts/services.sh ensure_test_tools installs package %s)", name, pkg)
+		}
+		t.Skipf("%s is not installed (package %s)", name, pkg)
+	}
+	return p
 }
