@@ -711,8 +711,11 @@ func newBackupPruneCommand(g *globalOptions, b *backupOptions) *cobra.Command {
 		Use:   "prune [--component C] [--keep-min N] [--dry-run] [--yes]",
 		Short: "Delete backup sets past retention and leftover garbage",
 		Long: `Delete the sets whose every component is past its retention
-(MUTT_BACKUP_RETENTION_<COMPONENT>), together with "*.partial" files and
-artifact directories without a manifest older than 24 h. It never deletes a
+(MUTT_BACKUP_RETENTION_<COMPONENT>), together with "*.partial" files not
+modified for 24 h and artifact directories without a manifest whose set
+started more than 24 h ago. It holds the run lock, so no backup runs
+meanwhile; the age keeps the partial files of a pull or WAL push in
+progress. It never deletes a
 pinned set, the newest verified set of a component, or a set among the
 --keep-min (MUTT_BACKUP_KEEP_MIN, default 3) newest verified sets of a
 component. Artifacts go first and the manifest last; empty date directories
