@@ -75,6 +75,10 @@ Settings (environment only, so that no secret appears in the process list):
   MUTT_BACKUP_PASSPHRASE_FILE   age passphrase file (mode 0400), instead of recipients
   MUTT_BACKUP_IDENTITY_FILE     age identity, needed only to decrypt
   MUTT_BACKUP_PG_DUMP           pg_dump to use (default: the one in PATH)
+  MUTT_BACKUP_PG_BASEBACKUP     pg_basebackup of the pgbase component (default: PATH)
+  MUTT_BACKUP_PG_BIN            PostgreSQL's bin directory for point-in-time restores
+                                (default: the directory of the pg_ctl in PATH)
+  MUTT_BACKUP_WAL_LAG_MAX       archiving lag past which status fails (default 5m)
   MUTT_BACKUP_RETENTION_<C>     local retention of component C, e.g. 720h or 30d
   MUTT_BACKUP_KEEP_MIN          verified sets per component prune never goes below (default 3)
   MUTT_BACKUP_METRICS_FILE      node_exporter textfile rewritten after run, verify and prune
@@ -112,6 +116,8 @@ configuration error, 75 another run holds the backup root's lock.
 		newBackupPullCommand(g, b),
 		newBackupLifecycleCommand(g, b),
 		newBackupKeygenCommand(g),
+		newBackupWALPushCommand(g, b),
+		newBackupWALFetchCommand(g, b),
 	)
 	return cmd
 }
@@ -171,9 +177,11 @@ func newBackupRunCommand(g *globalOptions, b *backupOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run [--profile P | --components a,b] [--label L] [--pin]",
 		Short: "Create one backup set",
-		Long: `Create one backup set of a profile (hourly, redis, daily, weekly, pre-upgrade) or of
-the components named with --components (postgres, pgconfig, redis, config, logs,
-vault, prometheus). Each component is independent: one that fails is recorded as
+		Long: `Create one backup set of a profile (hourly, redis, daily, weekly, pre-upgrade,
+base) or of the components named with --components (postgres, pgconfig, redis,
+config, logs, vault, prometheus, pgbase). The base profile takes the pgbase
+component, a pg_basebackup of the cluster that point-in-time recovery replays
+the WAL archive onto (the role needs REPLICATION). Each component is independent: one that fails is recorded as
 failed and the others still run. Every artifact is quick-verified after writing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -181,12 +189,12 @@ failed and the others still run. Every artifact is quick-verified after writing.
 			_ = yes // run never asks: it only adds a set
 			if len(components) == 0 {
 				if _, ok := backup.ProfileComponents(profile); !ok {
-					return usageError{fmt.Errorf("unknown profile %q: use hourly, redis, daily, weekly or pre-upgrade", profile)}
+					return usageError{fmt.Errorf("unknown profile %q: use hourly, redis, daily, weekly, pre-upgrade or base", profile)}
 				}
 			} else {
 				for _, c := range components {
 					if !backup.KnownComponent(c) {
-						return usageError{fmt.Errorf("unknown component %q: use postgres, pgconfig, redis, config, logs, vault or prometheus", c)}
+						return usageError{fmt.Errorf("unknown component %q: use postgres, pgconfig, redis, config, logs, vault, prometheus or pgbase", c)}
 					}
 				}
 				if !cmd.Flags().Changed("profile") {
@@ -247,6 +255,9 @@ failed and the others still run. Every artifact is quick-verified after writing.
 					}
 				}
 			}
+			if slices.Contains(names, backup.ComponentPgBase) {
+				opts.PgBase = &backup.PgBaseOptions{DatabaseURL: backupDatabaseURL(cfg.Postgres), PgBaseBackup: os.Getenv("MUTT_BACKUP_PG_BASEBACKUP")}
+			}
 			if slices.Contains(names, backup.ComponentRedis) {
 				rdb, err := app.ConnectRedis(ctx, cfg.Redis, g.logger(cfg))
 				if err != nil {
@@ -292,8 +303,8 @@ failed and the others still run. Every artifact is quick-verified after writing.
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&profile, "profile", "daily", "hourly, redis, daily, weekly or pre-upgrade")
-	fs.StringSliceVar(&components, "components", nil, "these components instead of the profile's (comma list of postgres, pgconfig, redis, config, logs, vault, prometheus)")
+	fs.StringVar(&profile, "profile", "daily", "hourly, redis, daily, weekly, pre-upgrade or base")
+	fs.StringSliceVar(&components, "components", nil, "these components instead of the profile's (comma list of postgres, pgconfig, redis, config, logs, vault, prometheus, pgbase)")
 	fs.StringVar(&label, "label", "", "label recorded in the manifest (e.g. the upgrade it precedes)")
 	fs.BoolVar(&pin, "pin", false, "never prune this set")
 	fs.BoolVar(&asJSON, "json", false, "print the manifest as JSON")
@@ -474,6 +485,12 @@ func printManifest(w io.Writer, m *backup.Manifest) {
 		}
 		for _, a := range c.Artifacts {
 			fmt.Fprintf(w, "  artifact %s (%s, sha256 %s)\n", a.Path, health.FormatBytes(a.Bytes), a.SHA256)
+		}
+		if c.Name == backup.ComponentPgBase && c.Status == backup.StatusOK {
+			if info, err := backup.PgBaseInfoOf(&c); err == nil {
+				fmt.Fprintf(w, "  wal: timeline %d, %s (%s) to %s (%s); restorable to any time from %s with the archived WAL from %s on\n",
+					info.Timeline, info.StartLSN, info.StartWAL, info.StopLSN, info.StopWAL, info.StopTime.Format(time.RFC3339), info.StartWAL)
+			}
 		}
 		if v := c.Verify; v != nil {
 			fmt.Fprintf(w, "  verify %s %s at %s", v.Level, v.Status, v.At.Format(time.RFC3339))
@@ -724,7 +741,7 @@ under its directory are considered. Asks for confirmation unless --yes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if component != "" && !backup.KnownComponent(component) {
-				return usageError{fmt.Errorf("unknown component %q: use postgres, pgconfig, redis, config, logs, vault or prometheus", component)}
+				return usageError{fmt.Errorf("unknown component %q: use postgres, pgconfig, redis, config, logs, vault, prometheus or pgbase", component)}
 			}
 			retention, err := backupRetention()
 			if err != nil {

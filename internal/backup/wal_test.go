@@ -1,0 +1,143 @@
+package backup
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const testSegBytes = 16 << 20
+
+func writeSegment(t *testing.T, dir, name string, fill byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, bytes.Repeat([]byte{fill}, 64<<10), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestPushWAL(t *testing.T) {
+	root, keys, src := t.TempDir(), recipientKeys(t), t.TempDir()
+	seg := writeSegment(t, src, "000000010000000000000003", 'a')
+
+	res, err := PushWAL(root, seg, keys, fixedNow)
+	if err != nil || res.Already {
+		t.Fatalf("first push: %+v, %v", res, err)
+	}
+	// PostgreSQL may push a segment again after a crash: the same content
+	// succeeds and writes nothing.
+	art := filepath.Join(root, "wal", "0000000100000000", "000000010000000000000003.zst.age")
+	before, err := os.Stat(art)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = PushWAL(root, seg, keys, fixedNow)
+	if err != nil || !res.Already {
+		t.Fatalf("identical re-push: %+v, %v; want success without writing", res, err)
+	}
+	if after, _ := os.Stat(art); !after.ModTime().Equal(before.ModTime()) {
+		t.Error("an identical re-push rewrote the artifact")
+	}
+
+	// Another file under the same name is refused and changes nothing.
+	other := writeSegment(t, t.TempDir(), "000000010000000000000003", 'b')
+	if _, err := PushWAL(root, other, keys, fixedNow); !errors.Is(err, ErrWALConflict) {
+		t.Fatalf("different segment under an archived name: %v, want ErrWALConflict", err)
+	}
+	out := filepath.Join(t.TempDir(), "RECOVERYXLOG")
+	if err := FetchWAL(root, "000000010000000000000003", out, keys); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(out)
+	want, _ := os.ReadFile(seg)
+	if !bytes.Equal(got, want) {
+		t.Error("the archived segment changed after a refused push")
+	}
+
+	// No temporary file is left; only the artifact and its entry.
+	var files []string
+	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, d.Name())
+		}
+		return err
+	})
+	slices.Sort(files)
+	if !slices.Equal(files, []string{"000000010000000000000003.json", "000000010000000000000003.zst.age"}) {
+		t.Errorf("archive holds %v", files)
+	}
+
+	for _, bad := range []string{"../../etc/passwd", "000000010000000000000003/../x", "RECOVERYXLOG", "00000001000000000000000G"} {
+		p := filepath.Join(src, filepath.Base(bad))
+		os.WriteFile(p, []byte("x"), 0o600)
+		if _, err := PushWAL(root, filepath.Join(src, bad), keys, fixedNow); err == nil || !strings.Contains(err.Error(), "WAL file name") {
+			t.Errorf("push of %q: %v, want the name refused", bad, err)
+		}
+	}
+}
+
+func TestFetchWALDamaged(t *testing.T) {
+	root, keys, src := t.TempDir(), recipientKeys(t), t.TempDir()
+	for i, n := range []string{"000000010000000000000003", "000000010000000000000004", "000000010000000000000005"} {
+		if _, err := PushWAL(root, writeSegment(t, src, n, byte('a'+i)), keys, fixedNow); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dst := filepath.Join(t.TempDir(), "seg")
+	if err := FetchWAL(root, "000000010000000000000006", dst, keys); !errors.Is(err, ErrWALMissing) || WALHole(root, "000000010000000000000006") != nil {
+		t.Errorf("past the end: %v, want ErrWALMissing and no hole", err)
+	}
+	art := filepath.Join(root, "wal", "0000000100000000", "000000010000000000000004.zst.age")
+	data, _ := os.ReadFile(art)
+	data[len(data)/2] ^= 1
+	os.WriteFile(art, data, 0o600)
+	if err := FetchWAL(root, "000000010000000000000004", dst, keys); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "000000010000000000000004") {
+		t.Errorf("corrupt segment: %v, want ErrCorrupt naming it", err)
+	}
+	if _, err := os.Stat(dst); err == nil {
+		t.Error("a corrupt segment was written out")
+	}
+	os.Remove(filepath.Join(root, "wal", "0000000100000000", "000000010000000000000004.json"))
+	if err := WALHole(root, "000000010000000000000004"); !errors.Is(err, ErrWALMissing) {
+		t.Errorf("missing segment with later ones archived: %v, want a hole", err)
+	}
+	names, _ := ListWAL(root)
+	chain, err := walChain(names, "000000010000000000000003", testSegBytes)
+	if !slices.Equal(chain, []string{"000000010000000000000003"}) || err == nil || !strings.Contains(err.Error(), "000000010000000000000004") {
+		t.Errorf("walChain = %v, %v; want the run up to the hole and the hole named", chain, err)
+	}
+}
+
+func TestSegmentNames(t *testing.T) {
+	tests := []struct {
+		lsn  string
+		want string
+	}{
+		{"0/2000028", "000000010000000000000002"},
+		{"0/FFFFFFFF", "0000000100000000000000FF"},
+		{"1/0", "000000010000000100000000"},
+	}
+	for _, tt := range tests {
+		l, err := ParseLSN(tt.lsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := SegmentName(1, l, testSegBytes); got != tt.want {
+			t.Errorf("SegmentName(%s) = %s, want %s", tt.lsn, got, tt.want)
+		}
+		if l.String() != tt.lsn {
+			t.Errorf("LSN %s prints as %s", tt.lsn, l)
+		}
+	}
+	if got := nextSegment("0000000100000000000000FF", testSegBytes); got != "000000010000000100000000" {
+		t.Errorf("nextSegment across a log = %s", got)
+	}
+	if _, err := ParseLSN("12345"); err == nil {
+		t.Error("LSN without a slash accepted")
+	}
+}
