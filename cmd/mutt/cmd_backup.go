@@ -638,7 +638,7 @@ func defaultRetention() map[string]time.Duration {
 	return map[string]time.Duration{
 		backup.ComponentPostgres: 30 * day, backup.ComponentPgConfig: 7 * day, backup.ComponentRedis: 7 * day,
 		backup.ComponentConfig: 90 * day, backup.ComponentVault: 90 * day, backup.ComponentLogs: 90 * day,
-		backup.ComponentPrometheus: 30 * day,
+		backup.ComponentPrometheus: 30 * day, backup.ComponentPgBase: 14 * day,
 	}
 }
 
@@ -711,6 +711,9 @@ type backupPruneResult struct {
 	Delete     []backupPruneSet `json:"delete"`
 	Keep       []backupPruneSet `json:"keep"`
 	Garbage    []string         `json:"garbage"`
+	// WAL lists the archived WAL files (entry and artifact paths) that
+	// no kept base backup needs.
+	WAL       []string `json:"wal"`
 	PlanBytes  int64            `json:"plan_bytes"`
 	FreedBytes int64            `json:"freed_bytes"`
 	Errors     []string         `json:"errors,omitempty"`
@@ -730,9 +733,11 @@ func newBackupPruneCommand(g *globalOptions, b *backupOptions) *cobra.Command {
 		Long: `Delete the sets whose every component is past its retention
 (MUTT_BACKUP_RETENTION_<COMPONENT>), together with "*.partial" files not
 modified for 24 h and artifact directories without a manifest whose set
-started more than 24 h ago. It holds the run lock, so no backup runs
-meanwhile; the age keeps the partial files of a pull or WAL push in
-progress. It never deletes a
+started more than 24 h ago, and the archived WAL that no kept pgbase
+backup needs (segments before the oldest kept base's start; none while
+no base exists). It holds the run lock, so no backup runs meanwhile; the
+age keeps the partial files of a pull or WAL push in progress. It never
+deletes a
 pinned set, the newest verified set of a component, or a set among the
 --keep-min (MUTT_BACKUP_KEEP_MIN, default 3) newest verified sets of a
 component. Artifacts go first and the manifest last; empty date directories
@@ -780,7 +785,7 @@ under its directory are considered. Asks for confirmation unless --yes.`,
 				c := byID[id].Component(component)
 				return c != nil && (c.Status != backup.StatusSkipped || len(c.Artifacts) > 0)
 			}
-			res := backupPruneResult{DryRun: dryRun, KeepMin: keepMin, Delete: []backupPruneSet{}, Keep: []backupPruneSet{}, Garbage: []string{}}
+			res := backupPruneResult{DryRun: dryRun, KeepMin: keepMin, Delete: []backupPruneSet{}, Keep: []backupPruneSet{}, Garbage: []string{}, WAL: []string{}}
 			var ids []string
 			for _, d := range plan.Delete {
 				if !holds(d.SetID) {
@@ -816,6 +821,30 @@ under its directory are considered. Asks for confirmation unless --yes.`,
 				res.Garbage = append(res.Garbage, p)
 				res.PlanBytes += n
 			}
+			if component == "" || component == backup.ComponentPgBase {
+				deleted := map[string]bool{}
+				for _, id := range ids {
+					deleted[id] = true
+				}
+				var kept []*backup.Manifest
+				for _, m := range ms {
+					if !deleted[m.SetID] {
+						kept = append(kept, m)
+					}
+				}
+				wal, err := backup.PlanWALPrune(b.root, kept)
+				if err != nil {
+					return err
+				}
+				for _, p := range wal {
+					n, err := backup.DiskUsage(b.root, p)
+					if err != nil {
+						return err
+					}
+					res.WAL = append(res.WAL, p)
+					res.PlanBytes += n
+				}
+			}
 			if !asJSON {
 				for _, d := range res.Keep {
 					fmt.Fprintf(g.stdout, "keep    %s (%s)\n", d.SetID, d.Reason)
@@ -826,9 +855,13 @@ under its directory are considered. Asks for confirmation unless --yes.`,
 				for _, p := range res.Garbage {
 					fmt.Fprintf(g.stdout, "garbage %s\n", p)
 				}
-				fmt.Fprintf(g.stdout, "%d sets and %d garbage paths to remove, %s\n", len(res.Delete), len(res.Garbage), health.FormatBytes(res.PlanBytes))
+				for _, p := range res.WAL {
+					fmt.Fprintf(g.stdout, "wal     %s\n", p)
+				}
+				fmt.Fprintf(g.stdout, "%d sets, %d garbage paths and %d WAL files no kept base needs to remove, %s\n",
+					len(res.Delete), len(res.Garbage), len(res.WAL)/2, health.FormatBytes(res.PlanBytes))
 			}
-			nothing := len(ids) == 0 && len(res.Garbage) == 0
+			nothing := len(ids) == 0 && len(res.Garbage) == 0 && len(res.WAL) == 0
 			if dryRun || nothing {
 				if asJSON {
 					return writeJSON(g.stdout, res)
@@ -838,12 +871,14 @@ under its directory are considered. Asks for confirmation unless --yes.`,
 				}
 				return nil
 			}
-			what := fmt.Sprintf("delete %d backup sets and %d garbage paths under %s", len(ids), len(res.Garbage), b.root)
+			what := fmt.Sprintf("delete %d backup sets, %d garbage paths and %d archived WAL files under %s", len(ids), len(res.Garbage), len(res.WAL)/2, b.root)
 			if err := confirm(cmd, g, yes, "prune", what+"?"); err != nil {
 				return err
 			}
 			freed, derr := backup.DeleteSets(b.root, ms, ids)
-			n, gerr := backup.RemoveGarbage(b.root, res.Garbage)
+			// The WAL goes after the sets: a base deleted first never
+			// points at WAL already gone.
+			n, gerr := backup.RemoveGarbage(b.root, append(slices.Clone(res.Garbage), res.WAL...))
 			res.FreedBytes = freed + n
 			b.updateMetrics(g)
 			for _, e := range []error{derr, gerr} {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -334,6 +335,13 @@ func TestPointInTimeRestore(t *testing.T) {
 		t.Errorf("backup show: exit %d, want the WAL range from %s:\n%s\n%s", code, info.StartWAL, out, errOut)
 	}
 
+	// The deep verify of a base replays the archive into a scratch
+	// cluster.
+	code, out, errOut = e.muttCmd(t, "backup", "verify", "--deep", base.SetID)
+	if code != 0 || !strings.Contains(out+errOut, "replayed") {
+		t.Errorf("backup verify --deep of the base: exit %d\n%s\n%s", code, out, errOut)
+	}
+
 	restored := filepath.Join(e.dir, "restored")
 	port := freeTCPPort(t)
 	t.Cleanup(func() { stopPG(e.bin, restored, e.cred) })
@@ -381,7 +389,25 @@ func TestPointInTimeRestore(t *testing.T) {
 		}
 		archivedUpTo(t, db, sw, 30*time.Second)
 	}
+	// Prune removes exactly the WAL from before the only base's start.
+	before, err := backup.ListWAL(e.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = e.muttCmd(t, "backup", "prune", "--yes", "--json")
+	if code != 0 {
+		t.Fatalf("prune: exit %d\n%s\n%s", code, out, errOut)
+	}
 	segs, err := backup.ListWAL(e.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range before {
+		gone := !slices.Contains(segs, s)
+		if needed := strings.HasSuffix(s, ".history") || s[:24] >= info.StartWAL; gone == needed {
+			t.Errorf("after prune %s is gone = %t; the base starting at %s needs it = %t", s, gone, info.StartWAL, needed)
+		}
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -600,7 +600,7 @@ func deepVerifySet(cmd *cobra.Command, g *globalOptions, root string, m *backup.
 	opts := backup.DeepVerifyOptions{
 		Root: root, Manifest: m, Keys: keys, DatabaseURL: backupDatabaseURL(cfg.Postgres),
 		PgRestore: os.Getenv("MUTT_BACKUP_PG_RESTORE"), RedisServer: os.Getenv("MUTT_BACKUP_REDIS_SERVER"),
-		Components: components,
+		PgBin: os.Getenv("MUTT_BACKUP_PG_BIN"), Components: components,
 	}
 	if rdb, err := app.ConnectRedis(ctx, cfg.Redis, g.logger(cfg)); err == nil {
 		defer rdb.Close()

@@ -327,3 +327,56 @@ func WALHole(root, name string) error {
 	}
 	return nil
 }
+
+// PlanWALPrune returns, relative to root, the archived WAL files (entry
+// first, then artifact) that no base backup among kept needs: a base needs
+// every segment (and backup history file) of its timeline or a later one
+// from its start segment on, since a restore replays from there to any
+// later time. Timeline history files are always kept. With no base among
+// kept nothing is removed: the WAL may be waiting for its first base.
+func PlanWALPrune(root string, kept []*Manifest) ([]string, error) {
+	type need struct {
+		tli   uint32
+		first uint64
+		seg   uint64
+	}
+	var needs []need
+	for _, m := range kept {
+		c := m.Component(ComponentPgBase)
+		if c == nil || c.Status != StatusOK {
+			continue
+		}
+		info, err := PgBaseInfoOf(c)
+		if err != nil {
+			continue
+		}
+		_, n, _ := segmentNumber(info.StartWAL, info.SegmentBytes)
+		needs = append(needs, need{tli: info.Timeline, first: n, seg: info.SegmentBytes})
+	}
+	if len(needs) == 0 {
+		return nil, nil
+	}
+	names, err := ListWAL(root)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, name := range names {
+		if strings.HasSuffix(name, ".history") {
+			continue
+		}
+		needed := false
+		for _, nd := range needs {
+			tli, n, ok := segmentNumber(name, nd.seg)
+			if !ok || tli >= nd.tli && n >= nd.first {
+				needed = true
+				break
+			}
+		}
+		if !needed {
+			art, entry := walRel(name)
+			out = append(out, entry, art)
+		}
+	}
+	return out, nil
+}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 const testSegBytes = 16 << 20
@@ -139,5 +140,51 @@ func TestSegmentNames(t *testing.T) {
 	}
 	if _, err := ParseLSN("12345"); err == nil {
 		t.Error("LSN without a slash accepted")
+	}
+}
+
+func TestPlanWALPrune(t *testing.T) {
+	root, keys, src := t.TempDir(), recipientKeys(t), t.TempDir()
+	names := []string{
+		"000000010000000000000003", "000000010000000000000004", "000000010000000000000004.00000028.backup",
+		"000000010000000000000005", "000000010000000000000006", "00000002.history", "000000020000000000000006",
+	}
+	for _, n := range names {
+		if _, err := PushWAL(root, writeSegment(t, src, n, 'x'), keys, fixedNow); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := func(start string) *Manifest {
+		return &Manifest{SetID: "s-" + start, Components: []Component{{Name: ComponentPgBase, Status: StatusOK, Source: map[string]any{
+			"timeline": float64(1), "start_lsn": "0/5000028", "stop_lsn": "0/5000100", "start_wal": start, "stop_wal": start,
+			"stop_time": fixedNow.Format(time.RFC3339Nano), "wal_segment_bytes": float64(testSegBytes),
+		}}}}
+	}
+	tests := []struct {
+		name string
+		kept []*Manifest
+		want []string
+	}{
+		{"no base keeps everything", nil, nil},
+		{"oldest kept base decides", []*Manifest{base("000000010000000000000006"), base("000000010000000000000005")},
+			[]string{"000000010000000000000003", "000000010000000000000004", "000000010000000000000004.00000028.backup"}},
+		{"a later timeline stays", []*Manifest{base("000000010000000000000006")},
+			[]string{"000000010000000000000003", "000000010000000000000004", "000000010000000000000004.00000028.backup", "000000010000000000000005"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := PlanWALPrune(root, tt.kept)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for _, n := range tt.want {
+				art, entry := walRel(n)
+				want = append(want, entry, art)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("PlanWALPrune\n got %v\nwant %v", got, want)
+			}
+		})
 	}
 }
