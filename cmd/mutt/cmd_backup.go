@@ -706,17 +706,17 @@ type backupPruneSet struct {
 
 // backupPruneResult is the output of `backup prune --json`.
 type backupPruneResult struct {
-	DryRun     bool             `json:"dry_run"`
-	KeepMin    int              `json:"keep_min"`
-	Delete     []backupPruneSet `json:"delete"`
-	Keep       []backupPruneSet `json:"keep"`
-	Garbage    []string         `json:"garbage"`
+	DryRun  bool             `json:"dry_run"`
+	KeepMin int              `json:"keep_min"`
+	Delete  []backupPruneSet `json:"delete"`
+	Keep    []backupPruneSet `json:"keep"`
+	Garbage []string         `json:"garbage"`
 	// WAL lists the archived WAL files (entry and artifact paths) that
 	// no kept base backup needs.
-	WAL       []string `json:"wal"`
-	PlanBytes  int64            `json:"plan_bytes"`
-	FreedBytes int64            `json:"freed_bytes"`
-	Errors     []string         `json:"errors,omitempty"`
+	WAL        []string `json:"wal"`
+	PlanBytes  int64    `json:"plan_bytes"`
+	FreedBytes int64    `json:"freed_bytes"`
+	Errors     []string `json:"errors,omitempty"`
 }
 
 func newBackupPruneCommand(g *globalOptions, b *backupOptions) *cobra.Command {
