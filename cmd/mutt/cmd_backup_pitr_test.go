@@ -459,4 +459,42 @@ func TestPointInTimeRestore(t *testing.T) {
 			}
 		})
 	}
+
+	// backup status reads the archiving lag from pg_stat_archiver: fine
+	// while archive_command works, failing once it has failed for longer
+	// than MUTT_BACKUP_WAL_LAG_MAX; the metrics file carries the lag.
+	walCheck := func() backup.Check {
+		_, out, errOut := e.muttCmd(t, "backup", "status", "--json")
+		var rep backup.StatusReport
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("status --json: %v\n%s\n%s", err, out, errOut)
+		}
+		for _, c := range rep.Checks {
+			if c.Name == "wal-archiving" {
+				return c
+			}
+		}
+		t.Fatalf("status has no wal-archiving check: %+v", rep.Checks)
+		return backup.Check{}
+	}
+	if c := walCheck(); c.Status != backup.CheckPass {
+		t.Errorf("wal-archiving with a working archive_command: %+v", c)
+	}
+	if prom, err := os.ReadFile(filepath.Join(e.dir, "mutt_backup.prom")); err != nil || !strings.Contains(string(prom), "mutt_backup_wal_archive_lag_seconds 0") {
+		t.Errorf("metrics file lacks a zero archiving lag (%v):\n%s", err, prom)
+	}
+	for _, q := range []string{`ALTER SYSTEM SET archive_command = 'false'`, `SELECT pg_reload_conf()`, `INSERT INTO filler VALUES (2)`, `SELECT pg_switch_wal()`} {
+		if _, err := db.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.env = append(e.env, "MUTT_BACKUP_WAL_LAG_MAX=1s")
+	var last backup.Check
+	itest.Eventually(t, 30*time.Second, "status to report the failing archive_command", func() bool {
+		last = walCheck()
+		return last.Status == backup.CheckFail
+	})
+	if !strings.Contains(last.Detail, "behind") || !strings.Contains(last.Detail, "failures") {
+		t.Errorf("wal-archiving detail %q does not say how far behind and that archive_command fails", last.Detail)
+	}
 }

@@ -323,6 +323,14 @@ func RenderMetrics(root string, now time.Time) ([]byte, error) {
 		family(&b, "mutt_backup_filesystem_used_ratio", "gauge", "Used fraction of the backup root's filesystem.")
 		sample(&b, "mutt_backup_filesystem_used_ratio", ratio)
 	}
+	if st, ok := readArchiverStatus(root); ok {
+		family(&b, "mutt_backup_wal_archive_lag_seconds", "gauge", "WAL archiving lag at the last `mutt backup status` (0: every completed segment archived).")
+		sample(&b, "mutt_backup_wal_archive_lag_seconds", st.Lag.Seconds())
+		family(&b, "mutt_backup_wal_archive_checked_timestamp_seconds", "gauge", "When the WAL archiving lag was last read from pg_stat_archiver.")
+		sample(&b, "mutt_backup_wal_archive_checked_timestamp_seconds", unixSeconds(st.At))
+		family(&b, "mutt_backup_wal_archive_failed_total", "counter", "archive_command failures counted by pg_stat_archiver since its reset.")
+		sample(&b, "mutt_backup_wal_archive_failed_total", float64(st.FailedCount))
+	}
 	if len(drills) > 0 {
 		d := drills[0]
 		family(&b, "mutt_dr_drill_last_timestamp_seconds", "gauge", "End of the last DR drill.")

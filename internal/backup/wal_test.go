@@ -188,3 +188,25 @@ func TestPlanWALPrune(t *testing.T) {
 		})
 	}
 }
+
+func TestArchiveLag(t *testing.T) {
+	started := fixedNow.Add(-time.Hour)
+	tests := []struct {
+		name string
+		s    ArchiverStatus
+		want time.Duration
+	}{
+		{"all completed segments archived", ArchiverStatus{CurrentWAL: "000000010000000000000005", LastArchivedWAL: "000000010000000000000004", LastArchivedAt: fixedNow.Add(-time.Hour), At: fixedNow}, 0},
+		{"a backup history file counts by its segment", ArchiverStatus{CurrentWAL: "000000010000000000000005", LastArchivedWAL: "000000010000000000000004.00000028.backup", LastArchivedAt: fixedNow.Add(-time.Hour), At: fixedNow}, 0},
+		{"two segments waiting", ArchiverStatus{CurrentWAL: "000000010000000000000006", LastArchivedWAL: "000000010000000000000004", LastArchivedAt: fixedNow.Add(-90 * time.Second), At: fixedNow}, 90 * time.Second},
+		{"never archived", ArchiverStatus{CurrentWAL: "000000010000000000000003", At: fixedNow}, time.Hour},
+		{"standby", ArchiverStatus{At: fixedNow}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := archiveLag(tt.s, started, testSegBytes); got != tt.want {
+				t.Errorf("lag = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
