@@ -210,3 +210,37 @@ func TestArchiveLag(t *testing.T) {
 		})
 	}
 }
+
+func TestSyncWAL(t *testing.T) {
+	root, keys, src := t.TempDir(), recipientKeys(t), t.TempDir()
+	for _, n := range []string{"000000010000000000000003", "000000010000000000000004"} {
+		if _, err := PushWAL(root, writeSegment(t, src, n, 'w'), keys, fixedNow); err != nil {
+			t.Fatal(err)
+		}
+	}
+	remoteDir := t.TempDir()
+	st, err := OpenRemote("file://"+remoteDir, "host", S3Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sync := func() SyncResult {
+		t.Helper()
+		res, err := Sync(t.Context(), SyncOptions{Root: root, Remotes: []RemoteStore{st}})
+		if err != nil || len(res) != 1 || res[0].SetID != WALSyncID {
+			t.Fatalf("sync: %+v, %v", res, err)
+		}
+		return res[0]
+	}
+	if r := sync(); r.Status != StatusOK || r.Uploaded != 4 {
+		t.Fatalf("first sync %+v, want 2 artifacts and 2 entries uploaded", r)
+	}
+	if r := sync(); r.Status != StatusOK || r.Uploaded != 0 || r.Present != 2 {
+		t.Errorf("second sync %+v, want both present and nothing uploaded", r)
+	}
+	// The remote copy decrypts to the segment: fetch from a root that is
+	// the remote's host directory.
+	out := filepath.Join(t.TempDir(), "seg")
+	if err := FetchWAL(filepath.Join(remoteDir, "host"), "000000010000000000000004", out, keys); err != nil {
+		t.Errorf("fetching from the remote copy: %v", err)
+	}
+}
