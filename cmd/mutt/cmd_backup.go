@@ -76,6 +76,10 @@ Settings (environment only, so that no secret appears in the process list):
   MUTT_BACKUP_PASSPHRASE_FILE   age passphrase file (mode 0400), instead of recipients
   MUTT_BACKUP_IDENTITY_FILE     age identity, needed only to decrypt
   MUTT_BACKUP_PG_DUMP           pg_dump to use (default: the one in PATH)
+  MUTT_BACKUP_PG_BASEBACKUP     pg_basebackup of the pgbase component (default: PATH)
+  MUTT_BACKUP_PG_BIN            PostgreSQL's bin directory for point-in-time restores
+                                (default: the directory of the pg_ctl in PATH)
+  MUTT_BACKUP_WAL_LAG_MAX       archiving lag past which status fails (default 5m)
   MUTT_BACKUP_RETENTION_<C>     local retention of component C, e.g. 720h or 30d
   MUTT_BACKUP_KEEP_MIN          verified sets per component prune never goes below (default 3)
   MUTT_BACKUP_METRICS_FILE      node_exporter textfile rewritten after run, verify and prune
@@ -113,6 +117,8 @@ configuration error, 75 another run holds the backup root's lock.
 		newBackupPullCommand(g, b),
 		newBackupLifecycleCommand(g, b),
 		newBackupKeygenCommand(g),
+		newBackupWALPushCommand(g, b),
+		newBackupWALFetchCommand(g, b),
 	)
 	return cmd
 }
@@ -172,9 +178,11 @@ func newBackupRunCommand(g *globalOptions, b *backupOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run [--profile P | --components a,b] [--label L] [--pin]",
 		Short: "Create one backup set",
-		Long: `Create one backup set of a profile (hourly, redis, daily, weekly, pre-upgrade) or of
-the components named with --components (postgres, pgconfig, redis, config, logs,
-vault, prometheus). Each component is independent: one that fails is recorded as
+		Long: `Create one backup set of a profile (hourly, redis, daily, weekly, pre-upgrade,
+base) or of the components named with --components (postgres, pgconfig, redis,
+config, logs, vault, prometheus, pgbase). The base profile takes the pgbase
+component, a pg_basebackup of the cluster that point-in-time recovery replays
+the WAL archive onto (the role needs REPLICATION). Each component is independent: one that fails is recorded as
 failed and the others still run. Every artifact is quick-verified after writing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -182,12 +190,12 @@ failed and the others still run. Every artifact is quick-verified after writing.
 			_ = yes // run never asks: it only adds a set
 			if len(components) == 0 {
 				if _, ok := backup.ProfileComponents(profile); !ok {
-					return usageError{fmt.Errorf("unknown profile %q: use hourly, redis, daily, weekly or pre-upgrade", profile)}
+					return usageError{fmt.Errorf("unknown profile %q: use hourly, redis, daily, weekly, pre-upgrade or base", profile)}
 				}
 			} else {
 				for _, c := range components {
 					if !backup.KnownComponent(c) {
-						return usageError{fmt.Errorf("unknown component %q: use postgres, pgconfig, redis, config, logs, vault or prometheus", c)}
+						return usageError{fmt.Errorf("unknown component %q: use postgres, pgconfig, redis, config, logs, vault, prometheus or pgbase", c)}
 					}
 				}
 				if !cmd.Flags().Changed("profile") {
@@ -248,6 +256,9 @@ failed and the others still run. Every artifact is quick-verified after writing.
 					}
 				}
 			}
+			if slices.Contains(names, backup.ComponentPgBase) {
+				opts.PgBase = &backup.PgBaseOptions{DatabaseURL: backupDatabaseURL(cfg.Postgres), PgBaseBackup: os.Getenv("MUTT_BACKUP_PG_BASEBACKUP")}
+			}
 			if slices.Contains(names, backup.ComponentRedis) {
 				rdb, err := app.ConnectRedis(ctx, cfg.Redis, g.logger(cfg))
 				if err != nil {
@@ -293,8 +304,8 @@ failed and the others still run. Every artifact is quick-verified after writing.
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&profile, "profile", "daily", "hourly, redis, daily, weekly or pre-upgrade")
-	fs.StringSliceVar(&components, "components", nil, "these components instead of the profile's (comma list of postgres, pgconfig, redis, config, logs, vault, prometheus)")
+	fs.StringVar(&profile, "profile", "daily", "hourly, redis, daily, weekly, pre-upgrade or base")
+	fs.StringSliceVar(&components, "components", nil, "these components instead of the profile's (comma list of postgres, pgconfig, redis, config, logs, vault, prometheus, pgbase)")
 	fs.StringVar(&label, "label", "", "label recorded in the manifest (e.g. the upgrade it precedes)")
 	fs.BoolVar(&pin, "pin", false, "never prune this set")
 	fs.BoolVar(&asJSON, "json", false, "print the manifest as JSON")
@@ -476,6 +487,12 @@ func printManifest(w io.Writer, m *backup.Manifest) {
 		for _, a := range c.Artifacts {
 			fmt.Fprintf(w, "  artifact %s (%s, sha256 %s)\n", a.Path, health.FormatBytes(a.Bytes), a.SHA256)
 		}
+		if c.Name == backup.ComponentPgBase && c.Status == backup.StatusOK {
+			if info, err := backup.PgBaseInfoOf(&c); err == nil {
+				fmt.Fprintf(w, "  wal: timeline %d, %s (%s) to %s (%s); restorable to any time from %s with the archived WAL from %s on\n",
+					info.Timeline, info.StartLSN, info.StartWAL, info.StopLSN, info.StopWAL, info.StopTime.Format(time.RFC3339), info.StartWAL)
+			}
+		}
 		if v := c.Verify; v != nil {
 			fmt.Fprintf(w, "  verify %s %s at %s", v.Level, v.Status, v.At.Format(time.RFC3339))
 			if v.Detail != "" {
@@ -622,7 +639,7 @@ func defaultRetention() map[string]time.Duration {
 	return map[string]time.Duration{
 		backup.ComponentPostgres: 30 * day, backup.ComponentPgConfig: 7 * day, backup.ComponentRedis: 7 * day,
 		backup.ComponentConfig: 90 * day, backup.ComponentVault: 90 * day, backup.ComponentLogs: 90 * day,
-		backup.ComponentPrometheus: 30 * day,
+		backup.ComponentPrometheus: 30 * day, backup.ComponentPgBase: 14 * day,
 	}
 }
 
@@ -690,14 +707,17 @@ type backupPruneSet struct {
 
 // backupPruneResult is the output of `backup prune --json`.
 type backupPruneResult struct {
-	DryRun     bool             `json:"dry_run"`
-	KeepMin    int              `json:"keep_min"`
-	Delete     []backupPruneSet `json:"delete"`
-	Keep       []backupPruneSet `json:"keep"`
-	Garbage    []string         `json:"garbage"`
-	PlanBytes  int64            `json:"plan_bytes"`
-	FreedBytes int64            `json:"freed_bytes"`
-	Errors     []string         `json:"errors,omitempty"`
+	DryRun  bool             `json:"dry_run"`
+	KeepMin int              `json:"keep_min"`
+	Delete  []backupPruneSet `json:"delete"`
+	Keep    []backupPruneSet `json:"keep"`
+	Garbage []string         `json:"garbage"`
+	// WAL lists the archived WAL files (entry and artifact paths) that
+	// no kept base backup needs.
+	WAL        []string `json:"wal"`
+	PlanBytes  int64    `json:"plan_bytes"`
+	FreedBytes int64    `json:"freed_bytes"`
+	Errors     []string `json:"errors,omitempty"`
 }
 
 func newBackupPruneCommand(g *globalOptions, b *backupOptions) *cobra.Command {
@@ -712,8 +732,13 @@ func newBackupPruneCommand(g *globalOptions, b *backupOptions) *cobra.Command {
 		Use:   "prune [--component C] [--keep-min N] [--dry-run] [--yes]",
 		Short: "Delete backup sets past retention and leftover garbage",
 		Long: `Delete the sets whose every component is past its retention
-(MUTT_BACKUP_RETENTION_<COMPONENT>), together with "*.partial" files and
-artifact directories without a manifest older than 24 h. It never deletes a
+(MUTT_BACKUP_RETENTION_<COMPONENT>), together with "*.partial" files not
+modified for 24 h and artifact directories without a manifest whose set
+started more than 24 h ago, and the archived WAL that no kept pgbase
+backup needs (segments before the oldest kept base's start; none while
+no base exists). It holds the run lock, so no backup runs meanwhile; the
+age keeps the partial files of a pull or WAL push in progress. It never
+deletes a
 pinned set, the newest verified set of a component, or a set among the
 --keep-min (MUTT_BACKUP_KEEP_MIN, default 3) newest verified sets of a
 component. Artifacts go first and the manifest last; empty date directories
@@ -722,7 +747,7 @@ under its directory are considered. Asks for confirmation unless --yes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if component != "" && !backup.KnownComponent(component) {
-				return usageError{fmt.Errorf("unknown component %q: use postgres, pgconfig, redis, config, logs, vault or prometheus", component)}
+				return usageError{fmt.Errorf("unknown component %q: use postgres, pgconfig, redis, config, logs, vault, prometheus or pgbase", component)}
 			}
 			retention, err := backupRetention()
 			if err != nil {
@@ -761,7 +786,7 @@ under its directory are considered. Asks for confirmation unless --yes.`,
 				c := byID[id].Component(component)
 				return c != nil && (c.Status != backup.StatusSkipped || len(c.Artifacts) > 0)
 			}
-			res := backupPruneResult{DryRun: dryRun, KeepMin: keepMin, Delete: []backupPruneSet{}, Keep: []backupPruneSet{}, Garbage: []string{}}
+			res := backupPruneResult{DryRun: dryRun, KeepMin: keepMin, Delete: []backupPruneSet{}, Keep: []backupPruneSet{}, Garbage: []string{}, WAL: []string{}}
 			var ids []string
 			for _, d := range plan.Delete {
 				if !holds(d.SetID) {
@@ -797,6 +822,30 @@ under its directory are considered. Asks for confirmation unless --yes.`,
 				res.Garbage = append(res.Garbage, p)
 				res.PlanBytes += n
 			}
+			if component == "" || component == backup.ComponentPgBase {
+				deleted := map[string]bool{}
+				for _, id := range ids {
+					deleted[id] = true
+				}
+				var kept []*backup.Manifest
+				for _, m := range ms {
+					if !deleted[m.SetID] {
+						kept = append(kept, m)
+					}
+				}
+				wal, err := backup.PlanWALPrune(b.root, kept)
+				if err != nil {
+					return err
+				}
+				for _, p := range wal {
+					n, err := backup.DiskUsage(b.root, p)
+					if err != nil {
+						return err
+					}
+					res.WAL = append(res.WAL, p)
+					res.PlanBytes += n
+				}
+			}
 			if !asJSON {
 				for _, d := range res.Keep {
 					fmt.Fprintf(g.stdout, "keep    %s (%s)\n", d.SetID, d.Reason)
@@ -807,9 +856,13 @@ under its directory are considered. Asks for confirmation unless --yes.`,
 				for _, p := range res.Garbage {
 					fmt.Fprintf(g.stdout, "garbage %s\n", p)
 				}
-				fmt.Fprintf(g.stdout, "%d sets and %d garbage paths to remove, %s\n", len(res.Delete), len(res.Garbage), health.FormatBytes(res.PlanBytes))
+				for _, p := range res.WAL {
+					fmt.Fprintf(g.stdout, "wal     %s\n", p)
+				}
+				fmt.Fprintf(g.stdout, "%d sets, %d garbage paths and %d WAL files no kept base needs to remove, %s\n",
+					len(res.Delete), len(res.Garbage), len(res.WAL)/2, health.FormatBytes(res.PlanBytes))
 			}
-			nothing := len(ids) == 0 && len(res.Garbage) == 0
+			nothing := len(ids) == 0 && len(res.Garbage) == 0 && len(res.WAL) == 0
 			if dryRun || nothing {
 				if asJSON {
 					return writeJSON(g.stdout, res)
@@ -819,12 +872,14 @@ under its directory are considered. Asks for confirmation unless --yes.`,
 				}
 				return nil
 			}
-			what := fmt.Sprintf("delete %d backup sets and %d garbage paths under %s", len(ids), len(res.Garbage), b.root)
+			what := fmt.Sprintf("delete %d backup sets, %d garbage paths and %d archived WAL files under %s", len(ids), len(res.Garbage), len(res.WAL)/2, b.root)
 			if err := confirm(cmd, g, yes, "prune", what+"?"); err != nil {
 				return err
 			}
 			freed, derr := backup.DeleteSets(b.root, ms, ids)
-			n, gerr := backup.RemoveGarbage(b.root, res.Garbage)
+			// The WAL goes after the sets: a base deleted first never
+			// points at WAL already gone.
+			n, gerr := backup.RemoveGarbage(b.root, append(slices.Clone(res.Garbage), res.WAL...))
 			res.FreedBytes = freed + n
 			b.updateMetrics(g)
 			for _, e := range []error{derr, gerr} {

@@ -94,7 +94,10 @@ Daily (default): every scheduled component has a good set within its interval
 last verification passed, the backup filesystem is below 80 % used, no
 "*.partial" file is older than a day, the root is mode 0700 and the key files
 0400/0600, encryption is configured, and (when MUTT_BACKUP_SIGNING_KEY_FILE
-is set) the newest set of each component is signed by that key.
+is set) the newest set of each component is signed by that key, and WAL
+archiving (pg_stat_archiver) lags less than MUTT_BACKUP_WAL_LAG_MAX (default
+5m) when archive_mode is on or pgbase backups exist; the lag goes to the
+metrics file as mutt_backup_wal_archive_lag_seconds.
 --weekly adds remote sync (when MUTT_BACKUP_REMOTES is set) and size anomalies
 (< 50 % or > 200 % of the median of the previous 7 sets).
 --monthly adds a passing deep verify within 35 days, encrypted sets and
@@ -137,6 +140,10 @@ Exit codes: 0 every check passed, 1 a check failed, 2 usage error.`,
 			} else if k != nil {
 				o.SigningKey = k.Public().(ed25519.PublicKey)
 			}
+			if o.WALLagMax, err = walLagMax(); err != nil {
+				return err
+			}
+			o.Archiver, o.ArchiverError = b.readArchiver(cmd.Context(), g)
 			rep, err := backup.CheckStatus(o)
 			if err != nil {
 				return err
@@ -369,4 +376,41 @@ for the quarterly check of ` + "`mutt backup status --quarterly`" + `.`,
 	cmd.Flags().IntVar(&minutes, "minutes", 15, "how long the synthetic failure is reported")
 	cmd.Flags().BoolVar(&clear, "clear", false, "remove the synthetic failure now")
 	return cmd
+}
+
+// walLagMax reads MUTT_BACKUP_WAL_LAG_MAX.
+func walLagMax() (time.Duration, error) {
+	v := os.Getenv("MUTT_BACKUP_WAL_LAG_MAX")
+	if v == "" {
+		return backup.DefaultWALLagMax, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, usageError{fmt.Errorf("MUTT_BACKUP_WAL_LAG_MAX %q is not a positive duration such as 5m", v)}
+	}
+	return d, nil
+}
+
+// readArchiver reads the server's WAL archiving state for status and
+// keeps it for the metrics file; an unreachable server is reported, not
+// fatal (status decides whether it matters).
+func (b *backupOptions) readArchiver(ctx context.Context, g *globalOptions) (*backup.ArchiverStatus, error) {
+	cfg, stop, err := g.loadBackupConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	st, err := backup.ReadArchiverStatus(ctx, backupDatabaseURL(cfg.Postgres))
+	if err != nil {
+		return nil, err
+	}
+	if st.ArchiveMode != "off" {
+		if err := backup.WriteArchiverStatus(b.root, st); err != nil {
+			fmt.Fprintf(g.stderr, "mutt: warning: keeping the archiver status: %v\n", err)
+		}
+		b.updateMetrics(g)
+	}
+	return &st, nil
 }

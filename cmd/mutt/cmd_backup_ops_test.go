@@ -274,7 +274,7 @@ func findFiles(t *testing.T, root, suffix string) []string {
 
 // TestBackupRunKilledMidway kills `mutt backup run` with SIGKILL while the
 // postgres artifact is being written: no manifest may claim the set, prune
-// removes the partial file and the next run succeeds.
+// removes the partial file once it is a day old and the next run succeeds.
 func TestBackupRunKilledMidway(t *testing.T) {
 	e := newBackupEnv(t)
 	bin := muttBinary(t)
@@ -311,7 +311,22 @@ func TestBackupRunKilledMidway(t *testing.T) {
 		t.Fatal("no partial file left to clean")
 	}
 
+	// Within a day the partial file may still be someone's work in
+	// progress: prune leaves it. Once nothing wrote it for 24 h, it goes.
 	code, out, errOut := runBackupCmd(t, "backup", "prune", "--yes")
+	if code != exitOK {
+		t.Fatalf("prune exit %d\n%s%s", code, out, errOut)
+	}
+	if left := findFiles(t, e.root, ".partial"); len(left) != len(partials) {
+		t.Errorf("prune removed a partial file modified just now: %v left of %v", left, partials)
+	}
+	stale := time.Now().Add(-25 * time.Hour)
+	for _, p := range partials {
+		if err := os.Chtimes(p, stale, stale); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, errOut = runBackupCmd(t, "backup", "prune", "--yes")
 	if code != exitOK {
 		t.Fatalf("prune exit %d\n%s%s", code, out, errOut)
 	}

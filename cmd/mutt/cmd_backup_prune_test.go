@@ -80,6 +80,16 @@ func TestBackupPrune(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A partial file is debris only when nothing has written it for a day;
+	// one modified just now belongs to a writer still at work.
+	stale := time.Now().Add(-25 * time.Hour)
+	if err := os.Chtimes(partial, stale, stale); err != nil {
+		t.Fatal(err)
+	}
+	freshPartial := filepath.Join(setDir(newest), "running.dump.age.partial")
+	if err := os.WriteFile(freshPartial, []byte("being written"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	t.Setenv("MUTT_BACKUP_RETENTION_REDIS", "7d")
 	t.Setenv("MUTT_BACKUP_KEEP_MIN", "2")
 
@@ -129,6 +139,9 @@ func TestBackupPrune(t *testing.T) {
 			}
 			if got := pathExists(t, filepath.Join(e.root, "redis", "2020")); got == tt.removed {
 				t.Errorf("old orphan date directory exists = %t", got)
+			}
+			if !pathExists(t, freshPartial) {
+				t.Error("a partial file modified within 24 h was removed")
 			}
 			if !pathExists(t, freshOrphan) {
 				t.Error("an orphan younger than 24 h was removed")
@@ -182,7 +195,21 @@ func TestBackupPruneRefuses(t *testing.T) {
 			for k, v := range tt.env {
 				t.Setenv(k, v)
 			}
+			// A running backup holds the lock: its partial files stay,
+			// however old their modification time looks.
+			partial := filepath.Join(root, "redis", "2020", "01", "01", "x", "keys.age.partial")
 			if tt.locked {
+				if err := os.MkdirAll(filepath.Dir(partial), 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(partial, []byte("x"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				old := time.Now().Add(-48 * time.Hour)
+				if err := os.Chtimes(partial, old, old); err != nil {
+					t.Fatal(err)
+				}
+				defer os.RemoveAll(filepath.Join(root, "redis"))
 				unlock, err := backup.Lock(root)
 				if err != nil {
 					t.Fatal(err)
@@ -195,6 +222,9 @@ func TestBackupPruneRefuses(t *testing.T) {
 			}
 			if !strings.Contains(errOut, tt.wantErr) {
 				t.Errorf("stderr lacks %q:\n%s", tt.wantErr, errOut)
+			}
+			if tt.locked && !pathExists(t, partial) {
+				t.Error("prune removed a partial file while a backup held the lock")
 			}
 		})
 	}

@@ -293,17 +293,35 @@ func finishWrite(w io.Writer, dryRun bool, what string, start time.Time, target 
 }
 
 func newRestorePostgresCommand(g *globalOptions, o *restoreOptions) *cobra.Command {
+	var pitr pitrFlags
 	cmd := &cobra.Command{
-		Use:   "postgres <id|latest>",
+		Use:   "postgres <id|latest> | postgres [<base-id>] --target-datadir DIR [--to-time T | --to-lsn L] [--port P]",
 		Short: "Restore the PostgreSQL database and swap it in",
 		Long: `Restore the database of a backup set into a new scratch database, compare its
 row counts with the manifest and only then swap it in: the live database is
 renamed to <db>_pre_restore_<time>_<4 hex> and kept, the scratch database takes its
 name. Any failure before the swap leaves the live database untouched.
 
-Settings: MUTT_BACKUP_PG_RESTORE, the pg_restore to use (default: PATH).`,
-		Args: oneSetArg,
+With --target-datadir it is a point-in-time restore instead: the newest
+pgbase backup (profile base) consistent before the target is unpacked into
+that new directory, the archived WAL is checked and replayed up to --to-time
+(RFC 3339), --to-lsn or, with neither, the end of the archive, and the server
+is promoted and left running on 127.0.0.1:--port (archiving off). The live
+database is not touched. A damaged or missing WAL segment stops the restore
+naming the segment; the time of the last transaction replayed is reported.
+
+Settings: MUTT_BACKUP_PG_RESTORE, the pg_restore to use (default: PATH);
+MUTT_BACKUP_PG_BIN, PostgreSQL's bin directory for point-in-time restores.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if pitr.pitr() {
+				return nil
+			}
+			return oneSetArg(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if pitr.pitr() {
+				return runRestorePITR(cmd, g, o, &pitr, args)
+			}
 			ctx := cmd.Context()
 			start := time.Now()
 			keys, cfg, m, stop, err := o.prepare(cmd, g, args[0], backup.ComponentPostgres)
@@ -356,6 +374,7 @@ Settings: MUTT_BACKUP_PG_RESTORE, the pg_restore to use (default: PATH).`,
 			return nil
 		},
 	}
+	pitr.add(cmd)
 	return cmd
 }
 
@@ -596,7 +615,7 @@ func deepVerifySet(cmd *cobra.Command, g *globalOptions, root string, m *backup.
 	opts := backup.DeepVerifyOptions{
 		Root: root, Manifest: m, Keys: keys, DatabaseURL: backupDatabaseURL(cfg.Postgres),
 		PgRestore: os.Getenv("MUTT_BACKUP_PG_RESTORE"), RedisServer: os.Getenv("MUTT_BACKUP_REDIS_SERVER"),
-		Components: components,
+		PgBin: os.Getenv("MUTT_BACKUP_PG_BIN"), Components: components,
 	}
 	if rdb, err := app.ConnectRedis(ctx, cfg.Redis, g.logger(cfg)); err == nil {
 		defer rdb.Close()

@@ -12,6 +12,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sys/unix"
 
 	"github.com/mutt-go/mutt/internal/store"
 )
@@ -629,9 +631,10 @@ type ConfigRestoreResult struct {
 }
 
 // pendingFile is a selected archive entry that differs from the disk, held
-// in memory until the archive is proven intact.
+// in memory until the archive is proven intact. rel is its path below the
+// target (slash-separated, local).
 type pendingFile struct {
-	dest    string
+	rel     string
 	hdr     *tar.Header
 	data    []byte
 	existed bool
@@ -640,9 +643,40 @@ type pendingFile struct {
 // stagedFile is a pending entry written to a temporary name next to its
 // destination, waiting to be installed.
 type stagedFile struct {
-	tmp, dest string
-	hdr       *tar.Header
-	existed   bool
+	tmp, rel string
+	existed  bool
+}
+
+// archivePlan checks, entry by entry while the archive is read, that the
+// selected entries form a tree a restore can write without going through a
+// link: no name twice, nothing below an entry that is a link or a file,
+// and no link or file where an earlier entry needs a directory.
+type archivePlan struct {
+	// kinds maps every selected entry name to its tar type flag.
+	kinds map[string]byte
+	// parents holds every proper parent directory of a selected entry.
+	parents map[string]bool
+}
+
+// add records entry name of type kind, or says why the archive is refused.
+func (p *archivePlan) add(name string, kind byte) error {
+	if p.kinds == nil {
+		p.kinds, p.parents = map[string]byte{}, map[string]bool{}
+	}
+	if _, dup := p.kinds[name]; dup {
+		return fmt.Errorf("config archive entry %q appears twice; a config archive holds every path once", name)
+	}
+	if kind != tar.TypeDir && p.parents[name] {
+		return fmt.Errorf("config archive entry %q is not a directory, but other entries lie below it", name)
+	}
+	for dir := path.Dir(name); dir != "."; dir = path.Dir(dir) {
+		if k, ok := p.kinds[dir]; ok && k != tar.TypeDir {
+			return fmt.Errorf("config archive entry %q lies below %q, which the archive holds as a link or file; a restore never writes through a link", name, dir)
+		}
+		p.parents[dir] = true
+	}
+	p.kinds[name] = kind
+	return nil
 }
 
 // RestoreConfigFiles writes the selected files of a set's config archive
@@ -655,6 +689,14 @@ type stagedFile struct {
 // disappears) and the new one renamed over it, with the archived mode,
 // modification time and (when running as root) owner. Files whose content
 // and mode already match are left alone.
+//
+// No symbolic link is ever followed below TargetDir (see confinedDir): an
+// archive whose entries would go through a link, in the archive or already
+// on disk, is refused before anything is written, and so is an entry that
+// is not a directory, regular file or symbolic link (hard links, devices),
+// an absolute name or one with "..". Archived links are created as links.
+// When creating directories or staging files fails, everything created so
+// far is removed again.
 //
 // When installing fails part-way, the files installed before the failure
 // stay installed (their previous versions are in the kept copies): the
@@ -672,12 +714,25 @@ func RestoreConfigFiles(ctx context.Context, o ConfigRestoreOptions) (ConfigRest
 		now = o.Now
 	}
 	stamp := now().UTC().Format(StampFormat)
+	fail := func(err error) (ConfigRestoreResult, error) {
+		// A refused restore (or dry run) restores nothing.
+		res := ConfigRestoreResult{Added: []string{}, Changed: []string{}, Unchanged: []string{}, Kept: []string{}}
+		return res, fmt.Errorf("restoring config files from set %s: %w (nothing was written)", o.Manifest.SetID, err)
+	}
+	// Reading only: the target is not created before the archive is known
+	// good (a nil view means it does not exist yet).
+	view, err := openConfined(target, false)
+	if err != nil {
+		return fail(err)
+	}
+	defer view.Close()
 	var pending []pendingFile
 	var dirs []*tar.Header
+	var plan archivePlan
 	var held int64
 	// The callback only reads: readConfigArchive proves the archive intact
 	// at the end, and nothing may be written to the target before.
-	err := readConfigArchive(o.Root, o.Manifest, o.Keys, func(hdr *tar.Header, body io.Reader) error {
+	err = readConfigArchive(o.Root, o.Manifest, o.Keys, func(hdr *tar.Header, body io.Reader) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -685,16 +740,30 @@ func RestoreConfigFiles(ctx context.Context, o ConfigRestoreOptions) (ConfigRest
 		if name == DynamicConfigEntry || !selectConfigEntry(o.Files, name) {
 			return nil
 		}
-		if !filepath.IsLocal(filepath.FromSlash(name)) {
+		if strings.Contains(name, `\`) || !filepath.IsLocal(filepath.FromSlash(name)) || path.Clean(name) != name {
 			return fmt.Errorf("config archive entry %q escapes the target directory", hdr.Name)
 		}
-		dest := filepath.Join(target, filepath.FromSlash(name))
 		switch hdr.Typeflag {
-		case tar.TypeDir:
-			dirs = append(dirs, hdr)
-			return nil
-		case tar.TypeReg, tar.TypeSymlink:
+		case tar.TypeDir, tar.TypeReg, tar.TypeSymlink:
+		case tar.TypeLink:
+			return fmt.Errorf("config archive entry %q is a hard link (to %q); a config archive holds none", hdr.Name, hdr.Linkname)
 		default:
+			return fmt.Errorf("config archive entry %q has tar type %q; a config archive holds only directories, files and symbolic links", hdr.Name, hdr.Typeflag)
+		}
+		if err := plan.add(name, hdr.Typeflag); err != nil {
+			return err
+		}
+		if hdr.Typeflag == tar.TypeDir {
+			// An existing directory is fine; a link or file where the
+			// directory goes is not replaced and not followed.
+			st, exists, err := view.lstat(name)
+			if err != nil {
+				return err
+			}
+			if exists && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+				return fmt.Errorf("config archive entry %q is a directory, but %s is a symbolic link or file on disk; a restore never writes through one: %w", hdr.Name, filepath.Join(target, name), ErrLinkInPath)
+			}
+			dirs = append(dirs, hdr)
 			return nil
 		}
 		var data []byte
@@ -707,7 +776,8 @@ func RestoreConfigFiles(ctx context.Context, o ConfigRestoreOptions) (ConfigRest
 				return fmt.Errorf("reading config archive entry %s: %w", hdr.Name, err)
 			}
 		}
-		same, existed, err := sameAsArchived(dest, hdr, data)
+		dest := filepath.Join(target, filepath.FromSlash(name))
+		same, existed, err := view.sameAsArchived(name, hdr, data)
 		if err != nil {
 			return err
 		}
@@ -726,67 +796,90 @@ func RestoreConfigFiles(ctx context.Context, o ConfigRestoreOptions) (ConfigRest
 		if held += int64(len(data)); held > maxConfigRestoreBytes {
 			return fmt.Errorf("the selected config files hold more than %d bytes; restore them in parts with --files", maxConfigRestoreBytes)
 		}
-		pending = append(pending, pendingFile{dest: dest, hdr: hdr, data: data, existed: existed})
+		pending = append(pending, pendingFile{rel: name, hdr: hdr, data: data, existed: existed})
 		return nil
 	})
 	if err != nil {
-		return res, fmt.Errorf("restoring config files from set %s: %w (nothing was written)", o.Manifest.SetID, err)
+		return fail(err)
 	}
 	if o.DryRun {
 		return res, nil
 	}
 	if err := ctx.Err(); err != nil {
-		return res, fmt.Errorf("restoring config files from set %s: %w (nothing was written)", o.Manifest.SetID, err)
+		return fail(err)
+	}
+	view.Close()
+	c, err := openConfined(target, true)
+	if err != nil {
+		return fail(err)
+	}
+	defer c.Close()
+	staged := make([]stagedFile, 0, len(pending))
+	undo := func(err error) (ConfigRestoreResult, error) {
+		for _, s := range staged {
+			c.remove(s.tmp)
+		}
+		c.removeCreated()
+		return res, fmt.Errorf("restoring config files from set %s: %w (no file was installed)", o.Manifest.SetID, err)
 	}
 	for _, hdr := range dirs {
-		dest := filepath.Join(target, filepath.FromSlash(strings.TrimSuffix(hdr.Name, "/")))
-		if err := os.MkdirAll(dest, 0o700); err != nil {
-			return res, fmt.Errorf("restoring config files from set %s: creating %s: %w (no file was installed)", o.Manifest.SetID, dest, err)
+		if err := c.mkdirAll(strings.TrimSuffix(hdr.Name, "/")); err != nil {
+			return undo(err)
 		}
 	}
-	staged := make([]stagedFile, 0, len(pending))
 	for _, p := range pending {
-		s, err := stageEntry(p.dest, p.hdr, p.data)
+		tmp, err := c.stage(p.rel, p.data, linkOf(p.hdr), metaOf(p.hdr))
 		if err != nil {
-			for _, done := range staged {
-				os.Remove(done.tmp)
-			}
-			return res, fmt.Errorf("restoring config files from set %s: %w (no file was installed)", o.Manifest.SetID, err)
+			return undo(err)
 		}
-		s.existed = p.existed
-		staged = append(staged, s)
+		staged = append(staged, stagedFile{tmp: tmp, rel: p.rel, existed: p.existed})
 	}
 	for i, s := range staged {
-		kept, err := installStaged(s, stamp)
-		if err == nil {
+		dest := c.abs(s.rel)
+		keep := ""
+		if s.existed {
+			keep = path.Base(s.rel) + ".pre-restore-" + stamp
+		}
+		err := c.install(s.tmp, s.rel, keep)
+		if err == nil || strings.HasPrefix(err.Error(), "installed,") {
 			if s.existed {
-				res.Changed = append(res.Changed, s.dest)
+				res.Changed = append(res.Changed, dest)
+				res.Kept = append(res.Kept, dest+".pre-restore-"+stamp)
 			} else {
-				res.Added = append(res.Added, s.dest)
+				res.Added = append(res.Added, dest)
 			}
-			if kept != "" {
-				res.Kept = append(res.Kept, kept)
-			}
-			if serr := syncDir(filepath.Dir(s.dest)); serr != nil {
-				err = fmt.Errorf("installed, but syncing its directory: %w", serr)
-			}
+		} else {
+			err = fmt.Errorf("not installed: %w", err)
 		}
 		if err != nil {
 			for _, rest := range staged[i+1:] {
-				os.Remove(rest.tmp)
+				c.remove(rest.tmp)
 			}
-			return res, fmt.Errorf("restoring config files from set %s: %s: %w; %s", o.Manifest.SetID, s.dest, err, installedSoFar(res, len(staged)))
+			// Only the created directories left empty go.
+			c.removeCreated()
+			return res, fmt.Errorf("restoring config files from set %s: %s: %w; %s", o.Manifest.SetID, dest, err, installedSoFar(res, len(staged)))
 		}
 	}
 	// Directory metadata last: writing the files changed their mtimes.
 	for i := len(dirs) - 1; i >= 0; i-- {
-		hdr := dirs[i]
-		dest := filepath.Join(target, filepath.FromSlash(strings.TrimSuffix(hdr.Name, "/")))
-		if err := applyMeta(dest, hdr); err != nil {
+		if err := c.setDirMeta(strings.TrimSuffix(dirs[i].Name, "/"), metaOf(dirs[i])); err != nil {
 			return res, fmt.Errorf("restoring config files from set %s: %w", o.Manifest.SetID, err)
 		}
 	}
 	return res, nil
+}
+
+// metaOf returns the metadata of an archive entry.
+func metaOf(hdr *tar.Header) entryMeta {
+	return entryMeta{mode: fs.FileMode(hdr.Mode).Perm(), uid: hdr.Uid, gid: hdr.Gid, mtime: hdr.ModTime}
+}
+
+// linkOf returns the target of a link entry, "" for any other.
+func linkOf(hdr *tar.Header) string {
+	if hdr.Typeflag == tar.TypeSymlink {
+		return hdr.Linkname
+	}
+	return ""
 }
 
 // selectConfigEntry reports whether archive entry name (no leading slash)
@@ -806,65 +899,31 @@ func selectConfigEntry(pattern, name string) bool {
 	return strings.HasPrefix(abs, pattern+"/")
 }
 
-// sameAsArchived reports whether dest already holds the archived entry
-// (same content or link target, same permission bits) and whether dest
-// exists at all.
-func sameAsArchived(dest string, hdr *tar.Header, data []byte) (same, existed bool, err error) {
-	fi, err := os.Lstat(dest)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, false, nil
+// sameAsArchived reports whether rel already holds the archived entry
+// (same content or link target, same permission bits) and whether it
+// exists at all. A parent of rel that is a link gives ErrLinkInPath.
+func (c *confinedDir) sameAsArchived(rel string, hdr *tar.Header, data []byte) (same, existed bool, err error) {
+	st, exists, err := c.lstat(rel)
+	if err != nil || !exists {
+		return false, false, err
 	}
-	if err != nil {
-		return false, false, fmt.Errorf("checking %s: %w", dest, err)
-	}
+	kind := st.Mode & unix.S_IFMT
 	if hdr.Typeflag == tar.TypeSymlink {
-		if fi.Mode()&fs.ModeSymlink == 0 {
+		if kind != unix.S_IFLNK {
 			return false, true, nil
 		}
-		t, err := os.Readlink(dest)
+		t, err := c.readlink(rel)
 		return err == nil && t == hdr.Linkname, true, nil
 	}
-	if !fi.Mode().IsRegular() || fi.Size() != int64(len(data)) || fi.Mode().Perm() != fs.FileMode(hdr.Mode).Perm() {
+	if kind != unix.S_IFREG || st.Size != int64(len(data)) || fs.FileMode(st.Mode).Perm() != fs.FileMode(hdr.Mode).Perm() {
 		return false, true, nil
 	}
-	sum, err := fileSHA256(dest)
+	sum, err := c.fileSHA256(rel)
 	if err != nil {
 		return false, true, err
 	}
 	want := sha256.Sum256(data)
 	return sum == hex.EncodeToString(want[:]), true, nil
-}
-
-// stageEntry writes an entry to a temporary name beside dest, mode 0600
-// until it is installed.
-func stageEntry(dest string, hdr *tar.Header, data []byte) (stagedFile, error) {
-	dir := filepath.Dir(dest)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return stagedFile{}, fmt.Errorf("creating %s: %w", dir, err)
-	}
-	if hdr.Typeflag == tar.TypeSymlink {
-		tmp := filepath.Join(dir, ".mutt-restore-"+filepath.Base(dest)+"-"+randHex(4))
-		if err := os.Symlink(hdr.Linkname, tmp); err != nil {
-			return stagedFile{}, fmt.Errorf("staging %s: %w", dest, err)
-		}
-		return stagedFile{tmp: tmp, dest: dest, hdr: hdr}, nil
-	}
-	f, err := os.CreateTemp(dir, ".mutt-restore-*")
-	if err != nil {
-		return stagedFile{}, fmt.Errorf("staging %s: %w", dest, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return stagedFile{}, fmt.Errorf("staging %s: %w", dest, err)
-	}
-	return stagedFile{tmp: f.Name(), dest: dest, hdr: hdr}, nil
 }
 
 // installedSoFar describes, for an error, the files of res installed
@@ -879,52 +938,6 @@ func installedSoFar(res ConfigRestoreResult, total int) string {
 		msg += "; their previous versions are kept as " + strings.Join(res.Kept, ", ")
 	}
 	return msg
-}
-
-// installStaged keeps the current dest as dest.pre-restore-<stamp> and
-// renames the staged file over it. It returns the kept copy's name. On
-// failure dest is unchanged and neither the staged file nor a kept copy is
-// left behind.
-func installStaged(s stagedFile, stamp string) (kept string, err error) {
-	if err := applyMeta(s.tmp, s.hdr); err != nil {
-		os.Remove(s.tmp)
-		return "", fmt.Errorf("not installed: %w", err)
-	}
-	if s.existed {
-		kept = s.dest + ".pre-restore-" + stamp
-		if err := os.Link(s.dest, kept); err != nil {
-			os.Remove(s.tmp)
-			return "", fmt.Errorf("not installed: keeping the previous version as %s: %w", kept, err)
-		}
-	}
-	if err := os.Rename(s.tmp, s.dest); err != nil {
-		os.Remove(s.tmp)
-		if kept != "" {
-			os.Remove(kept)
-		}
-		return "", fmt.Errorf("not installed: %w", err)
-	}
-	return kept, nil
-}
-
-// applyMeta sets the archived mode, modification time and, when running as
-// root, owner on p. Symbolic links get their owner only.
-func applyMeta(p string, hdr *tar.Header) error {
-	if os.Geteuid() == 0 {
-		if err := os.Lchown(p, hdr.Uid, hdr.Gid); err != nil {
-			return fmt.Errorf("setting owner of %s: %w", p, err)
-		}
-	}
-	if hdr.Typeflag == tar.TypeSymlink {
-		return nil
-	}
-	if err := os.Chmod(p, fs.FileMode(hdr.Mode).Perm()); err != nil {
-		return fmt.Errorf("setting mode of %s: %w", p, err)
-	}
-	if err := os.Chtimes(p, hdr.ModTime, hdr.ModTime); err != nil {
-		return fmt.Errorf("setting times of %s: %w", p, err)
-	}
-	return nil
 }
 
 // randHex returns n random bytes in hex.

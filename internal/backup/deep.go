@@ -40,6 +40,12 @@ type DeepVerifyOptions struct {
 	// RedisServer is the redis-server executable for a private scratch
 	// server; empty looks it up in PATH, "none" never starts one.
 	RedisServer string
+	// PgBin is the directory of pg_ctl and pg_controldata for the pgbase
+	// component's scratch cluster; empty takes the pg_ctl in PATH.
+	PgBin string
+	// ServerUser runs that scratch cluster when running as root; empty
+	// means "postgres".
+	ServerUser string
 	// Components limits the verification; empty means every component
 	// with artifacts.
 	Components []string
@@ -99,7 +105,11 @@ func DeepVerify(ctx context.Context, o DeepVerifyOptions) []error {
 		case ComponentLogs:
 			detail, err = deepLogs(o, c)
 		default:
-			continue
+			spec, ok := NewRegistry().Lookup(c.Name)
+			if !ok {
+				continue
+			}
+			detail, err = spec.DeepVerify(ctx, o, c)
 		}
 		v := &Verify{Level: VerifyDeep, Status: StatusOK, At: now().UTC(), Detail: detail}
 		if err != nil {

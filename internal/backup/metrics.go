@@ -235,7 +235,7 @@ func RenderMetrics(root string, now time.Time) ([]byte, error) {
 		for _, r := range m.Remotes {
 			if r.Status == StatusOK && !r.SyncedAt.IsZero() {
 				t := RemoteLabel(r.Target)
-				remoteSync[t] = max(remoteSync[t], unix(r.SyncedAt))
+				remoteSync[t] = max(remoteSync[t], unixSeconds(r.SyncedAt))
 			}
 		}
 		for i := range m.Components {
@@ -247,14 +247,14 @@ func RenderMetrics(root string, now time.Time) ([]byte, error) {
 			start, end := componentTimes(m, c)
 			if !cm.attempted {
 				cm.attempted = true
-				cm.lastRun = unix(end)
+				cm.lastRun = unixSeconds(end)
 				cm.duration = end.Sub(start).Seconds()
 				if componentGood(c) {
 					cm.status = 1
 				}
 			}
 			if v := c.Verify; v != nil && v.Status == StatusOK {
-				cm.verify[v.Level] = max(cm.verify[v.Level], unix(v.At))
+				cm.verify[v.Level] = max(cm.verify[v.Level], unixSeconds(v.At))
 			}
 			if c.Status != StatusOK {
 				continue
@@ -267,17 +267,17 @@ func RenderMetrics(root string, now time.Time) ([]byte, error) {
 			}
 			if !cm.succeeded {
 				cm.succeeded = true
-				cm.lastSuccess = unix(end)
+				cm.lastSuccess = unixSeconds(end)
 				for _, a := range c.Artifacts {
 					cm.size += float64(a.Bytes)
 				}
-				cm.dataAt = unix(dataTime(m, c))
+				cm.dataAt = unixSeconds(dataTime(m, c))
 			}
 		}
 	}
 	if hasTest && now.Before(at.Until) {
 		cm := get(AlertTestComponent)
-		cm.attempted, cm.lastRun, cm.status = true, unix(at.At), 0
+		cm.attempted, cm.lastRun, cm.status = true, unixSeconds(at.At), 0
 	}
 
 	var b bytes.Buffer
@@ -323,13 +323,21 @@ func RenderMetrics(root string, now time.Time) ([]byte, error) {
 		family(&b, "mutt_backup_filesystem_used_ratio", "gauge", "Used fraction of the backup root's filesystem.")
 		sample(&b, "mutt_backup_filesystem_used_ratio", ratio)
 	}
+	if st, ok := readArchiverStatus(root); ok {
+		family(&b, "mutt_backup_wal_archive_lag_seconds", "gauge", "WAL archiving lag at the last `mutt backup status` (0: every completed segment archived).")
+		sample(&b, "mutt_backup_wal_archive_lag_seconds", st.Lag.Seconds())
+		family(&b, "mutt_backup_wal_archive_checked_timestamp_seconds", "gauge", "When the WAL archiving lag was last read from pg_stat_archiver.")
+		sample(&b, "mutt_backup_wal_archive_checked_timestamp_seconds", unixSeconds(st.At))
+		family(&b, "mutt_backup_wal_archive_failed_total", "counter", "archive_command failures counted by pg_stat_archiver since its reset.")
+		sample(&b, "mutt_backup_wal_archive_failed_total", float64(st.FailedCount))
+	}
 	if len(drills) > 0 {
 		d := drills[0]
 		family(&b, "mutt_dr_drill_last_timestamp_seconds", "gauge", "End of the last DR drill.")
-		sample(&b, "mutt_dr_drill_last_timestamp_seconds", unix(d.At), "component", "total")
+		sample(&b, "mutt_dr_drill_last_timestamp_seconds", unixSeconds(d.At), "component", "total")
 		for _, c := range slices.Sorted(maps.Keys(d.RTOSeconds)) {
 			if c != "total" {
-				sample(&b, "mutt_dr_drill_last_timestamp_seconds", unix(d.At), "component", c)
+				sample(&b, "mutt_dr_drill_last_timestamp_seconds", unixSeconds(d.At), "component", c)
 			}
 		}
 		family(&b, "mutt_dr_drill_rto_seconds", "gauge", "Restore time measured by the last DR drill, by component.")
@@ -405,7 +413,7 @@ func RemoteLabel(target string) string {
 	return u.String()
 }
 
-func unix(t time.Time) float64 {
+func unixSeconds(t time.Time) float64 {
 	if t.IsZero() {
 		return 0
 	}

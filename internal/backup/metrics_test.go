@@ -235,7 +235,7 @@ func TestAlertRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, alert := range []string{"MUTTBackupFailed", "MUTTBackupStale", "MUTTBackupOffsiteStale",
-		"MUTTBackupVerifyStale", "MUTTBackupDiskHigh", "MUTTDRDrillOverdue"} {
+		"MUTTBackupVerifyStale", "MUTTBackupDiskHigh", "MUTTDRDrillOverdue", "MUTTBackupWALArchiveLag"} {
 		if !bytes.Contains(rules, []byte("alert: "+alert+"\n")) {
 			t.Errorf("rules lack alert %s", alert)
 		}
@@ -247,9 +247,15 @@ func TestAlertRules(t *testing.T) {
 	if err := WriteDrillRecord(root, DrillRecord{At: now, RTOSeconds: map[string]float64{"total": 1}}); err != nil {
 		t.Fatal(err)
 	}
+	if err := WriteArchiverStatus(root, ArchiverStatus{ArchiveMode: "on", Lag: 42 * time.Second, At: now}); err != nil {
+		t.Fatal(err)
+	}
 	rendered, err := RenderMetrics(root, now)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !bytes.Contains(rendered, []byte("mutt_backup_wal_archive_lag_seconds 42\n")) {
+		t.Errorf("metrics lack the archiving lag:\n%s", rendered)
 	}
 	for _, name := range regexp.MustCompile(`mutt_(?:backup|dr)_[a-z_]+`).FindAllString(string(rules), -1) {
 		if !bytes.Contains(rendered, []byte("# TYPE "+name+" ")) {

@@ -40,7 +40,8 @@ const reasonNotImplemented = "not implemented yet"
 const reasonNotConfigured = "not configured"
 
 // ProfileComponents returns the components of a backup profile (hourly,
-// redis, daily, weekly, pre-upgrade) and false for an unknown profile.
+// redis, daily, weekly, pre-upgrade, and the profiles of the registered
+// components such as base) and false for an unknown profile.
 func ProfileComponents(profile string) ([]string, bool) {
 	switch profile {
 	case "hourly":
@@ -54,6 +55,9 @@ func ProfileComponents(profile string) ([]string, bool) {
 	case "pre-upgrade":
 		return []string{ComponentPostgres, ComponentRedis, ComponentConfig, ComponentVault}, true
 	}
+	if names := NewRegistry().ProfileComponents(profile); len(names) > 0 {
+		return names, true
+	}
 	return nil, false
 }
 
@@ -64,7 +68,8 @@ func KnownComponent(name string) bool {
 		ComponentLogs, ComponentVault, ComponentPrometheus:
 		return true
 	}
-	return false
+	_, ok := NewRegistry().Lookup(name)
+	return ok
 }
 
 // PgConfigTables returns the business tables of the pgconfig component.
@@ -118,6 +123,9 @@ type RunOptions struct {
 	// LogDir is the directory of the logs component; empty skips it as not
 	// configured.
 	LogDir string
+	// PgBase says how to take the pgbase component's base backup; nil
+	// skips it as not configured.
+	PgBase *PgBaseOptions
 	// Unreachable maps a component to the error met while connecting to its
 	// source before the run; such a component is recorded failed with that
 	// error (which must hold no secret) and the others still run.
@@ -152,7 +160,7 @@ func Run(ctx context.Context, o RunOptions) (*Manifest, error) {
 	if len(names) == 0 {
 		var ok bool
 		if names, ok = ProfileComponents(o.Profile); !ok {
-			return nil, fmt.Errorf("running backup: unknown profile %q (want hourly, redis, daily, weekly or pre-upgrade)", o.Profile)
+			return nil, fmt.Errorf("running backup: unknown profile %q (want hourly, redis, daily, weekly, pre-upgrade or base)", o.Profile)
 		}
 	}
 	for _, n := range names {
@@ -344,8 +352,16 @@ func (o *RunOptions) backupComponent(ctx context.Context, c *Component, setID st
 			return nil
 		})
 	default:
-		c.Status, c.Reason = StatusSkipped, reasonNotImplemented
-		return
+		spec, ok := NewRegistry().Lookup(name)
+		if !ok {
+			c.Status, c.Reason = StatusSkipped, reasonNotImplemented
+			return
+		}
+		err = spec.Backup(ctx, o, c, runSink{o: o, c: c, dir: dir})
+		if errors.Is(err, errNotConfigured) {
+			c.Status, c.Reason = StatusSkipped, reasonNotConfigured
+			return
+		}
 	}
 	if err != nil {
 		c.Status, c.Reason = StatusFailed, err.Error()

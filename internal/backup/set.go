@@ -180,11 +180,13 @@ func retained(m *Manifest, retention map[string]time.Duration, now time.Time) st
 }
 
 // FindGarbage lists, relative to root, the files and directories prune may
-// remove besides whole sets: every "*.partial" file, and artifact set
-// directories (<component>/YYYY/MM/DD/<set-id>) that no manifest in ms
-// refers to and whose set is older than OrphanGrace. The caller must hold
-// the root's Lock, otherwise a running backup's partial files would be
-// listed.
+// remove besides whole sets: "*.partial" files last modified more than
+// PartialMaxAge before now, and artifact set directories
+// (<component>/YYYY/MM/DD/<set-id>) that no manifest in ms refers to and
+// whose set is older than OrphanGrace. The caller must hold the root's
+// Lock, so no backup run is writing; the age keeps the partial files of
+// writers that do not take the lock (a pull, a WAL push) safe as well,
+// since a file being written is modified all the time.
 func FindGarbage(root string, ms []*Manifest, now time.Time) ([]string, error) {
 	known := map[string]bool{}
 	for _, m := range ms {
@@ -204,7 +206,17 @@ func FindGarbage(root string, ms []*Manifest, now time.Time) ([]string, error) {
 		}
 		rel = filepath.ToSlash(rel)
 		if !d.IsDir() {
-			if strings.HasSuffix(d.Name(), ".partial") {
+			if !strings.HasSuffix(d.Name(), ".partial") {
+				return nil
+			}
+			info, err := d.Info()
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // finished (renamed) or removed meanwhile
+			}
+			if err != nil {
+				return err
+			}
+			if now.Sub(info.ModTime()) > PartialMaxAge {
 				out = append(out, rel)
 			}
 			return nil

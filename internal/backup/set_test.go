@@ -247,10 +247,21 @@ func TestFindGarbage(t *testing.T) {
 		ArtifactDir("redis", newOrphan, fixedNow.Add(-time.Hour)) + "/keys.jsonl.zst.age.partial",
 		"manifests/2025/11/10/" + newOrphan + ".json.partial",
 	}
+	// A partial file modified a minute ago belongs to a writer still at
+	// work (a pull, a WAL push, a run whose lock prune would not get).
+	fresh := ArtifactDir("postgres", known.SetID, known.StartedAt) + "/c.age.partial"
+	files = append(files, fresh)
 	for _, f := range files {
 		p := filepath.Join(root, filepath.FromSlash(f))
 		os.MkdirAll(filepath.Dir(p), 0o700)
 		writeFile(t, p, "x", 0o600)
+		mtime := fixedNow.Add(-25 * time.Hour)
+		if f == fresh {
+			mtime = fixedNow.Add(-time.Minute)
+		}
+		if err := os.Chtimes(p, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
 	}
 	got, err := FindGarbage(root, []*Manifest{known}, fixedNow)
 	if err != nil {

@@ -88,6 +88,13 @@ type StatusOptions struct {
 	SigningKey ed25519.PublicKey
 	// SigningError is why the configured signing key is not usable.
 	SigningError error
+	// Archiver is PostgreSQL's archiving state (ReadArchiverStatus) and
+	// ArchiverError why it could not be read; with both nil the WAL check
+	// is skipped. WALLagMax is the lag past which it fails (zero means
+	// DefaultWALLagMax).
+	Archiver      *ArchiverStatus
+	ArchiverError error
+	WALLagMax     time.Duration
 	// Now is the time of the check.
 	Now time.Time
 }
@@ -149,6 +156,10 @@ func CheckStatus(o StatusOptions) (StatusReport, error) {
 		add("encryption", CheckPass, "encryption keys configured")
 	}
 	checkSigning(add, ms, slices.Sorted(maps.Keys(o.MaxAge)), o.SigningKey, o.SigningError)
+	if o.WALLagMax == 0 {
+		o.WALLagMax = DefaultWALLagMax
+	}
+	checkWAL(add, ms, o.Archiver, o.ArchiverError, o.WALLagMax)
 
 	if rank >= levelRank(LevelWeekly) {
 		checkRemotes(add, ms, o.Remotes, o.Now)

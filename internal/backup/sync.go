@@ -72,7 +72,8 @@ type SyncResult struct {
 // error is non-nil only when nothing could be done: the root's Lock is held
 // (wrapping ErrLocked), the manifests cannot be read, or a named set does
 // not exist. It holds the root's Lock throughout, so prune cannot remove a
-// set while it is being uploaded.
+// set while it is being uploaded. Without SetIDs the WAL archive is synced
+// too (syncWAL), reported with SetID WALSyncID.
 func Sync(ctx context.Context, o SyncOptions) ([]SyncResult, error) {
 	if o.Root == "" {
 		return nil, errors.New("syncing backups: no backup root configured")
@@ -132,6 +133,12 @@ func Sync(ctx context.Context, o SyncOptions) ([]SyncResult, error) {
 			return results, fmt.Errorf("syncing backups: %w", err)
 		}
 		results = append(results, s.syncSet(ctx, j.st, j.m))
+	}
+	if names, err := ListWAL(o.Root); err == nil && len(names) > 0 && len(o.SetIDs) == 0 {
+		// The WAL archive goes along, after the sets whose bases need it.
+		for _, st := range o.Remotes {
+			results = append(results, s.syncWAL(ctx, st))
+		}
 	}
 	return results, nil
 }
