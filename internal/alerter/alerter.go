@@ -229,7 +229,7 @@ func (a *Alerter) process(ctx context.Context, msgs []queue.Message) error {
 			team := snap.Team(ev.Hostname, a.opts.UnhandledDefaultTeam)
 			c.unhandled = append(c.unhandled, unhandledItem{
 				counterKey: a.opts.UnhandledPrefix + ":" + ev.Hostname + ":" + rules.UnhandledSignature(ev.Message),
-				metaAlert:  appendMetaAlert(nil, &ev, id, team, threshold, expiry),
+				ev:         ev, eventID: id, team: team,
 			})
 			continue
 		}
