@@ -215,11 +215,11 @@ func (e *Env) RunAlerter(ctx context.Context, o AlerterOptions) (Result, error) 
 	}
 	if o.Ceiling {
 		e.say("%s: measuring the PostgreSQL ceiling of the same audit writes", id)
-		c, err := e.AuditCeiling(ctx, st, o, snap, cfg.Alerter.Workers, cfg.Alerter.BatchSize)
+		same, reference, err := e.AuditCeiling(ctx, st, o, snap, cfg.Alerter.Workers, cfg.Alerter.BatchSize)
 		if err != nil {
 			return res, err
 		}
-		res.Ceiling = &c
+		res.Ceiling, res.Reference = &same, &reference
 		res.addCeiling()
 	}
 	return res, nil

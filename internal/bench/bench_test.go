@@ -205,6 +205,9 @@ func TestRunAlerterAllHandled(t *testing.T) {
 	if c == nil || c.Rows != 4_000 || c.RowsPerSecond <= 0 || c.Ratio <= 0 || len(c.Windows) != 4 {
 		t.Fatalf("ceiling %+v", c)
 	}
+	if ref := r.Reference; ref == nil || ref.Rows != 4_000 || ref.Ratio <= 0 || r.Windows[0].ReferencePerSecond <= 0 {
+		t.Fatalf("reference ceiling %+v", ref)
+	}
 	if len(r.Waits) == 0 {
 		t.Error("no PostgreSQL wait samples during the drain")
 	}
@@ -212,7 +215,7 @@ func TestRunAlerterAllHandled(t *testing.T) {
 	if err := (Report{Results: []Result{r}}).WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"every event handled and paged", "ceiling", "windows", "PG waits"} {
+	for _, want := range []string{"every event handled and paged", "ceiling", "reference", "windows", "PG waits"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, text.String())
 		}

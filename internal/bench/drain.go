@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/mutt-go/mutt/internal/event"
 	"github.com/mutt-go/mutt/internal/rules"
 	"github.com/mutt-go/mutt/internal/store"
@@ -25,6 +27,8 @@ type Window struct {
 	// CeilingPerSecond is the same window's rate in the ceiling run (rows
 	// From to To of the table), 0 without one.
 	CeilingPerSecond float64 `json:"ceiling_rows_per_second,omitempty"`
+	// ReferencePerSecond is the same for the reference ceiling.
+	ReferencePerSecond float64 `json:"reference_rows_per_second,omitempty"`
 }
 
 // Ceiling is what PostgreSQL alone does with a drain's audit writes.
@@ -95,14 +99,37 @@ func (w *windowMarks) windows() []Window {
 // with new event ids) are inserted again through store.InsertAudit into the
 // emptied audit table, in batches of batch rows from workers goroutines, the
 // alerter's own shape, with no Redis, no decoding and no rule matching in
-// the timed part. The table is emptied again at the end.
+// the timed part. Then the same again through store.InsertAuditStatement,
+// the INSERT … ON CONFLICT the alerter sent before it used COPY, as the
+// reference. The table is emptied at the end.
 func (e *Env) AuditCeiling(ctx context.Context, st *store.Store, o AlerterOptions, snap *rules.Snapshot,
-	workers, batch int) (Ceiling, error) {
-	c := Ceiling{What: fmt.Sprintf("store.InsertAudit alone, %d connections, batches of %d", workers, batch)}
+	workers, batch int) (same, reference Ceiling, err error) {
 	rows, err := auditRows(o, snap, e.cfg.Ingest.RequiredFields)
 	if err != nil {
-		return c, err
+		return same, reference, err
 	}
+	shape := fmt.Sprintf("%d connections, batches of %d", workers, batch)
+	same, err = e.insertAlone(ctx, "store.InsertAudit (binary COPY) alone, "+shape, st.InsertAudit, rows, workers, batch, o.Window)
+	if err != nil {
+		return same, reference, err
+	}
+	for i := range rows {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return same, reference, fmt.Errorf("making an event id: %w", err)
+		}
+		rows[i].EventID = id.String()
+	}
+	reference, err = e.insertAlone(ctx, "store.InsertAuditStatement (INSERT … ON CONFLICT) alone, "+shape,
+		st.InsertAuditStatement, rows, workers, batch, o.Window)
+	return same, reference, err
+}
+
+// insertAlone times writing rows into the emptied audit table with insert,
+// from workers goroutines taking batches of batch rows.
+func (e *Env) insertAlone(ctx context.Context, what string, insert func(context.Context, []store.AuditRow) (int64, error),
+	rows []store.AuditRow, workers, batch, window int) (Ceiling, error) {
+	c := Ceiling{What: what}
 	if _, err := e.pool.Exec(ctx, "TRUNCATE event_audit_log"); err != nil {
 		return c, fmt.Errorf("emptying the audit table: %w", err)
 	}
@@ -113,7 +140,7 @@ func (e *Env) AuditCeiling(ctx context.Context, st *store.Store, o AlerterOption
 	var (
 		next, done atomic.Int64
 		mu         sync.Mutex
-		marks      = newWindowMarks(start, int64(len(rows)), int64(o.Window))
+		marks      = newWindowMarks(start, int64(len(rows)), int64(window))
 		firstErr   error
 		wg         sync.WaitGroup
 	)
@@ -125,7 +152,7 @@ func (e *Env) AuditCeiling(ctx context.Context, st *store.Store, o AlerterOption
 					return
 				}
 				part := rows[i:min(i+batch, len(rows))]
-				if _, err := st.InsertAudit(ctx, part); err != nil {
+				if _, err := insert(ctx, part); err != nil {
 					mu.Lock()
 					firstErr = cmp.Or(firstErr, err)
 					mu.Unlock()
@@ -191,15 +218,19 @@ func auditRows(o AlerterOptions, snap *rules.Snapshot, required []string) ([]sto
 }
 
 // addCeiling puts the ceiling's window rates beside the drain's and works
-// out the ratio.
+// out the ratios.
 func (r *Result) addCeiling() {
-	c := r.Ceiling
-	if c.RowsPerSecond > 0 {
-		c.Ratio = r.EventsPerSecond / c.RowsPerSecond
+	for _, c := range []*Ceiling{r.Ceiling, r.Reference} {
+		if c != nil && c.RowsPerSecond > 0 {
+			c.Ratio = r.EventsPerSecond / c.RowsPerSecond
+		}
 	}
 	for i := range r.Windows {
-		if i < len(c.Windows) {
+		if c := r.Ceiling; c != nil && i < len(c.Windows) {
 			r.Windows[i].CeilingPerSecond = c.Windows[i].EventsPerSecond
+		}
+		if ref := r.Reference; ref != nil && i < len(ref.Windows) {
+			r.Windows[i].ReferencePerSecond = ref.Windows[i].EventsPerSecond
 		}
 	}
 }

@@ -142,9 +142,12 @@ type Result struct {
 	// Windows is the throughput of each stretch of a long drain, Ceiling
 	// what PostgreSQL alone did with the same audit writes, and Waits the
 	// wait events of the database's busy backends during the drain.
-	Windows []Window `json:"windows,omitempty"`
-	Ceiling *Ceiling `json:"ceiling,omitempty"`
-	Waits   []Wait   `json:"postgres_waits,omitempty"`
+	// Reference is the ceiling of the INSERT … ON CONFLICT statement the
+	// alerter sent before it used COPY, with the same batches.
+	Windows   []Window `json:"windows,omitempty"`
+	Ceiling   *Ceiling `json:"ceiling,omitempty"`
+	Reference *Ceiling `json:"reference_ceiling,omitempty"`
+	Waits     []Wait   `json:"postgres_waits,omitempty"`
 
 	// Forwarder and end to end.
 	ForwarderBatch int `json:"forwarder_batch_size,omitempty"`
@@ -342,12 +345,19 @@ func writeDrainText(b *strings.Builder, res Result) {
 		fmt.Fprintf(b, "  ceiling     %s rows/s (%s rows in %.2f s; %s); the drain is %.0f %% of it\n",
 			group(c.RowsPerSecond), group(float64(c.Rows)), c.Seconds, c.What, 100*c.Ratio)
 	}
+	if r := res.Reference; r != nil {
+		fmt.Fprintf(b, "  reference   %s rows/s (%s rows in %.2f s; %s); the drain is %.0f %% of it\n",
+			group(r.RowsPerSecond), group(float64(r.Rows)), r.Seconds, r.What, 100*r.Ratio)
+	}
 	if len(res.Windows) > 0 {
-		b.WriteString("  windows     events drained        events/s   ceiling rows/s   share\n")
+		b.WriteString("  windows     events drained        events/s   ceiling rows/s   share   reference rows/s\n")
 		for _, w := range res.Windows {
 			fmt.Fprintf(b, "              %9s–%-9s %10s", group(float64(w.From)), group(float64(w.To)), group(w.EventsPerSecond))
 			if w.CeilingPerSecond > 0 {
 				fmt.Fprintf(b, " %16s %6.0f %%", group(w.CeilingPerSecond), 100*w.EventsPerSecond/w.CeilingPerSecond)
+			}
+			if w.ReferencePerSecond > 0 {
+				fmt.Fprintf(b, " %18s", group(w.ReferencePerSecond))
 			}
 			b.WriteString("\n")
 		}
@@ -357,6 +367,9 @@ func writeDrainText(b *strings.Builder, res Result) {
 	}
 	if c != nil && len(c.Waits) > 0 {
 		fmt.Fprintf(b, "              ceiling: %s (PostgreSQL CPU %.1f s)\n", topWaits(c.Waits, 6), c.PostgresSeconds)
+	}
+	if r := res.Reference; r != nil && len(r.Waits) > 0 {
+		fmt.Fprintf(b, "              reference: %s (PostgreSQL CPU %.1f s)\n", topWaits(r.Waits, 6), r.PostgresSeconds)
 	}
 }
 
