@@ -66,15 +66,34 @@ CPUs with MUTT's components, Redis and PostgreSQL.`,
 	f.IntVar(&in.Concurrency, "concurrency", 8, "requests in flight")
 	f.IntVar(&in.Events, "events", 500_000, "events to send in the timed part")
 
-	var al bench.AlerterOptions
+	var (
+		al      bench.AlerterOptions
+		profile string
+	)
 	alerterCmd := &cobra.Command{
-		Use:     "alerter",
-		Short:   "Drain a pre-filled ingest queue with the alerter and measure it",
-		Example: `  mutt bench alerter --events 200000 --rules 50`,
-		Args:    cobra.NoArgs,
+		Use:   "alerter",
+		Short: "Drain a pre-filled ingest queue with the alerter and measure it",
+		Long: `Fill the ingest queue with normalised events, then start an alerter, wired as the
+alerter role wires it, and time it until the queue is empty; the audit rows written must be
+exactly the events the rules handle.
+
+--handled 100 makes every event handled by a rule that pages (one audit row and one alert
+per event); --window N reports the throughput of every N events, so a slowdown as the audit
+table grows shows; --ceiling then inserts the same audit rows again, alone, through the same
+store call with the same workers and batch size, and puts that PostgreSQL ceiling beside each
+window. --profile all-handled is --events 2000000 --handled 100 --window 250000 --ceiling;
+flags given with it override its values.`,
+		Example: `  mutt bench alerter --events 200000 --rules 50
+  mutt bench alerter --profile all-handled
+  mutt bench alerter --handled 100 --events 500000 --window 100000 --ceiling --workers 4`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o, err := alerterOptions(cmd, profile, al)
+			if err != nil {
+				return err
+			}
 			return g.runBench(cmd.Context(), bo, func(ctx context.Context, env *bench.Env) ([]bench.Result, error) {
-				r, err := env.RunAlerter(ctx, al)
+				r, err := env.RunAlerter(ctx, o)
 				return []bench.Result{r}, err
 			})
 		},
@@ -84,6 +103,10 @@ CPUs with MUTT's components, Redis and PostgreSQL.`,
 	f.IntVar(&al.Rules, "rules", 50, "rules in the rule set")
 	f.IntVar(&al.Workers, "workers", 0, "alerter workers (default: ALERTER_WORKERS)")
 	f.IntVar(&al.BatchSize, "batch-size", 0, "events per alerter batch (default: ALERTER_BATCH_SIZE)")
+	f.IntVar(&al.Handled, "handled", 0, "percent of events a paging rule handles: 0 (the rule set's own mix) or 100")
+	f.IntVar(&al.Window, "window", 0, "also report the throughput of every this many events (0: none)")
+	f.BoolVar(&al.Ceiling, "ceiling", false, "after the drain, measure PostgreSQL alone with the same audit writes")
+	f.StringVar(&profile, "profile", "", "a named run: all-handled")
 
 	var fw bench.ForwarderOptions
 	forwarderCmd := &cobra.Command{
@@ -249,6 +272,41 @@ statements the audit search sent.`,
 
 	cmd.AddCommand(ingestCmd, alerterCmd, forwarderCmd, e2eCmd, allCmd, backupCmd, apiCmd)
 	return cmd
+}
+
+// alerterOptions returns the options of `mutt bench alerter`: the named
+// profile's, if any, with every flag given on the command line applied over
+// them.
+func alerterOptions(cmd *cobra.Command, profile string, flags bench.AlerterOptions) (bench.AlerterOptions, error) {
+	o := flags
+	if profile != "" {
+		p, ok := bench.AlerterProfiles[profile]
+		if !ok {
+			return o, fmt.Errorf("--profile %q is not a profile; the profiles are: all-handled", profile)
+		}
+		o = p
+		given := []struct {
+			flag  string
+			apply func()
+		}{
+			{"events", func() { o.Events = flags.Events }},
+			{"rules", func() { o.Rules = flags.Rules }},
+			{"workers", func() { o.Workers = flags.Workers }},
+			{"batch-size", func() { o.BatchSize = flags.BatchSize }},
+			{"handled", func() { o.Handled = flags.Handled }},
+			{"window", func() { o.Window = flags.Window }},
+			{"ceiling", func() { o.Ceiling = flags.Ceiling }},
+		}
+		for _, g := range given {
+			if cmd.Flags().Changed(g.flag) {
+				g.apply()
+			}
+		}
+	}
+	if err := o.Check(); err != nil {
+		return o, fmt.Errorf("--%w", err)
+	}
+	return o, nil
 }
 
 // addSeedFlags adds the flags of the data the backup and API scenarios

@@ -13,6 +13,10 @@ const alertSeverity = "Warning"
 // metaAlertHost is the hostname of unhandled-message meta-alerts.
 const metaAlertHost = "MUTT_Alerter"
 
+// alertOverhead is about what an alert adds to its event's JSON: its keys,
+// the message again, the team, handling and ids.
+const alertOverhead = 320
+
 // AppendAlert appends the alert for a handled event as it goes on the alert
 // queue. The keys and their types are those the forwarder reads; the
 // Moogsoft API key is not copied into the queue.

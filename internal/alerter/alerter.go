@@ -215,12 +215,16 @@ func (a *Alerter) process(ctx context.Context, msgs []queue.Message) error {
 	expiry := a.dyn.Int("unhandled_expiry_seconds", int64(a.opts.UnhandledExpiry/time.Second))
 
 	c := &commit{ids: make([]string, 0, len(msgs)), threshold: threshold, expiry: expiry}
-	var rows []store.AuditRow
+	rows := make([]store.AuditRow, 0, len(msgs))
 	// rowAlert maps each audit row to its alert's index in c.alerts (-1 when
 	// the decision sends none), so a rejected row can take its alert back.
-	var rowAlert []int
-	var rowMsg []int
+	rowAlert := make([]int, 0, len(msgs))
+	rowMsg := make([]int, 0, len(msgs))
 	var handled, unhandled int
+	// Alerts are appended to one buffer, cut into c.alerts after the loop:
+	// one allocation per batch (a few while it grows), not one per alert.
+	var alertBuf []byte
+	var alertEnds []int
 	for i, m := range msgs {
 		c.ids = append(c.ids, m.ID)
 		if m.Deliveries > int64(a.opts.MaxRetries)+1 {
@@ -240,15 +244,19 @@ func (a *Alerter) process(ctx context.Context, msgs []queue.Message) error {
 			team := snap.Team(ev.Hostname, a.opts.UnhandledDefaultTeam)
 			c.unhandled = append(c.unhandled, unhandledItem{
 				counterKey: a.opts.UnhandledPrefix + ":" + ev.Hostname + ":" + rules.UnhandledSignature(ev.Message),
-				metaAlert:  appendMetaAlert(nil, &ev, id, team, threshold, expiry),
+				ev:         ev, eventID: id, team: team,
 			})
 			continue
 		}
 		handled++
 		alertIdx := -1
 		if d.Forward {
-			alertIdx = len(c.alerts)
-			c.alerts = append(c.alerts, AppendAlert(make([]byte, 0, 256+len(ev.JSON)), &ev, id, d))
+			if alertBuf == nil {
+				alertBuf = make([]byte, 0, (len(msgs)-i)*(alertOverhead+len(ev.JSON)))
+			}
+			alertIdx = len(alertEnds)
+			alertBuf = AppendAlert(alertBuf, &ev, id, d)
+			alertEnds = append(alertEnds, len(alertBuf))
 		}
 		rows = append(rows, store.AuditRow{
 			EventID: id, Timestamp: ev.Timestamp, Hostname: ev.Hostname, RuleID: d.Rule.ID,
@@ -256,6 +264,15 @@ func (a *Alerter) process(ctx context.Context, msgs []queue.Message) error {
 		})
 		rowAlert = append(rowAlert, alertIdx)
 		rowMsg = append(rowMsg, i)
+	}
+
+	c.alerts = make([][]byte, len(alertEnds))
+	for k, end := range alertEnds {
+		start := 0
+		if k > 0 {
+			start = alertEnds[k-1]
+		}
+		c.alerts[k] = alertBuf[start:end:end]
 	}
 
 	if len(rows) > 0 {

@@ -365,3 +365,63 @@ func TestShedToDLQWhenAlertQueueIsLong(t *testing.T) {
 		t.Errorf("shed{mode=dlq} = %v, want 2", got)
 	}
 }
+
+// TestMetaAlertBuiltOnlyAtThreshold commits unhandled events straight
+// through the commit script and checks that a meta-alert is built for the
+// event that reaches the threshold and for no other, across batches and with
+// a signature already triggered.
+func TestMetaAlertBuiltOnlyAtThreshold(t *testing.T) {
+	h := newHarness(t, nil)
+	st := store.New(h.pool)
+	a := New(h.opts, h.rdb, st, st, nil, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	ctx := t.Context()
+	key := func(host string) string { return h.opts.UnhandledPrefix + ":" + host + ":sig" }
+	if err := h.rdb.Set(ctx, key("quiet")+":triggered", 3, time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	item := func(host string) unhandledItem {
+		return unhandledItem{counterKey: key(host), eventID: uuid.NewString(), team: "NETO",
+			ev: event.Event{Hostname: host, Message: "fan speed irregular", JSON: []byte(`{"hostname":"` + host + `"}`)}}
+	}
+	tests := []struct {
+		name      string
+		hosts     []string
+		wantBuilt []int // positions whose meta-alert was built
+		wantMetas int64
+	}{
+		{"threshold reached inside the batch", []string{"a", "a", "b", "a", "a", "b", "quiet"}, []int{3}, 1},
+		{"threshold reached in the next batch", []string{"b", "a", "quiet"}, []int{0}, 1},
+		{"nothing reaches it", []string{"a", "b", "c"}, nil, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &commit{threshold: 3, expiry: 3600}
+			for _, host := range tt.hosts {
+				c.unhandled = append(c.unhandled, item(host))
+			}
+			res, err := a.runCommit(ctx, c)
+			if err != nil {
+				t.Fatalf("runCommit: %v", err)
+			}
+			if res.metaAlerts != tt.wantMetas {
+				t.Errorf("%d meta-alerts pushed, want %d", res.metaAlerts, tt.wantMetas)
+			}
+			var built []int
+			for i, u := range c.unhandled {
+				if u.metaAlert != nil {
+					built = append(built, i)
+				}
+			}
+			if fmt.Sprint(built) != fmt.Sprint(tt.wantBuilt) {
+				t.Errorf("meta-alerts built for events %v, want %v", built, tt.wantBuilt)
+			}
+		})
+	}
+	var sources []string
+	for _, al := range h.alerts() {
+		sources = append(sources, fmt.Sprint(al["source_hostname"]))
+	}
+	if strings.Join(sources, ",") != "a,b" {
+		t.Errorf("meta-alerts on the queue for %v, want [a b]", sources)
+	}
+}

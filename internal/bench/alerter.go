@@ -40,6 +40,39 @@ type AlerterOptions struct {
 	BatchSize int
 	// Seed chooses the generated events (default 1).
 	Seed int64
+	// Handled is the share of events, in percent, that a paging rule
+	// handles: 0 keeps RuleSet's mix (about 43 % handled, 28 % forwarded),
+	// 100 uses PagingRuleSet, so every event writes an audit row and an
+	// alert. No other value is accepted.
+	Handled int
+	// Window, when positive, also reports the throughput of every Window
+	// events drained, so that a slowdown as the audit table grows shows.
+	Window int
+	// Ceiling, when set, measures after the drain the PostgreSQL ceiling
+	// of the same audit writes: the drain's rows inserted again into the
+	// emptied table through the same store call, with the alerter's worker
+	// count and batch size, and nothing else running (see AuditCeiling).
+	Ceiling bool
+}
+
+// AlerterProfiles are the named alerter runs of `mutt bench alerter
+// --profile`.
+var AlerterProfiles = map[string]AlerterOptions{
+	// all-handled: every event is handled by a rule that pages, 2,000,000
+	// of them into the current month's partition, with windows of 250,000
+	// and the PostgreSQL ceiling of the same run.
+	"all-handled": {Events: 2_000_000, Handled: 100, Window: 250_000, Ceiling: true},
+}
+
+// Check reports options no run can use.
+func (o AlerterOptions) Check() error {
+	switch {
+	case o.Handled != 0 && o.Handled != 100:
+		return fmt.Errorf("handled: %d is not supported; use 0 (the rule set's own mix) or 100 (every event pages)", o.Handled)
+	case o.Window < 0:
+		return fmt.Errorf("window: must be 0 (none) or a number of events, got %d", o.Window)
+	}
+	return nil
 }
 
 func (o *AlerterOptions) defaults() {
@@ -52,6 +85,13 @@ func (o *AlerterOptions) defaults() {
 	if o.Seed == 0 {
 		o.Seed = 1
 	}
+}
+
+func (o AlerterOptions) ruleSet() []rules.Rule {
+	if o.Handled == 100 {
+		return PagingRuleSet(o.Rules)
+	}
+	return RuleSet(o.Rules)
 }
 
 // expected is what the rules should make of the queued events.
@@ -67,6 +107,9 @@ type expected struct {
 // handle.
 func (e *Env) RunAlerter(ctx context.Context, o AlerterOptions) (Result, error) {
 	o.defaults()
+	if err := o.Check(); err != nil {
+		return Result{}, err
+	}
 	cfg := e.cfg
 	if o.Workers > 0 {
 		cfg.Alerter.Workers = o.Workers
@@ -75,10 +118,15 @@ func (e *Env) RunAlerter(ctx context.Context, o AlerterOptions) (Result, error) 
 		cfg.Alerter.BatchSize = o.BatchSize
 	}
 	id := fmt.Sprintf("alerter-rules%d-w%d-b%d", o.Rules, cfg.Alerter.Workers, cfg.Alerter.BatchSize)
+	mix := "audit writes included"
+	if o.Handled == 100 {
+		id = fmt.Sprintf("alerter-paging-rules%d-w%d-b%d", o.Rules, cfg.Alerter.Workers, cfg.Alerter.BatchSize)
+		mix = "every event handled and paged (one audit row and one alert each)"
+	}
 	res := Result{
 		ID: id, Kind: KindAlerter,
-		Scenario: fmt.Sprintf("alerter drain of %d queued events, %d rules, %d workers, batch %d, audit writes included",
-			o.Events, o.Rules, cfg.Alerter.Workers, cfg.Alerter.BatchSize),
+		Scenario: fmt.Sprintf("alerter drain of %d queued events, %d rules, %d workers, batch %d, %s",
+			o.Events, o.Rules, cfg.Alerter.Workers, cfg.Alerter.BatchSize, mix),
 		Rules: o.Rules, Workers: cfg.Alerter.Workers, AlerterBatch: cfg.Alerter.BatchSize,
 		Target: Target{Metric: MetricEventsPerSecond, Min: TargetAlerterEventsPerSecond},
 	}
@@ -86,7 +134,7 @@ func (e *Env) RunAlerter(ctx context.Context, o AlerterOptions) (Result, error) 
 		return res, err
 	}
 	defer func() { _ = e.resetKeys(context.WithoutCancel(ctx)) }()
-	st, snap, err := e.prepareRules(ctx, o.Rules)
+	st, snap, err := e.prepareRules(ctx, o.ruleSet())
 	if err != nil {
 		return res, err
 	}
@@ -96,6 +144,10 @@ func (e *Env) RunAlerter(ctx context.Context, o AlerterOptions) (Result, error) 
 	if err != nil {
 		return res, err
 	}
+	if o.Handled == 100 && (want.forwarded != int64(o.Events) || want.unhandled != 0) {
+		return res, fmt.Errorf("the paging rule set forwards %d of %d events, want all", want.forwarded, o.Events)
+	}
+	e.checkpoint(ctx)
 
 	a := alerter.New(alerter.Options{
 		PodName: cfg.PodName, IngestQueue: cfg.Keys.IngestQueue, AlertQueue: cfg.Keys.AlertQueue,
@@ -115,6 +167,7 @@ func (e *Env) RunAlerter(ctx context.Context, o AlerterOptions) (Result, error) 
 	if err != nil {
 		return res, err
 	}
+	waits := e.sampleWaits(ctx)
 	runCtx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -123,8 +176,11 @@ func (e *Env) RunAlerter(ctx context.Context, o AlerterOptions) (Result, error) 
 		}
 	})
 	start := time.Now()
-	err = e.waitDrained(ctx, cfg.Keys.IngestQueue, int64(o.Events))
+	marks := newWindowMarks(start, int64(o.Events), int64(o.Window))
+	err = e.waitDrained(ctx, cfg.Keys.IngestQueue, int64(o.Events), marks.drained)
 	elapsed := time.Since(start)
+	res.Waits = waits.stop()
+	res.Windows = marks.windows()
 	if err == nil {
 		err = e.finish(ctx, m, &res, int64(o.Events), elapsed)
 	} else {
@@ -157,6 +213,15 @@ func (e *Env) RunAlerter(ctx context.Context, o AlerterOptions) (Result, error) 
 	case res.DeadLetters != 0:
 		return res, fmt.Errorf("the alerter dead-lettered %d events", res.DeadLetters)
 	}
+	if o.Ceiling {
+		e.say("%s: measuring the PostgreSQL ceiling of the same audit writes", id)
+		same, reference, err := e.AuditCeiling(ctx, st, o, snap, cfg.Alerter.Workers, cfg.Alerter.BatchSize)
+		if err != nil {
+			return res, err
+		}
+		res.Ceiling, res.Reference = &same, &reference
+		res.addCeiling()
+	}
 	return res, nil
 }
 
@@ -177,7 +242,8 @@ func (e *Env) queueEvents(ctx context.Context, o AlerterOptions, snap *rules.Sna
 
 // prepareEvents generates n events stamped with the current time, so they
 // land in the current month's audit partition, normalises them as the
-// ingestor does, and works out what the rules will decide for them.
+// ingestor does (with a time-ordered event id, as the ingestor assigns),
+// and works out what the rules will decide for them.
 func prepareEvents(n int, seed int64, snap *rules.Snapshot, required []string) ([][]byte, expected, error) {
 	var want expected
 	opts := &event.Options{RequiredFields: required}
@@ -187,7 +253,11 @@ func prepareEvents(n int, seed int64, snap *rules.Snapshot, required []string) (
 	out := make([][]byte, 0, len(raw))
 	for i, ev := range raw {
 		ts := now.Add(-time.Duration(len(raw)-i) * time.Millisecond).Format(time.RFC3339Nano)
-		norm, err := event.Normalize(restamp(ev, ts), event.Stamp{EventID: uuid.NewString(), CorrelationID: correlation}, opts)
+		eid, err := uuid.NewV7()
+		if err != nil {
+			return nil, want, fmt.Errorf("making an event id: %w", err)
+		}
+		norm, err := event.Normalize(restamp(ev, ts), event.Stamp{EventID: eid.String(), CorrelationID: correlation}, opts)
 		if err != nil {
 			return nil, want, fmt.Errorf("normalising generated event %d: %w", i, err)
 		}
@@ -276,9 +346,10 @@ feed:
 	return nil
 }
 
-// waitDrained polls the ingest queue until it is empty. It gives up when
-// ctx ends or when the queue has not shrunk for stallTimeout.
-func (e *Env) waitDrained(ctx context.Context, key string, total int64) error {
+// waitDrained polls the ingest queue until it is empty, telling progress,
+// when not nil, how many events have been drained at each poll. It gives
+// up when ctx ends or when the queue has not shrunk for stallTimeout.
+func (e *Env) waitDrained(ctx context.Context, key string, total int64, progress func(drained int64, at time.Time)) error {
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	last, lastChange := total, time.Now()
@@ -286,6 +357,9 @@ func (e *Env) waitDrained(ctx context.Context, key string, total int64) error {
 		n, err := e.own.XLen(ctx, key).Result()
 		if err != nil {
 			return fmt.Errorf("measuring the ingest queue: %w", err)
+		}
+		if progress != nil {
+			progress(total-n, time.Now())
 		}
 		if n == 0 {
 			return nil
@@ -303,18 +377,18 @@ func (e *Env) waitDrained(ctx context.Context, key string, total int64) error {
 	}
 }
 
-// prepareRules loads the n-rule bench set into the scratch database and
-// returns the store and the compiled snapshot the scenario checks against.
-func (e *Env) prepareRules(ctx context.Context, n int) (*store.Store, *rules.Snapshot, error) {
-	if err := loadRuleSet(ctx, e.pool, n); err != nil {
+// prepareRules loads a bench rule set into the scratch database and returns
+// the store and the compiled snapshot the scenario checks against.
+func (e *Env) prepareRules(ctx context.Context, set []rules.Rule) (*store.Store, *rules.Snapshot, error) {
+	if err := loadRuleSet(ctx, e.pool, set); err != nil {
 		return nil, nil, err
 	}
 	st := store.New(e.pool)
-	set, err := st.LoadRuleSet(ctx)
+	loaded, err := st.LoadRuleSet(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	snap, problems := rules.Compile(set.Rules, set.DevHosts, set.Teams)
+	snap, problems := rules.Compile(loaded.Rules, loaded.DevHosts, loaded.Teams)
 	if len(problems) > 0 {
 		return nil, nil, fmt.Errorf("compiling the bench rules: %w", errors.Join(problems...))
 	}

@@ -176,6 +176,73 @@ func TestRunAlerter(t *testing.T) {
 	}
 }
 
+// TestRunAlerterAllHandled runs the all-handled drain small: every event
+// audited and paged, throughput per window, and the ceiling beside it.
+func TestRunAlerterAllHandled(t *testing.T) {
+	e := setup(t, nil)
+	o := AlerterOptions{Events: 4_000, Handled: 100, Window: 1_000, Ceiling: true, Workers: 2, BatchSize: 100}
+	r, err := e.RunAlerter(context.Background(), o)
+	if err != nil {
+		t.Fatalf("RunAlerter: %v", err)
+	}
+	if r.Handled != 4_000 || r.Unhandled != 0 || r.Alerts != 4_000 {
+		t.Errorf("%d audit rows, %d unhandled, %d alerts; want 4,000 / 0 / 4,000", r.Handled, r.Unhandled, r.Alerts)
+	}
+	if len(r.Windows) != 4 {
+		t.Fatalf("%d windows, want 4: %+v", len(r.Windows), r.Windows)
+	}
+	var from int64
+	for i, w := range r.Windows {
+		if w.From != from || w.To < min(int64(i+1)*1_000, 4_000) || w.EventsPerSecond <= 0 || w.CeilingPerSecond <= 0 {
+			t.Errorf("window %d = %+v", i, w)
+		}
+		from = w.To
+	}
+	if from != 4_000 {
+		t.Errorf("the windows end at %d events, want 4,000", from)
+	}
+	c := r.Ceiling
+	if c == nil || c.Rows != 4_000 || c.RowsPerSecond <= 0 || c.Ratio <= 0 || len(c.Windows) != 4 {
+		t.Fatalf("ceiling %+v", c)
+	}
+	if ref := r.Reference; ref == nil || ref.Rows != 4_000 || ref.Ratio <= 0 || r.Windows[0].ReferencePerSecond <= 0 {
+		t.Fatalf("reference ceiling %+v", ref)
+	}
+	if len(r.Waits) == 0 {
+		t.Error("no PostgreSQL wait samples during the drain")
+	}
+	var text strings.Builder
+	if err := (Report{Results: []Result{r}}).WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"every event handled and paged", "ceiling", "reference", "windows", "PG waits"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, text.String())
+		}
+	}
+}
+
+func TestAlerterOptionsCheck(t *testing.T) {
+	tests := []struct {
+		name string
+		o    AlerterOptions
+		want string
+	}{
+		{name: "mix", o: AlerterOptions{}},
+		{name: "all handled", o: AlerterOptions{Handled: 100, Window: 10}},
+		{name: "other share", o: AlerterOptions{Handled: 50}, want: "handled"},
+		{name: "negative window", o: AlerterOptions{Window: -1}, want: "window"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.o.Check()
+			if (err == nil) != (tt.want == "") || (err != nil && !strings.HasPrefix(err.Error(), tt.want)) {
+				t.Errorf("Check() = %v, want an error starting %q", err, tt.want)
+			}
+		})
+	}
+}
+
 func TestRunForwarder(t *testing.T) {
 	e := setup(t, nil)
 	tests := []struct {

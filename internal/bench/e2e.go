@@ -144,7 +144,7 @@ func (e *Env) RunE2E(ctx context.Context, o E2EOptions) (Result, error) {
 		return res, err
 	}
 	defer func() { _ = e.resetKeys(context.WithoutCancel(ctx)) }()
-	st, snap, err := e.prepareRules(ctx, o.Rules)
+	st, snap, err := e.prepareRules(ctx, RuleSet(o.Rules))
 	if err != nil {
 		return res, err
 	}

@@ -249,3 +249,33 @@ func TestDatabaseURL(t *testing.T) {
 		})
 	}
 }
+
+func TestWindowMarks(t *testing.T) {
+	start := time.Unix(1000, 0)
+	w := newWindowMarks(start, 1000, 400)
+	for _, p := range []struct {
+		n   int64
+		sec float64
+	}{{100, 0.5}, {399, 1}, {410, 2}, {790, 3}, {800, 4}, {950, 5}, {1000, 6}} {
+		w.drained(p.n, start.Add(time.Duration(p.sec*float64(time.Second))))
+	}
+	got := w.windows()
+	want := []Window{
+		{From: 0, To: 410, Seconds: 2, EventsPerSecond: 205},
+		{From: 410, To: 800, Seconds: 2, EventsPerSecond: 195},
+		{From: 800, To: 1000, Seconds: 2, EventsPerSecond: 100},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("windows = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("window %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	var none *windowMarks
+	none.drained(5, start)
+	if none.windows() != nil || newWindowMarks(start, 10, 0).windows() != nil {
+		t.Error("windows without a window size")
+	}
+}

@@ -139,6 +139,15 @@ type Result struct {
 	Unhandled    int64 `json:"unhandled,omitempty"` // events no rule matched
 	Alerts       int64 `json:"alerts,omitempty"`    // alert queue length afterwards, meta-alerts included
 	DeadLetters  int64 `json:"dead_letters,omitempty"`
+	// Windows is the throughput of each stretch of a long drain, Ceiling
+	// what PostgreSQL alone did with the same audit writes, and Waits the
+	// wait events of the database's busy backends during the drain.
+	// Reference is the ceiling of the INSERT … ON CONFLICT statement the
+	// alerter sent before it used COPY, with the same batches.
+	Windows   []Window `json:"windows,omitempty"`
+	Ceiling   *Ceiling `json:"ceiling,omitempty"`
+	Reference *Ceiling `json:"reference_ceiling,omitempty"`
+	Waits     []Wait   `json:"postgres_waits,omitempty"`
 
 	// Forwarder and end to end.
 	ForwarderBatch int `json:"forwarder_batch_size,omitempty"`
@@ -249,6 +258,7 @@ func (res Result) writeText(b *strings.Builder) {
 			group(float64(res.Handled)), group(float64(res.Unhandled)), group(float64(res.Alerts)), res.DeadLetters,
 			res.Rules, res.Workers, res.AlerterBatch)
 	}
+	writeDrainText(b, res)
 	unit := "event"
 	if res.Kind == KindForwarder {
 		unit = "alert"
@@ -326,3 +336,52 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 }
 
 func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// writeDrainText renders a drain's windows, its ceiling and the waits of
+// PostgreSQL.
+func writeDrainText(b *strings.Builder, res Result) {
+	c := res.Ceiling
+	if c != nil {
+		fmt.Fprintf(b, "  ceiling     %s rows/s (%s rows in %.2f s; %s); the drain is %.0f %% of it\n",
+			group(c.RowsPerSecond), group(float64(c.Rows)), c.Seconds, c.What, 100*c.Ratio)
+	}
+	if r := res.Reference; r != nil {
+		fmt.Fprintf(b, "  reference   %s rows/s (%s rows in %.2f s; %s); the drain is %.0f %% of it\n",
+			group(r.RowsPerSecond), group(float64(r.Rows)), r.Seconds, r.What, 100*r.Ratio)
+	}
+	if len(res.Windows) > 0 {
+		b.WriteString("  windows     events drained        events/s   ceiling rows/s   share   reference rows/s\n")
+		for _, w := range res.Windows {
+			fmt.Fprintf(b, "              %9s–%-9s %10s", group(float64(w.From)), group(float64(w.To)), group(w.EventsPerSecond))
+			if w.CeilingPerSecond > 0 {
+				fmt.Fprintf(b, " %16s %6.0f %%", group(w.CeilingPerSecond), 100*w.EventsPerSecond/w.CeilingPerSecond)
+			}
+			if w.ReferencePerSecond > 0 {
+				fmt.Fprintf(b, " %18s", group(w.ReferencePerSecond))
+			}
+			b.WriteString("\n")
+		}
+	}
+	if len(res.Waits) > 0 {
+		fmt.Fprintf(b, "  PG waits    drain: %s\n", topWaits(res.Waits, 6))
+	}
+	if c != nil && len(c.Waits) > 0 {
+		fmt.Fprintf(b, "              ceiling: %s (PostgreSQL CPU %.1f s)\n", topWaits(c.Waits, 6), c.PostgresSeconds)
+	}
+	if r := res.Reference; r != nil && len(r.Waits) > 0 {
+		fmt.Fprintf(b, "              reference: %s (PostgreSQL CPU %.1f s)\n", topWaits(r.Waits, 6), r.PostgresSeconds)
+	}
+}
+
+// topWaits renders the n largest waits, "CPU 61 %, IO:WALSync 20 %, …".
+func topWaits(ws []Wait, n int) string {
+	parts := make([]string, 0, n+1)
+	for i, w := range ws {
+		if i == n {
+			parts = append(parts, "…")
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %.0f %%", w.Event, 100*w.Share))
+	}
+	return strings.Join(parts, ", ")
+}

@@ -107,15 +107,36 @@ func RuleSet(n int) []rules.Rule {
 	return out
 }
 
+// PagingRuleSet returns RuleSet(n-1) with every rule paging in both
+// environments, then a catch-all rule (regex ".", tried last) that pages
+// too: every event sender.Generate makes is handled and forwarded, one
+// audit row and one alert each, as on a site whose rules page for
+// everything they see. Events are still tried against the rules in order,
+// so matching costs what it does with RuleSet(n).
+func PagingRuleSet(n int) []rules.Rule {
+	out := RuleSet(max(n-1, 0))
+	for i := range out {
+		out[i].ProdHandling, out[i].DevHandling = pagingHandling, pagingHandling
+	}
+	return append(out, rules.Rule{MatchString: ".", MatchType: rules.Regex, Priority: catchAllPriority,
+		ProdHandling: pagingHandling, DevHandling: pagingHandling, Team: "NetOps", Active: true})
+}
+
+// pagingHandling is the handling of every rule of PagingRuleSet.
+const pagingHandling = "Page_and_ticket"
+
+// catchAllPriority sorts PagingRuleSet's catch-all after every other rule.
+const catchAllPriority = 10_000
+
 // loadRuleSet replaces the rules, development hosts and device teams of the
-// scratch database with RuleSet(n) and the bench hosts, in one transaction.
-func loadRuleSet(ctx context.Context, pool *pgxpool.Pool, n int) error {
+// scratch database with set and the bench hosts, in one transaction.
+func loadRuleSet(ctx context.Context, pool *pgxpool.Pool, set []rules.Rule) error {
 	return pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "TRUNCATE event_audit_log, alert_rules, development_hosts, device_teams RESTART IDENTITY"); err != nil {
 			return fmt.Errorf("emptying rule tables: %w", err)
 		}
 		b := &pgx.Batch{}
-		for _, r := range RuleSet(n) {
+		for _, r := range set {
 			var sev *int32
 			if r.Severity != nil {
 				v := int32(*r.Severity)

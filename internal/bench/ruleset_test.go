@@ -12,7 +12,12 @@ import (
 // matched share, the forwarded share and the ids of the rules that matched.
 func decideAll(t *testing.T, n int, events [][]byte) (matched, forwarded float64, hit map[int64]bool) {
 	t.Helper()
-	set := RuleSet(n)
+	return decideWith(t, RuleSet(n), events)
+}
+
+// decideWith is decideAll for any rule set.
+func decideWith(t *testing.T, set []rules.Rule, events [][]byte) (matched, forwarded float64, hit map[int64]bool) {
+	t.Helper()
 	for i := range set {
 		set[i].ID = int64(i + 1)
 	}
@@ -106,5 +111,35 @@ func TestRuleSetEveryMatchingRuleMatches(t *testing.T) {
 		if !hit[int64(i+1)] {
 			t.Errorf("matching rule %d (%q) matched nothing", i+1, matchingRules[i].MatchString+matchingRules[i].TrapOID)
 		}
+	}
+}
+
+// TestPagingRuleSet checks that the all-handled rule set pages for every
+// generated event while the other rules still match what they match in
+// RuleSet, so matching costs the same.
+func TestPagingRuleSet(t *testing.T) {
+	set := PagingRuleSet(50)
+	if len(set) != 50 {
+		t.Fatalf("PagingRuleSet(50) has %d rules", len(set))
+	}
+	for i, r := range set {
+		if err := rules.Validate(r); err != nil {
+			t.Errorf("rule %d is invalid: %v", i, err)
+		}
+		if !rules.Forwards(r.ProdHandling) || !rules.Forwards(r.DevHandling) {
+			t.Errorf("rule %d handles %q / %q, which send no alert", i, r.ProdHandling, r.DevHandling)
+		}
+	}
+	matched, forwarded, hit := decideWith(t, set, sender.Generate(20_000, 5))
+	if matched != 1 || forwarded != 1 {
+		t.Errorf("%.2f %% matched, %.2f %% forwarded, want 100 %% each", 100*matched, 100*forwarded)
+	}
+	for i := range matchingRules {
+		if !hit[int64(i+1)] {
+			t.Errorf("matching rule %d matched nothing ahead of the catch-all", i+1)
+		}
+	}
+	if !hit[50] {
+		t.Error("the catch-all matched nothing")
 	}
 }

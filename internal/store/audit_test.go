@@ -54,29 +54,83 @@ func TestInsertAuditIsIdempotent(t *testing.T) {
 	}
 }
 
+// TestInsertAuditStoresRow reads back a row written by each path: the
+// binary COPY, and the INSERT that a batch holding an already recorded
+// event (here the same event twice) falls back to.
 func TestInsertAuditStoresRow(t *testing.T) {
 	t.Parallel()
+	tests := []struct {
+		name  string
+		times int // how often the row is in the batch
+	}{
+		{"copy", 1},
+		{"insert after a unique violation", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			pool := migrated(t)
+			insertRule(t, pool, 7)
+			want := auditRows(t, 1, 7, time.Now().UTC().Truncate(time.Microsecond))[0]
+			want.Handling = "Ticket_only"
+			want.Forwarded = true
+			want.Raw = []byte(`{"message":"Ünïcode ✓ and \"quotes\"","hostname":"h"}`)
+			batch := make([]AuditRow, tt.times)
+			for i := range batch {
+				batch[i] = want
+			}
+			n, err := New(pool).InsertAudit(t.Context(), batch)
+			if err != nil {
+				t.Fatalf("InsertAudit: %v", err)
+			}
+			if n != 1 {
+				t.Errorf("InsertAudit = %d new rows, want 1", n)
+			}
+			var got AuditRow
+			var raw string
+			err = pool.QueryRow(t.Context(), `
+				SELECT event_id::text, event_timestamp, hostname, matched_rule_id, handling_decision, forwarded_to_moog, raw_message
+				FROM event_audit_log`).Scan(&got.EventID, &got.Timestamp, &got.Hostname, &got.RuleID, &got.Handling, &got.Forwarded, &raw)
+			if err != nil {
+				t.Fatalf("reading the row back: %v", err)
+			}
+			got.Raw = []byte(raw)
+			if got.EventID != want.EventID || !got.Timestamp.Equal(want.Timestamp) || got.Hostname != want.Hostname ||
+				got.RuleID != want.RuleID || got.Handling != want.Handling || got.Forwarded != want.Forwarded ||
+				string(got.Raw) != string(want.Raw) {
+				t.Errorf("stored row:\n got %+v\nwant %+v", got, want)
+			}
+		})
+	}
+}
+
+// TestAppendAuditCopyTimestamps checks the binary timestamp against the
+// server's reading of the same instant, around PostgreSQL's epoch and with
+// sub-microsecond parts, which both paths truncate.
+func TestAppendAuditCopyTimestamps(t *testing.T) {
+	t.Parallel()
 	pool := migrated(t)
-	insertRule(t, pool, 7)
-	want := auditRows(t, 1, 7, time.Now().UTC().Truncate(time.Microsecond))[0]
-	want.Handling = "Ticket_only"
-	want.Forwarded = true
-	if _, err := New(pool).InsertAudit(t.Context(), []AuditRow{want}); err != nil {
-		t.Fatalf("InsertAudit: %v", err)
+	insertRule(t, pool, 1)
+	s := New(pool)
+	times := []time.Time{
+		time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1999, 12, 31, 23, 59, 59, 999_999_000, time.UTC),
+		time.Date(1970, 1, 1, 0, 0, 0, 1_000, time.UTC),
+		time.Date(2026, 12, 7, 15, 4, 5, 123_456_789, time.FixedZone("x", 5*3600+1800)),
 	}
-	var got AuditRow
-	var raw string
-	err := pool.QueryRow(t.Context(), `
-		SELECT event_id::text, event_timestamp, hostname, matched_rule_id, handling_decision, forwarded_to_moog, raw_message
-		FROM event_audit_log`).Scan(&got.EventID, &got.Timestamp, &got.Hostname, &got.RuleID, &got.Handling, &got.Forwarded, &raw)
-	if err != nil {
-		t.Fatalf("reading the row back: %v", err)
-	}
-	got.Raw = []byte(raw)
-	if got.EventID != want.EventID || !got.Timestamp.Equal(want.Timestamp) || got.Hostname != want.Hostname ||
-		got.RuleID != want.RuleID || got.Handling != want.Handling || got.Forwarded != want.Forwarded ||
-		string(got.Raw) != string(want.Raw) {
-		t.Errorf("stored row:\n got %+v\nwant %+v", got, want)
+	for i, ts := range times {
+		row := auditRows(t, 1, 1, ts)[0]
+		if _, err := s.InsertAudit(t.Context(), []AuditRow{row}); err != nil {
+			t.Fatalf("InsertAudit(%v): %v", ts, err)
+		}
+		var got time.Time
+		if err := pool.QueryRow(t.Context(), "SELECT event_timestamp FROM event_audit_log WHERE event_id = $1::uuid",
+			row.EventID).Scan(&got); err != nil {
+			t.Fatalf("reading row %d back: %v", i, err)
+		}
+		if want := ts.Truncate(time.Microsecond); !got.Equal(want) {
+			t.Errorf("stored %v for %v, want %v", got.UTC(), ts, want.UTC())
+		}
 	}
 }
 

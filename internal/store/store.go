@@ -3,20 +3,26 @@ package store
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Store runs MUTT's queries on a connection pool. It is safe for concurrent
-// use; it holds no state besides the pool, which the caller owns and closes.
+// use; it holds no state besides the pool, which the caller owns and closes,
+// and buffers it reuses.
 type Store struct {
 	pool *pgxpool.Pool
+	// copyBufs holds *[]byte buffers for encoding audit batches.
+	copyBufs sync.Pool
 }
 
 // New returns a Store that runs its queries on pool.
 func New(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool}
+	s := &Store{pool: pool}
+	s.copyBufs.New = func() any { b := make([]byte, 0, 64<<10); return &b }
+	return s
 }
 
 // Ping checks that PostgreSQL answers a query on a pooled connection.
