@@ -70,7 +70,7 @@ func (g *globalOptions) serve(ctx context.Context, roles []string, migrate, dev 
 		return err
 	}
 	defer stopSecrets()
-	srv, err := app.NewServer(ctx, cfg, app.ServeOptions{Roles: roles, Migrate: migrate, Version: version}, logger)
+	srv, err := app.NewServer(ctx, cfg, app.ServeOptions{Roles: roles, Migrate: migrate, Version: version, Ready: notifyReady(logger)}, logger)
 	if err != nil {
 		return err
 	}
