@@ -9,12 +9,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mutt-go/mutt/internal/itest"
 )
 
 // promtool runs promtool with args in deploy/prometheus.
 func promtool(t *testing.T, args ...string) {
 	t.Helper()
-	cmd := exec.Command(tool(t, "promtool", "prometheus"), args...)
+	cmd := exec.Command(itest.Tool(t, "promtool", "prometheus"), args...)
 	cmd.Dir = "prometheus"
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)

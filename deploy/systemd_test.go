@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mutt-go/mutt/internal/itest"
 )
 
 // serviceUnits are the long-running roles, each with the guide's unit name
@@ -91,7 +93,7 @@ func TestTargetWantsTheFiveRoles(t *testing.T) {
 // scratch root (with the distribution's own units beside them and stand-ins
 // for the programs they run) and has systemd-analyze verify them there.
 func TestSystemdAnalyzeVerify(t *testing.T) {
-	analyze := tool(t, "systemd-analyze", "systemd")
+	analyze := itest.Tool(t, "systemd-analyze", "systemd")
 	root := t.TempDir()
 	units, err := filepath.Glob(filepath.Join("systemd", "mutt*"))
 	if err != nil || len(units) == 0 {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -166,4 +167,21 @@ func Eventually(t testing.TB, timeout time.Duration, msg string, cond func() boo
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// Tool returns the path of a program a test drives (promtool, prometheus,
+// systemd-analyze, …). When it is missing the test is skipped outside CI
+// and fails under CI=true, naming the Debian package that provides it
+// (scripts/services.sh ensure_test_tools installs them).
+func Tool(t testing.TB, name, debianPackage string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err == nil {
+		return path
+	}
+	if os.Getenv("CI") != "true" {
+		t.Skipf("%s not installed (Debian package %s; scripts/services.sh ensure_test_tools installs it)", name, debianPackage)
+	}
+	t.Fatalf("%s not installed under CI: %v (apt-get install %s)", name, err, debianPackage)
+	return ""
 }
