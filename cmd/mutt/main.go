@@ -147,6 +147,7 @@ Every service and operator tool is a subcommand of this one binary.`,
 		newSLOCommand(g),
 		newConfigCommand(g),
 		newHealthCommand(g),
+		newDoctorCommand(g),
 	)
 	return root
 }
