@@ -238,6 +238,21 @@ func TestKubernetesManifests(t *testing.T) {
 			}
 		})
 	}
+	cj, ok := m.cronJobs["retention-cleanup"]
+	if !ok {
+		t.Fatal("no retention-cleanup CronJob")
+	}
+	if cj.Spec.ConcurrencyPolicy != batchv1.ForbidConcurrent ||
+		!slices.Equal(cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args, []string{"retention", "run"}) {
+		t.Errorf("retention-cleanup: %+v", cj.Spec)
+	}
+	for _, e := range cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Env {
+		if key, ok := strings.CutSuffix(e.Name, "_FILE"); ok && strings.HasPrefix(e.Value, "/etc/mutt/secrets/") {
+			if _, ok := secret.StringData[key]; !ok {
+				t.Errorf("retention-cleanup: mutt-secrets has no key %s", key)
+			}
+		}
+	}
 	for name, s := range m.services {
 		d, ok := m.deployments[name]
 		if !ok {

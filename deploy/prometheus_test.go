@@ -9,8 +9,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mutt-go/mutt/internal/itest"
+	"github.com/mutt-go/mutt/internal/retention"
 )
 
 // promtool runs promtool with args in deploy/prometheus.
@@ -102,4 +104,29 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestEveryRetentionMetricHasARule does for the retention job's textfile
+// what TestEveryExportedMetricHasARule does for the roles.
+func TestEveryRetentionMetricHasARule(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mutt_retention.prom")
+	now := time.Now()
+	err := retention.WriteMetrics(path, retention.Report{
+		Result: retention.Result{At: now, Actions: []retention.Action{{Kind: "trim_dlq", Rows: 1, Done: true}}},
+		Policy: retention.DefaultPolicy(), Duration: time.Second,
+		Tables: []retention.TableStat{{Table: "event_audit_log", Bytes: 1, Oldest: now}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := readFile(t, filepath.Join("prometheus", "mutt-rules.yml"))
+	names := regexp.MustCompile(`(?m)^# TYPE (\S+) `).FindAllStringSubmatch(readFile(t, path), -1)
+	if len(names) < 10 {
+		t.Fatalf("only %d metrics in the retention file", len(names))
+	}
+	for _, m := range names {
+		if !regexp.MustCompile(`\b` + m[1] + `\b`).MatchString(rules) {
+			t.Errorf("retention metric %s is read by no rule", m[1])
+		}
+	}
 }

@@ -148,3 +148,19 @@ func InstallUnitsForVerify(t *testing.T, root string, units []string) []string {
 	}
 	return names
 }
+
+func TestRetentionTimerRunsTheRetentionJob(t *testing.T) {
+	u := readUnit(t, "mutt-retention.service")
+	for _, l := range []string{"Type=oneshot", "User=mutt", "EnvironmentFile=/etc/mutt/mutt.env",
+		"ExecStart=/usr/local/bin/mutt retention run", "ProtectSystem=strict", "NoNewPrivileges=yes", "CapabilityBoundingSet="} {
+		if !hasLine(u, l) {
+			t.Errorf("mutt-retention.service lacks %q", l)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^After=.*\bmutt-backup-daily\.service\b`).MatchString(u) {
+		t.Error("retention does not run after the daily backup it needs")
+	}
+	if timer := readUnit(t, "mutt-retention.timer"); !hasLine(timer, "OnCalendar=*-*-* 03:30:00") || !hasLine(timer, "Persistent=true") {
+		t.Error("mutt-retention.timer does not run daily after the backup")
+	}
+}

@@ -73,10 +73,8 @@ none fails, 2 when at least one fails (or on bad flags or configuration).`,
 				return err
 			}
 			if o.asJSON {
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(rep); err != nil {
-					return fmt.Errorf("writing report: %w", err)
+				if err := printJSON(g.stdout, rep); err != nil {
+					return err
 				}
 			} else if err := printDoctor(g.stdout, rep); err != nil {
 				return err
@@ -196,4 +194,15 @@ func envBackupRoot() string {
 		return root
 	}
 	return defaultBackupRoot
+}
+
+// printJSON writes v as indented JSON, the --json output of doctor and
+// retention.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("writing JSON: %w", err)
+	}
+	return nil
 }

@@ -148,6 +148,7 @@ Every service and operator tool is a subcommand of this one binary.`,
 		newConfigCommand(g),
 		newHealthCommand(g),
 		newDoctorCommand(g),
+		newRetentionCommand(g),
 	)
 	return root
 }
