@@ -8,9 +8,11 @@ pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
 redis_up() { [ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = "PONG" ]; }
 
 # ensure_test_tools installs what the tests drive besides the two servers:
-# Chromium for the dashboard's browser test, promtool for the alert rules,
-# and the real senders of the syslog and SNMP receivers' tests: logger,
-# rsyslog with its TLS driver, and net-snmp's snmptrap/snmpinform.
+# Chromium for the dashboard's browser test, promtool and a Prometheus for
+# the alert rules and the dashboard, Alertmanager for the alerts that must
+# fire, systemd-analyze for the unit files, and the real senders of the
+# syslog and SNMP receivers' tests: logger, rsyslog with its TLS driver, and
+# net-snmp's snmptrap/snmpinform.
 ensure_test_tools() {
   local missing=()
   command -v chromium >/dev/null || missing+=(chromium)
@@ -19,6 +21,8 @@ ensure_test_tools() {
   command -v rsyslogd >/dev/null || missing+=(rsyslog)
   ls /usr/lib/*/rsyslog/lmnsd_gtls.so >/dev/null 2>&1 || missing+=(rsyslog-gnutls)
   command -v snmptrap >/dev/null || missing+=(snmp)
+  command -v prometheus-alertmanager >/dev/null || missing+=(prometheus-alertmanager)
+  command -v systemd-analyze >/dev/null || missing+=(systemd)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "installing ${missing[*]}" >&2
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -72,7 +72,7 @@ func (g *globalOptions) serve(ctx context.Context, roles []string, migrate, dev 
 		return err
 	}
 	defer stopSecrets()
-	srv, err := app.NewServer(ctx, cfg, app.ServeOptions{Roles: roles, Migrate: migrate, Version: version.Version()}, logger)
+	srv, err := app.NewServer(ctx, cfg, app.ServeOptions{Roles: roles, Migrate: migrate, Version: version.Version(), Ready: notifyReady(logger)}, logger)
 	if err != nil {
 		return err
 	}

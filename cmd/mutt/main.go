@@ -146,6 +146,8 @@ Every service and operator tool is a subcommand of this one binary.`,
 		newSLOCommand(g),
 		newConfigCommand(g),
 		newHealthCommand(g),
+		newDoctorCommand(g),
+		newRetentionCommand(g),
 	)
 	return root
 }

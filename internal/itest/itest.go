@@ -10,9 +10,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
+	"strconv"
 	"testing"
 	"time"
 
@@ -183,4 +185,32 @@ func Tool(t testing.TB, name, pkg string) string {
 		t.Skipf("%s is not installed (package %s)", name, pkg)
 	}
 	return p
+}
+
+// PrivateRedis starts a redis-server of the test's own on a free loopback
+// port, with args added to its command line (say "--appendonly", "yes"),
+// and returns a client for it. Tests that change server settings (CONFIG
+// SET) use it so that they never touch the shared Redis. The server is
+// stopped when the test ends.
+func PrivateRedis(t testing.TB, args ...string) *redis.Client {
+	t.Helper()
+	bin := Tool(t, "redis-server", "redis-server")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	_ = ln.Close()
+	cmdArgs := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--dir", t.TempDir()}, args...)
+	cmd := exec.Command(bin, cmdArgs...)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("itest: starting redis-server: %v", err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	client := redis.NewClient(&redis.Options{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))})
+	t.Cleanup(func() { _ = client.Close() })
+	Eventually(t, 10*time.Second, "private redis-server answers", func() bool {
+		return client.Ping(context.Background()).Err() == nil
+	})
+	return client
 }
