@@ -113,6 +113,7 @@ configuration error, 75 another run holds the backup root's lock.
 		newBackupPullCommand(g, b),
 		newBackupLifecycleCommand(g, b),
 		newBackupKeygenCommand(g),
+		newBackupInitCommand(g),
 	)
 	return cmd
 }
