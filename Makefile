@@ -12,8 +12,11 @@ LDFLAGS := -s -w -X $(VPKG).version=$(VERSION) -X $(VPKG).commit=$(COMMIT)
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/mutt ./cmd/mutt
 
+# On a terminal the demo runs as a job of its own (set -m), so Ctrl-C reaches
+# the demo, which stops cleanly and exits 0, and not make, which would
+# report an interrupt whatever the demo's exit status.
 run: build
-	scripts/run.sh
+	@bash -c 'if [ -t 0 ] && [ -t 2 ]; then set -m; fi; scripts/run.sh; exit $$?'
 
 test:
 	scripts/test.sh

@@ -2,70 +2,232 @@
 # Runs MUTT on this machine: starts local PostgreSQL and Redis if needed,
 # creates the demo database with a few rules, starts every service with
 # `mutt serve`, replays the sample events and then keeps a slow stream of
-# them flowing until Ctrl-C.
+# them flowing until Ctrl-C, which stops everything cleanly (exit 0).
+#
+# It writes mutt.env, the environment a second shell needs to reach the
+# demo (`. ./mutt.env && bin/mutt health`), and prepares a local backup
+# identity and root so `bin/mutt backup run && bin/mutt backup verify --deep`
+# work at once. Settings, all from the environment:
+#
+#   ports (default)          SERVER_PORT_INGESTOR (8080), METRICS_PORT_ALERTER (8081),
+#                            HEALTH_PORT_ALERTER (8082), METRICS_PORT_MOOG (8083),
+#                            HEALTH_PORT_MOOG (8084), METRICS_PORT_REMEDIATION (8086),
+#                            HEALTH_PORT_REMEDIATION (8087), SERVER_PORT_WEBUI (8090),
+#                            MUTT_FAKE_MOOG_PORT (18080)
+#   MUTT_DEMO_DB             demo database (mutt_demo); DATABASE_URL, REDIS_URL and
+#                            MUTT_KEY_PREFIX override where the demo lives
+#   MUTT_DEMO_DIR            backup identity and backup root (.mutt-demo)
+#   MUTT_ENV_FILE            the environment file written (mutt.env)
+#   MUTT_BIN                 the mutt binary (bin/mutt, built when missing)
+#   MUTT_SAMPLE_DATA         directory of demo_*.json sample files
+#   MUTT_DEMO_STREAM_RATE    events/s of the slow stream (20)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/services.sh
-ensure_services
 
-db="${MUTT_DEMO_DB:-mutt_demo}"
-export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/${db}?sslmode=disable}"
-export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
-export LOG_FORMAT="${LOG_FORMAT:-text}"
-# A fresh key for this run, in the environment only (never on disk or argv).
-INGEST_API_KEY="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-export INGEST_API_KEY
-# The dashboard's sign-in key for this run; printed once below so you can
-# sign in at http://127.0.0.1:8090/.
-WEBUI_API_KEY="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-export WEBUI_API_KEY
+# The listening ports, in the variables MUTT itself reads, with the
+# original's defaults. A block that adds a listener adds its line here.
+port_defaults=(
+  SERVER_PORT_INGESTOR=8080
+  METRICS_PORT_ALERTER=8081
+  HEALTH_PORT_ALERTER=8082
+  METRICS_PORT_MOOG=8083
+  HEALTH_PORT_MOOG=8084
+  METRICS_PORT_REMEDIATION=8086
+  HEALTH_PORT_REMEDIATION=8087
+  SERVER_PORT_WEBUI=8090
+  MUTT_FAKE_MOOG_PORT=18080
+)
 
-data="${MUTT_SAMPLE_DATA:-../shared/data}"
-[ -d "$data" ] || data=internal/sender/testdata
-samples=("$data"/demo_*.json)
+# settings exports what every process of the demo reads.
+settings() {
+  mutt="${MUTT_BIN:-bin/mutt}"
+  db="${MUTT_DEMO_DB:-mutt_demo}"
+  demo_dir="${MUTT_DEMO_DIR:-.mutt-demo}"
+  env_file="${MUTT_ENV_FILE:-mutt.env}"
+  case "$env_file" in /*) env_show="$env_file" ;; *) env_show="./$env_file" ;; esac
+  export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/${db}?sslmode=disable}"
+  export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
+  export MUTT_KEY_PREFIX="${MUTT_KEY_PREFIX:-mutt}"
+  export LOG_FORMAT="${LOG_FORMAT:-text}"
+  local kv name
+  for kv in "${port_defaults[@]}"; do
+    name="${kv%%=*}"
+    export "${name}=${!name:-${kv#*=}}"
+  done
+  export MUTT_INGEST_URL="http://127.0.0.1:${SERVER_PORT_INGESTOR}"
+  # Fresh keys for this run, in the environment only (never on disk or
+  # argv); printed once in the banner.
+  INGEST_API_KEY="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  WEBUI_API_KEY="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  MOOG_API_KEY="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  export INGEST_API_KEY WEBUI_API_KEY MOOG_API_KEY
+  export MOOG_WEBHOOK_URL="http://127.0.0.1:${MUTT_FAKE_MOOG_PORT}/events"
+}
 
-[ -x bin/mutt ] || make build
-if ! psql -h 127.0.0.1 -U postgres -tAc "select 1 from pg_database where datname='${db}'" | grep -q 1; then
-  psql -h 127.0.0.1 -U postgres -qc "create database ${db}"
-fi
-bin/mutt migrate
-if [ "$(psql "$DATABASE_URL" -tAc 'select count(*) from alert_rules')" = "0" ]; then
-  echo "loading the demo rules (scripts/demo-rules.sql)"
-  psql "$DATABASE_URL" -q -f scripts/demo-rules.sql
-fi
+# check_ports fails at once, naming the variable, when a port is taken.
+check_ports() {
+  local kv name port
+  for kv in "${port_defaults[@]}"; do
+    name="${kv%%=*}"
+    port="${!name}"
+    if (exec 3<>"/dev/tcp/127.0.0.1/${port}") 2>/dev/null; then
+      echo "make run: port ${port} (${name}) is taken by another program;" \
+        "set ${name} to a free port, e.g. ${name}=$((port + 10000)) make run" >&2
+      exit 1
+    fi
+  done
+}
 
-# A local stand-in for Moogsoft that prints what it receives.
-MOOG_API_KEY="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-export MOOG_API_KEY
-moog_port="${MUTT_FAKE_MOOG_PORT:-18080}"
-export MOOG_WEBHOOK_URL="http://127.0.0.1:${moog_port}/events"
-bin/mutt fake-moog --listen "127.0.0.1:${moog_port}" --quiet &
-moog=$!
-bin/mutt serve --no-migrate &
-serve=$!
-trap 'kill $serve $moog 2>/dev/null; wait $serve $moog 2>/dev/null' EXIT INT TERM
-for _ in $(seq 1 100); do
-  curl -fsS http://127.0.0.1:8082/health >/dev/null 2>&1 && break
-  sleep 0.1
-done
+# prepare_database creates and migrates the demo database and loads the
+# demo rules into an empty one.
+prepare_database() {
+  if ! psql -h 127.0.0.1 -U postgres -tAc "select 1 from pg_database where datname='${db}'" | grep -q 1; then
+    psql -h 127.0.0.1 -U postgres -qc "create database \"${db}\""
+  fi
+  "$mutt" migrate
+  if [ "$(psql "$DATABASE_URL" -tAc 'select count(*) from alert_rules')" = "0" ]; then
+    echo "loading the demo rules (scripts/demo-rules.sql)"
+    psql "$DATABASE_URL" -q -f scripts/demo-rules.sql
+  fi
+}
 
-echo "== replaying ${#samples[@]} sample files"
-bin/mutt send --retimestamp "${samples[@]}"
-sleep 2
-echo "== audit rows by decision"
-psql "$DATABASE_URL" -c 'select handling_decision, forwarded_to_moog, count(*) from event_audit_log group by 1, 2 order by 3 desc'
-echo "== alerts received by the local Moogsoft stand-in"
-curl -fsS "http://127.0.0.1:${moog_port}/stats" | head -c 400; echo
-echo "== queues"
-for q in ingest_queue alert_queue dlq:alerter dlq:moog dlq:dead; do
-  printf '%-20s %s\n' "mutt:$q" "$(redis-cli -u "$REDIS_URL" xlen "mutt:$q")"
-done
-cat <<MSG
+# prepare_backup makes a local age identity and backup root for the demo.
+prepare_backup() {
+  eval "$("$mutt" backup init --dir "$demo_dir" 2>/dev/null)"
+}
 
-MUTT is running:  ingest http://127.0.0.1:8080/api/v2/ingest   alerter metrics :8081   forwarder metrics :8083
-                  fake Moogsoft http://127.0.0.1:${moog_port}/stats   remediation metrics :8086
-                  dashboard and API http://127.0.0.1:8090/  (sign in with this run's key: ${WEBUI_API_KEY})
-A slow stream of sample events keeps flowing (20 events/s). Ctrl-C stops everything.
+# write_env_file writes what a second shell needs to reach the demo. No
+# key and no password goes to disk: the API keys stay in this shell.
+write_env_file() {
+  local kv name
+  umask 077
+  {
+    echo "# The environment of the MUTT demo (make run), for a second shell:"
+    echo "#   . ${env_show} && ${mutt} health"
+    echo "export DATABASE_URL='$(printf %s "$DATABASE_URL" | sed -E 's#(://[^:/@]+):[^@/]*@#\1@#')'"
+    echo "export REDIS_URL='$(printf %s "$REDIS_URL" | sed -E 's#(://[^:/@]*):[^@/]*@#\1@#')'"
+    echo "export MUTT_KEY_PREFIX='${MUTT_KEY_PREFIX}'"
+    for kv in "${port_defaults[@]}"; do
+      name="${kv%%=*}"
+      echo "export ${name}=${!name}"
+    done
+    echo "export MOOG_WEBHOOK_URL='${MOOG_WEBHOOK_URL}' MUTT_INGEST_URL='${MUTT_INGEST_URL}'"
+    echo "export MUTT_BACKUP_ROOT='${MUTT_BACKUP_ROOT}'"
+    echo "export MUTT_BACKUP_IDENTITY_FILE='${MUTT_BACKUP_IDENTITY_FILE}'"
+    echo "export MUTT_BACKUP_RECIPIENTS_FILE='${MUTT_BACKUP_RECIPIENTS_FILE}'"
+    echo "export MUTT_BACKUP_PASSPHRASE_FILE="
+  } >"$env_file"
+  umask 022
+}
+
+# start_services runs the Moogsoft stand-in and `mutt serve`, each in a
+# session of its own so that Ctrl-C reaches only this script, which then
+# stops them in order.
+start_services() {
+  setsid "$mutt" fake-moog --listen "127.0.0.1:${MUTT_FAKE_MOOG_PORT}" --quiet &
+  moog=$!
+  setsid "$mutt" serve --no-migrate &
+  serve=$!
+}
+
+# wait_ready polls every role's /health on its configured port; when
+# `mutt serve` exits instead (a port taken, a bad setting), it stops here
+# with serve's exit status, serve having said why.
+wait_ready() {
+  local port
+  for port in "$SERVER_PORT_INGESTOR" "$HEALTH_PORT_ALERTER" "$HEALTH_PORT_MOOG" "$HEALTH_PORT_REMEDIATION" "$SERVER_PORT_WEBUI"; do
+    for _ in $(seq 1 300); do
+      if ! kill -0 "$serve" 2>/dev/null; then
+        local status=0
+        wait "$serve" || status=$?
+        serve=""
+        echo "make run: mutt serve could not start (exit ${status}); see its error above" >&2
+        exit 1
+      fi
+      curl -fsS "http://127.0.0.1:${port}/health" >/dev/null 2>&1 && break
+      sleep 0.1
+    done
+  done
+}
+
+# replay_samples sends the sample files once and reports what happened.
+replay_samples() {
+  local data="${MUTT_SAMPLE_DATA:-../shared/data}"
+  [ -d "$data" ] || data=internal/sender/testdata
+  samples=("$data"/demo_*.json)
+  echo "== replaying ${#samples[@]} sample files"
+  "$mutt" send --retimestamp "${samples[@]}"
+  for _ in $(seq 1 100); do
+    [ "$(redis-cli -u "$REDIS_URL" xlen "${MUTT_KEY_PREFIX}:ingest_queue")" = "0" ] && break
+    sleep 0.1
+  done
+  echo "== audit rows by decision"
+  psql "$DATABASE_URL" -c 'select handling_decision, forwarded_to_moog, count(*) from event_audit_log group by 1, 2 order by 3 desc'
+  echo "== alerts received by the local Moogsoft stand-in"
+  curl -fsS "http://127.0.0.1:${MUTT_FAKE_MOOG_PORT}/stats" | head -c 400
+  echo
+  echo "== queues"
+  local q
+  for q in ingest_queue alert_queue dlq:alerter dlq:moog dlq:dead; do
+    printf '%-20s %s\n' "${MUTT_KEY_PREFIX}:$q" "$(redis-cli -u "$REDIS_URL" xlen "${MUTT_KEY_PREFIX}:$q")"
+  done
+}
+
+banner() {
+  cat <<MSG
+
+MUTT is running:  ingest http://127.0.0.1:${SERVER_PORT_INGESTOR}/api/v2/ingest   alerter metrics :${METRICS_PORT_ALERTER}   forwarder metrics :${METRICS_PORT_MOOG}
+                  fake Moogsoft http://127.0.0.1:${MUTT_FAKE_MOOG_PORT}/stats   remediation metrics :${METRICS_PORT_REMEDIATION}
+                  dashboard and API http://127.0.0.1:${SERVER_PORT_WEBUI}/  (sign in with this run's key: ${WEBUI_API_KEY})
+In a second shell:  . ${env_show}     (or: export DATABASE_URL='${DATABASE_URL}' REDIS_URL='${REDIS_URL}')
+                    ${mutt} health;  ${mutt} rules test --event '{"hostname":"r1","message":"LINK-DOWN","timestamp":"2026-01-01T00:00:00Z"}'
+                    ${mutt} backup run && ${mutt} backup verify --deep
+                    export INGEST_API_KEY=${INGEST_API_KEY}   (for ${mutt} send; not written to ${env_file})
+A slow stream of sample events keeps flowing (${MUTT_DEMO_STREAM_RATE:-20} events/s). Ctrl-C stops everything.
 MSG
-bin/mutt send --retimestamp --rate 20 --batch 10 --repeat 1000 --progress never "${samples[@]}" >/dev/null &
-wait $serve
+}
+
+# stop ends the stream, then MUTT (which finishes its work in hand), then
+# the stand-in; it exits 0 when MUTT stopped cleanly.
+stop() {
+  trap - INT TERM HUP
+  local status=0
+  [ -n "${stream:-}" ] && kill "$stream" 2>/dev/null || true
+  if [ -n "${serve:-}" ]; then
+    kill -TERM "$serve" 2>/dev/null || true
+    wait "$serve" || status=$?
+    serve=""
+  fi
+  [ -n "${moog:-}" ] && kill "$moog" 2>/dev/null || true
+  [ -n "${moog:-}" ] && { wait "$moog" 2>/dev/null || true; }
+  moog=""
+  [ "$status" -eq 0 ] && echo "MUTT stopped cleanly."
+  exit "$status"
+}
+
+main() {
+  settings
+  check_ports
+  ensure_services
+  [ -x "$mutt" ] || make build
+  prepare_database
+  prepare_backup
+  write_env_file
+  trap stop INT TERM HUP
+  trap '[ -n "${serve:-}${moog:-}" ] && kill ${serve:-} ${moog:-} ${stream:-} 2>/dev/null; true' EXIT
+  start_services
+  wait_ready
+  replay_samples
+  banner
+  "$mutt" send --retimestamp \
+    --rate "${MUTT_DEMO_STREAM_RATE:-20}" --batch 10 --repeat 1000 --progress never "${samples[@]}" >/dev/null &
+  stream=$!
+  local status=0
+  wait "$serve" || status=$?
+  serve=""
+  echo "make run: mutt serve stopped (exit ${status})" >&2
+  exit "$status"
+}
+
+main "$@"

@@ -119,6 +119,7 @@ configuration error, 75 another run holds the backup root's lock.
 		newBackupKeygenCommand(g),
 		newBackupWALPushCommand(g, b),
 		newBackupWALFetchCommand(g, b),
+		newBackupInitCommand(g),
 	)
 	return cmd
 }

@@ -27,7 +27,8 @@ func newHealthCommand(g *globalOptions) *cobra.Command {
 headroom), that PostgreSQL answers and its schema matches this binary, how deep
 the work and dead-letter queues are, and that each role's /health endpoint on
 its configured address says healthy. A role that is not listening is skipped,
-unless it is named with --role.
+unless it is named with --role; when no role answers at all, the roles check
+fails: nothing of MUTT runs where this host's settings point.
 
 Exit status: 0 when every check is ok or only warns, 1 when any check fails,
 2 on bad flags or configuration.`,
@@ -77,7 +78,7 @@ func healthOptions(roles []string, timeout time.Duration) (health.Options, error
 	if timeout <= 0 {
 		return health.Options{}, usageError{fmt.Errorf("--timeout must be positive, got %s", timeout)}
 	}
-	opts := health.Options{Timeout: timeout}
+	opts := health.Options{Timeout: timeout, ExpectRunning: true}
 	for _, r := range roles {
 		r = strings.TrimSpace(r)
 		if !health.IsRole(r) {

@@ -21,6 +21,9 @@ import (
 // is far beyond it, so only taking back its own pending entries passes.
 const restartDeadline = 2 * time.Second
 
+// restartMoogKey is the Moogsoft API key of the restart tests.
+const restartMoogKey = "restart-test-moog-api-key"
+
 // pendingCount is the size of a consumer group's pending entries list (0
 // before the group exists).
 func (e *env) pendingCount(stream, group string) int64 {
@@ -125,14 +128,14 @@ func TestRestartedForwarderDeliversItsOwnPendingAtOnce(t *testing.T) {
 	}
 	rdb, prefix := itest.Redis(t)
 	e := &env{t: t, rdb: rdb, prefix: prefix}
-	fake := fakemoog.New(fakemoog.Options{APIKey: "k"})
+	fake := fakemoog.New(fakemoog.Options{APIKey: restartMoogKey})
 	fake.SetMode(fakemoog.Mode{Delay: time.Minute})
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
 	const n = 50
 	pushAlerts(t, rdb, prefix, n)
 	health := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	vars := []string{"MOOG_WEBHOOK_URL=" + srv.URL + "/events", "MOOG_API_KEY=k", "MOOG_RATE_LIMIT=0",
+	vars := []string{"MOOG_WEBHOOK_URL=" + srv.URL + "/events", "MOOG_API_KEY=" + restartMoogKey, "MOOG_RATE_LIMIT=0",
 		"MOOG_WEBHOOK_TIMEOUT=120", "FORWARDER_BATCH_SIZE=100", "FORWARDER_CONCURRENCY=100", "FORWARDER_BLOCK=0.2",
 		"MOOG_JANITOR_TIMEOUT=60", "FORWARDER_METRICS_LISTEN=127.0.0.1:0", "FORWARDER_HEALTH_LISTEN=" + health,
 		"POD_NAME=solo"}

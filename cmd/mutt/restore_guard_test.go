@@ -17,26 +17,35 @@ import (
 	"github.com/mutt-go/mutt/internal/itest"
 )
 
-// startServe runs the built binary's `mutt serve` with the test's
-// environment plus extra, its output collected in the returned buffer. It
-// is killed when the test ends.
-func startServe(t *testing.T, args []string, extra ...string) (*exec.Cmd, *itest.Buffer) {
+// startCollecting starts cmd with its output collected in the returned
+// buffer, shown when the test fails. When the test ends cmd gets SIGTERM
+// (it may have children of its own to stop) and, after 30 s, SIGKILL.
+func startCollecting(t *testing.T, cmd *exec.Cmd, name string) *itest.Buffer {
 	t.Helper()
-	cmd := exec.Command(muttBinary(t), append([]string{"serve"}, args...)...)
-	cmd.Env = append(os.Environ(), extra...)
 	out := &itest.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		kill := time.AfterFunc(30*time.Second, func() { _ = cmd.Process.Kill() })
 		_ = cmd.Wait()
+		kill.Stop()
 		if t.Failed() {
-			t.Logf("mutt serve output:\n%s", out.String())
+			t.Logf("%s output:\n%s", name, out.String())
 		}
 	})
-	return cmd, out
+	return out
+}
+
+// startServe runs the built binary's `mutt serve` with the test's
+// environment plus extra.
+func startServe(t *testing.T, args []string, extra ...string) (*exec.Cmd, *itest.Buffer) {
+	t.Helper()
+	cmd := exec.Command(muttBinary(t), append([]string{"serve"}, args...)...)
+	cmd.Env = append(os.Environ(), extra...)
+	return cmd, startCollecting(t, cmd, "mutt serve")
 }
 
 // TestRestoreRefusesWhileServeRuns starts a real `mutt serve`, waits until

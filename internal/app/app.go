@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -77,6 +78,29 @@ type ServeOptions struct {
 	// Ready, when not nil, is called with the addresses actually listened on
 	// (role endpoint name → host:port) once every server listens.
 	Ready func(addrs map[string]string)
+}
+
+// listenSettings names the variables that move an endpoint's address.
+func listenSettings(endpoint string) string {
+	switch endpoint {
+	case "ingestor":
+		return "SERVER_PORT_INGESTOR (or INGEST_LISTEN=host:port)"
+	case "alerter-metrics":
+		return "METRICS_PORT_ALERTER (or ALERTER_METRICS_LISTEN=host:port)"
+	case "alerter-health":
+		return "HEALTH_PORT_ALERTER (or ALERTER_HEALTH_LISTEN=host:port)"
+	case "forwarder-metrics":
+		return "METRICS_PORT_MOOG (or FORWARDER_METRICS_LISTEN=host:port)"
+	case "forwarder-health":
+		return "HEALTH_PORT_MOOG (or FORWARDER_HEALTH_LISTEN=host:port)"
+	case "remediation-metrics":
+		return "METRICS_PORT_REMEDIATION (or REMEDIATION_METRICS_LISTEN=host:port)"
+	case "remediation-health":
+		return "HEALTH_PORT_REMEDIATION (or REMEDIATION_HEALTH_LISTEN=host:port)"
+	case "webui":
+		return "SERVER_PORT_WEBUI (or WEBUI_LISTEN=host:port)"
+	}
+	return "its listen address"
 }
 
 // Server is a running set of roles.
@@ -173,7 +197,10 @@ func (s *Server) Run(ctx context.Context) error {
 	listen := func(name, addr string, h http.Handler) error {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			return fmt.Errorf("%s: listening on %s: %w", name, addr, err)
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return fmt.Errorf("%s: %s is taken by another program (%w); set %s to move it", name, addr, err, listenSettings(name))
+			}
+			return fmt.Errorf("%s: listening on %s (set with %s): %w", name, addr, listenSettings(name), err)
 		}
 		addrs[name] = ln.Addr().String()
 		srv := &http.Server{

@@ -4,10 +4,14 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/mutt-go/mutt/internal/config"
 	"github.com/mutt-go/mutt/internal/itest"
@@ -84,5 +88,34 @@ func TestNewServerRefusesWebUIWithoutKeyBeforeConnecting(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "WEBUI_API_KEY") {
 		t.Fatalf("error = %v; want the missing WEBUI_API_KEY named before any connection", err)
+	}
+}
+
+// TestTLSDefaultErrorsSayHowToTurnItOff connects with the default settings
+// (TLS on) to the plain local Redis: the error must say that TLS is on by
+// default and which variable turns it off.
+func TestTLSDefaultErrorsSayHowToTurnItOff(t *testing.T) {
+	opts, err := redis.ParseURL(itest.RedisURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := net.SplitHostPort(opts.Addr)
+	cfg := config.Default().Redis
+	cfg.Host = host
+	cfg.Port, _ = strconv.Atoi(port)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	client, err := ConnectRedis(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil {
+		client.Close()
+		t.Fatal("a TLS connection to the plain local Redis succeeded")
+	}
+	if !strings.Contains(err.Error(), "REDIS_TLS_ENABLED=false") || !strings.Contains(err.Error(), "on by default") {
+		t.Errorf("error = %v; want it to say TLS is on by default and REDIS_TLS_ENABLED=false turns it off", err)
+	}
+	// A server that is not there is not a TLS problem.
+	cfg.Port = 1
+	if _, err := ConnectRedis(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil || strings.Contains(err.Error(), "TLS") {
+		t.Errorf("connection refused: error = %v; want no TLS hint", err)
 	}
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -35,6 +37,9 @@ func ConnectRedis(ctx context.Context, cfg config.Redis, logger *slog.Logger) (*
 	defer cancel()
 	if err := client.Ping(pctx).Err(); err != nil {
 		_ = client.Close()
+		if hint := cfg.TLSHint(); hint != "" && !errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, fmt.Errorf("connecting to Redis at %s: %w (%s)", redisAddr(cfg), err, hint)
+		}
 		return nil, fmt.Errorf("connecting to Redis at %s: %w", redisAddr(cfg), err)
 	}
 	return client, nil
@@ -125,6 +130,9 @@ func ConnectPostgres(ctx context.Context, cfg config.Postgres, logger *slog.Logg
 	defer cancel()
 	if err := pool.Ping(pctx); err != nil {
 		pool.Close()
+		if hint := cfg.TLSHint(); hint != "" && (strings.Contains(err.Error(), "TLS") || strings.Contains(err.Error(), "SSL")) {
+			return nil, fmt.Errorf("connecting to PostgreSQL at %s: %w (%s)", postgresAddr(cfg), err, hint)
+		}
 		return nil, fmt.Errorf("connecting to PostgreSQL at %s: %w", postgresAddr(cfg), err)
 	}
 	return pool, nil

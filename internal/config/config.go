@@ -311,3 +311,23 @@ func (c *Config) Finish() {
 		c.PodName = "mutt-" + host + "-" + hex.EncodeToString(b[:])
 	}
 }
+
+// TLSHint says, for an error connecting to Redis, that TLS is on: it is by
+// default, and a server without TLS then answers a handshake with
+// silence (a timeout), which does not tell the operator why. It is empty
+// when REDIS_URL decides the scheme or TLS is off.
+func (r Redis) TLSHint() string {
+	if r.URL.IsSet() || !r.TLSEnabled {
+		return ""
+	}
+	return "Redis TLS is on by default (REDIS_TLS_ENABLED=true): set REDIS_TLS_ENABLED=false for a local server without TLS, or use REDIS_URL=redis://host:port/db"
+}
+
+// TLSHint says, for an error connecting to PostgreSQL, that TLS is on (it
+// is by default); empty when DATABASE_URL decides or TLS is off.
+func (p Postgres) TLSHint() string {
+	if p.URL.IsSet() || !p.TLSEnabled {
+		return ""
+	}
+	return "PostgreSQL TLS is on by default (DB_TLS_ENABLED=true): set DB_TLS_ENABLED=false for a local server without TLS, or use DATABASE_URL=postgres://…?sslmode=disable"
+}

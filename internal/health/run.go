@@ -28,6 +28,10 @@ type Options struct {
 	HTTPClient *http.Client
 	// Logger receives one debug line per check; nil discards.
 	Logger *slog.Logger
+	// ExpectRunning makes a host where no role answers fail (the roles
+	// check), as `mutt health` wants; a restore, run while the services are
+	// stopped, leaves it false.
+	ExpectRunning bool
 }
 
 // Run performs every check concurrently and returns the report. It never
@@ -60,7 +64,7 @@ func Run(ctx context.Context, opts Options) Report {
 	}
 	wg.Wait()
 
-	checks := slices.Concat(redisChecks, pgChecks, roleChecks, noRoleRunning(roleChecks, requested))
+	checks := slices.Concat(redisChecks, pgChecks, roleChecks, noRoleRunning(roleChecks, requested || !opts.ExpectRunning))
 	for i := range checks {
 		checks[i].Detail = r.red.redact(checks[i].Detail)
 		opts.Logger.Debug("health check", "check", checks[i].Name, "status", string(checks[i].Status),
@@ -108,10 +112,11 @@ func (r *runner) timed(ctx context.Context, name string, fn func(context.Context
 const CheckRoles = "roles"
 
 // noRoleRunning returns a failing check when none of the roles probed
-// without being asked for answered: a host where nothing of MUTT runs is
-// not healthy, although each role alone may be skipped.
-func noRoleRunning(roles []Check, requested bool) []Check {
-	if requested || len(roles) == 0 {
+// answered: a host where nothing of MUTT runs is not healthy, although each
+// role alone may be skipped. skip turns the check off (roles named one by
+// one fail by themselves; a restore expects nothing to run).
+func noRoleRunning(roles []Check, skip bool) []Check {
+	if skip || len(roles) == 0 {
 		return nil
 	}
 	for _, c := range roles {

@@ -25,7 +25,7 @@ var (
 
 // info is resolved once: the link-time values and the build information
 // never change while the process runs.
-var info = sync.OnceValue(func() struct{ version, commit string } {
+var info = sync.OnceValue(func() struct{ version, commit, agent string } {
 	v, c := strings.TrimPrefix(version, "v"), commit
 	bi, ok := debug.ReadBuildInfo()
 	if v == "" && ok && isRelease(bi.Main.Version) {
@@ -51,7 +51,7 @@ var info = sync.OnceValue(func() struct{ version, commit string } {
 	if c == "" {
 		c = "unknown"
 	}
-	return struct{ version, commit string }{v, c}
+	return struct{ version, commit, agent string }{v, c, "MUTT v" + v}
 })
 
 // pseudoVersion matches the timestamp and revision the toolchain puts in
@@ -72,4 +72,4 @@ func Commit() string { return info().commit }
 
 // Agent returns the agent field of the alerts sent to Moogsoft: "MUTT v"
 // followed by Version.
-func Agent() string { return "MUTT v" + Version() }
+func Agent() string { return info().agent }
