@@ -197,6 +197,11 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		u.renderLogin(w, r, http.StatusUnauthorized, loginView{Next: next, Error: "That API key is not accepted."})
 		return
 	}
+	// A session the browser already holds ends here: one sign-in, one
+	// session, and a fixed session id gains nothing.
+	if err := u.deps.Sessions.Revoke(r.Context(), r); err != nil {
+		u.logger.Warn("ending the session signed in over", "error", err, "correlation_id", web.CorrelationID(r))
+	}
 	if err := u.deps.Sessions.Issue(r.Context(), w, r, id); err != nil {
 		u.logger.Error("starting a dashboard session", "error", err, "correlation_id", web.CorrelationID(r))
 		u.errorPage(w, r, nil, http.StatusServiceUnavailable, "Signing in is not possible right now: the session store does not answer. Try again in a moment.")

@@ -115,6 +115,41 @@ func TestLogoutRevokesTheSession(t *testing.T) {
 	}
 }
 
+func TestSigningInAgainEndsTheOldSession(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	b.login()
+	old := b.sessionOf()
+	// The form is still reachable with a session by posting it directly.
+	other := e.browser()
+	other.get("/login")
+	for _, c := range other.c.Jar.Cookies(mustURL(t, e.ts.URL+"/login")) {
+		b.c.Jar.SetCookies(mustURL(t, e.ts.URL+"/login"), []*http.Cookie{c})
+	}
+	b.csrf = other.csrf
+	if p := b.post("/login", url.Values{"api_key": {testKey}}); p.Status != http.StatusSeeOther {
+		t.Fatalf("second sign-in: %d", p.Status)
+	}
+	if b.sessionOf().Value == old.Value {
+		t.Fatal("signing in again kept the session id")
+	}
+	if resp := e.replay("GET", "/teams", old, nil, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("the replaced session still works: %d", resp.StatusCode)
+	}
+	if n := len(e.rdb.Keys(t.Context(), e.prefix+":webui:session:*").Val()); n != 1 {
+		t.Errorf("%d session records after signing in twice", n)
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
 func TestRotatedOutKeyEndsItsSessions(t *testing.T) {
 	keyFile := filepath.Join(t.TempDir(), "session.key")
 	if err := os.WriteFile(keyFile, []byte(strings.Repeat("s", 40)), 0o600); err != nil {
