@@ -1,0 +1,62 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mutt-go/mutt/internal/app"
+	"github.com/mutt-go/mutt/internal/itest"
+)
+
+// TestSendToReceivers runs `mutt send --syslog` over UDP, TCP and TLS and
+// `mutt send --trap --inform` against running receivers and counts what
+// reached the ingest queue.
+func TestSendToReceivers(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	pem := itest.NewPKI(t).WriteFiles(t, dir)
+	t.Setenv("SNMP_COMMUNITY", "send-test")
+	cfg := e.config("SYSLOG_UDP_LISTEN=127.0.0.1:0", "SYSLOG_TCP_LISTEN=127.0.0.1:0", "SYSLOG_TLS_LISTEN=127.0.0.1:0",
+		"SYSLOG_TLS_CERT_FILE="+pem.ServerCert, "SYSLOG_TLS_KEY_FILE="+pem.ServerKey, "SYSLOG_TLS_CLIENT_CA_FILE="+pem.CA,
+		"SYSLOG_ADMIN_LISTEN=127.0.0.1:0", "SNMP_TRAP_LISTEN=127.0.0.1:0", "SNMP_COMMUNITIES=other,send-test", "SNMP_ADMIN_LISTEN=127.0.0.1:0")
+	addrs := startServer(t, cfg, app.RoleSyslog, app.RoleSNMPTrap)
+
+	demo := func(name string) string {
+		for _, p := range []string{filepath.Join("..", "..", "..", "shared", "data", name), "/work/shared/data/" + name} {
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+		}
+		t.Fatalf("no %s", name)
+		return ""
+	}
+	syslogs, traps := demo("demo_syslog_events.json"), demo("demo_snmp_traps.json")
+	runs := [][]string{
+		{"send", "--syslog", "udp://" + addrs["syslog-udp"], "--rfc3164", "--rate", "5000", syslogs},
+		{"send", "--syslog", "tcp://" + addrs["syslog-tcp"], syslogs},
+		{"send", "--syslog", "tls://" + addrs["syslog-tls"], "--tls-ca-file", pem.CA, "--tls-cert-file", pem.ClientCert,
+			"--tls-key-file", pem.ClientKey, syslogs},
+		{"send", "--trap", addrs["snmptrap"], "--inform", traps},
+	}
+	for _, args := range runs {
+		var out, errOut bytes.Buffer
+		if code := run(args, &out, &errOut); code != exitOK {
+			t.Fatalf("mutt %s: exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errOut.String())
+		}
+		if strings.Contains(out.String()+errOut.String(), "send-test") {
+			t.Error("the community was printed")
+		}
+	}
+	// Informs are answered only once queued, so all 100 are in already.
+	want := 3*330 + 100
+	itest.Eventually(t, 30*time.Second, "every message queued", func() bool { return e.xlen("ingest_queue") == int64(want) })
+
+	var out, errOut bytes.Buffer
+	if code := run([]string{"send", "--trap", "x", "--syslog", "udp://h:1", syslogs}, &out, &errOut); code != exitUsage {
+		t.Errorf("contradictory flags: exit %d, want %d", code, exitUsage)
+	}
+}
