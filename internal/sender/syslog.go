@@ -164,3 +164,16 @@ func token(s string, max int) string {
 	}
 	return string(out)
 }
+
+// FormatSyslog renders one event object as a syslog message (no framing)
+// the way SendSyslog does, for load generators that send prepared bytes.
+func FormatSyslog(format string, raw []byte, now time.Time) ([]byte, error) {
+	ev, err := readEvent(raw)
+	if err != nil {
+		return nil, err
+	}
+	if ev.Hostname == "" {
+		ev.Hostname = "-"
+	}
+	return appendSyslog(nil, SyslogOptions{Format: format, Facility: 16, AppName: "mutt-bench"}, ev, now, "1"), nil
+}

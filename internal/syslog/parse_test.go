@@ -197,3 +197,7 @@ func benchParse(b *testing.B, line []byte) {
 		AppendEvent(&o, m, testPeer, corpusNow)
 	}
 }
+
+func BenchmarkParseRFC5424NoSD(b *testing.B) {
+	benchParse(b, []byte(`<165>1 2025-06-14T10:30:01.123Z mx01 mgd 4242 UI_DBASE_LOGOUT_EVENT - User 'netops' exiting configuration mode`))
+}
