@@ -39,6 +39,39 @@ MOOG_API_KEY="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export MOOG_API_KEY
 moog_port="${MUTT_FAKE_MOOG_PORT:-18080}"
 export MOOG_WEBHOOK_URL="http://127.0.0.1:${moog_port}/events"
+# --- Native receivers (syslog and SNMP traps) on high ports ---------------
+# receivers_env switches the syslog and snmptrap roles on for `mutt serve`;
+# receivers_demo sends a few messages with logger and, when net-snmp is
+# installed, snmptrap and snmpinform.
+receivers_env() {
+  export SYSLOG_UDP_LISTEN="127.0.0.1:${MUTT_SYSLOG_PORT:-5514}"
+  export SYSLOG_TCP_LISTEN="127.0.0.1:${MUTT_SYSLOG_PORT:-5514}"
+  export SNMP_TRAP_LISTEN="127.0.0.1:${MUTT_SNMP_TRAP_PORT:-10162}"
+  SNMP_COMMUNITIES="demo-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  export SNMP_COMMUNITIES
+}
+receivers_demo() {
+  local sp="${MUTT_SYSLOG_PORT:-5514}" tp="${MUTT_SNMP_TRAP_PORT:-10162}"
+  echo "== syslog to 127.0.0.1:${sp} (UDP and TCP) with logger"
+  logger --server 127.0.0.1 --port "$sp" --udp --rfc3164 -p local7.err -t demo-router \
+    "%LINK-3-UPDOWN: Interface GigabitEthernet0/1, changed state to down" || true
+  logger --server 127.0.0.1 --port "$sp" --tcp --rfc5424 -p local7.crit -t demo-router \
+    "%LINEPROTO-5-UPDOWN: Line protocol on Interface GigabitEthernet0/1, changed state to down" || true
+  if command -v snmptrap >/dev/null; then
+    echo "== SNMP linkDown trap and an inform to 127.0.0.1:${tp}"
+    local state; state="$(mktemp -d)"; mkdir -p "$state/cert_indexes"
+    SNMP_PERSISTENT_DIR="$state" MIBS= snmptrap -v 2c -c "$SNMP_COMMUNITIES" "127.0.0.1:${tp}" '' \
+      1.3.6.1.6.3.1.1.5.3 1.3.6.1.2.1.2.2.1.1.2 i 2 1.3.6.1.2.1.2.2.1.8.2 i 2 || true
+    SNMP_PERSISTENT_DIR="$state" MIBS= snmpinform -v 2c -c "$SNMP_COMMUNITIES" "127.0.0.1:${tp}" '' \
+      1.3.6.1.6.3.1.1.5.4 1.3.6.1.2.1.2.2.1.1.2 i 2 || true
+  else
+    echo "== snmptrap not installed (apt-get install snmp); sending the trap with mutt send"
+    SNMP_COMMUNITY="$SNMP_COMMUNITIES" bin/mutt send --trap "127.0.0.1:${tp}" --generate 5 >/dev/null || true
+  fi
+  echo "receivers: syslog udp/tcp 127.0.0.1:${sp}, SNMP traps udp 127.0.0.1:${tp}, health :8091 and :8092"
+}
+# --------------------------------------------------------------------------
+receivers_env
 bin/mutt fake-moog --listen "127.0.0.1:${moog_port}" --quiet &
 moog=$!
 bin/mutt serve --no-migrate &
@@ -51,6 +84,7 @@ done
 
 echo "== replaying ${#samples[@]} sample files"
 bin/mutt send --retimestamp "${samples[@]}"
+receivers_demo
 sleep 2
 echo "== audit rows by decision"
 psql "$DATABASE_URL" -c 'select handling_decision, forwarded_to_moog, count(*) from event_audit_log group by 1, 2 order by 3 desc'
