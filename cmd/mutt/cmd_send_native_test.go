@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,6 +56,24 @@ func TestSendToReceivers(t *testing.T) {
 	// Informs are answered only once queued, so all 100 are in already.
 	want := 3*330 + 100
 	itest.Eventually(t, 30*time.Second, "every message queued", func() bool { return e.xlen("ingest_queue") == int64(want) })
+
+	// Each role's admin port: health, and metrics without any secret.
+	for _, c := range []struct{ admin, metric string }{{"syslog-admin", "mutt_syslog_messages_enqueued_total"}, {"snmptrap-admin", "mutt_snmptrap_informs_acknowledged_total 100"}} {
+		for _, path := range []string{"/health", "/metrics"} {
+			resp, err := http.Get("http://" + addrs[c.admin] + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || strings.Contains(string(body), "send-test") {
+				t.Errorf("%s%s: %d %s", c.admin, path, resp.StatusCode, body)
+			}
+			if path == "/metrics" && !strings.Contains(string(body), c.metric) {
+				t.Errorf("%s/metrics lacks %s", c.admin, c.metric)
+			}
+		}
+	}
 
 	var out, errOut bytes.Buffer
 	if code := run([]string{"send", "--trap", "x", "--syslog", "udp://h:1", syslogs}, &out, &errOut); code != exitUsage {
