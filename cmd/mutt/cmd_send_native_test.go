@@ -80,3 +80,20 @@ func TestSendToReceivers(t *testing.T) {
 		t.Errorf("contradictory flags: exit %d, want %d", code, exitUsage)
 	}
 }
+
+// TestSNMPTrapRefusesWithoutCredentials: a trap receiver that would accept
+// nothing does not start, and says which setting to give (exit 2).
+func TestSNMPTrapRefusesWithoutCredentials(t *testing.T) {
+	t.Setenv("SNMP_COMMUNITIES", "")
+	t.Setenv("SNMP_V3_USERS_FILE", "")
+	var out, errOut bytes.Buffer
+	code := run([]string{"snmptrap", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--redis-url", itest.RedisURL()}, &out, &errOut)
+	if code != exitUsage || !strings.Contains(errOut.String(), "SNMP_COMMUNITIES") {
+		t.Errorf("exit %d, stderr %q; want %d naming SNMP_COMMUNITIES", code, errOut.String(), exitUsage)
+	}
+	errOut.Reset()
+	if code := run([]string{"syslog", "--redis-url", itest.RedisURL(), "--admin", "127.0.0.1:0"}, &out, &errOut); code != exitUsage ||
+		!strings.Contains(errOut.String(), "SYSLOG_UDP_LISTEN") {
+		t.Errorf("syslog without an address: exit %d, stderr %q", code, errOut.String())
+	}
+}
