@@ -452,38 +452,48 @@ func (e *Env) runSyslogUDP(ctx context.Context, o ReceiversOptions) (ReceiverRes
 	if err != nil {
 		return res, err
 	}
-	conn, err := net.Dial("udp", recv.Addrs()["syslog-udp"])
-	if err != nil {
+	e.say("%s: sending %d datagrams at %d/s", res.ID, total, o.UDPRate)
+	if err := e.sendUDP(ctx, &res, recv.Addrs()["syslog-udp"], msgs, total, o.UDPRate); err != nil {
 		return res, err
 	}
+	res.KernelDrops = rig.counter("mutt_syslog_messages_dropped_total", "reason", "kernel")
+	res.Met = res.LossPercent < TargetUDPLossPercent && res.PeakRSSMB <= TargetReceiverRSSMB
+	return res, nil
+}
+
+// sendUDP is the timed part of a UDP scenario: it sends total datagrams
+// cycling through msgs at rate a second, waits for the stream, and fills
+// res's counts, time, loss and peak RSS.
+func (e *Env) sendUDP(ctx context.Context, res *ReceiverResult, addr string, msgs [][]byte, total int64, rate int) error {
+	conn, err := net.Dial("udp", addr)
+	if err != nil {
+		return err
+	}
 	defer conn.Close()
-	e.say("%s: sending %d datagrams at %d/s", res.ID, total, o.UDPRate)
 	m, err := e.startMeasuring(ctx, res.ID)
 	if err != nil {
-		return res, err
+		return err
 	}
 	defer func() { _, _ = m.stopProfile() }()
 	rss := sampleRSS()
 	start := time.Now()
-	if err := paced(ctx, total, o.UDPRate, func(i int64) error {
+	if err := paced(ctx, total, rate, func(i int64) error {
 		_, err := conn.Write(msgs[i%int64(len(msgs))])
 		return err
 	}); err != nil {
 		_ = rss.peakMB()
-		return res, err
+		return err
 	}
 	n, at, err := e.waitQueued(ctx, total, 3*time.Second)
 	res.PeakRSSMB = rss.peakMB()
 	if err != nil {
-		return res, err
+		return err
 	}
 	res.Sent, res.Queued = total, n
 	res.Seconds = at.Sub(start).Seconds()
 	res.PerSecond = float64(n) / res.Seconds
 	res.LossPercent = 100 * float64(total-n) / float64(total)
-	res.KernelDrops = rig.counter("mutt_syslog_messages_dropped_total", "reason", "kernel")
-	res.Met = res.LossPercent < TargetUDPLossPercent && res.PeakRSSMB <= TargetReceiverRSSMB
-	return res, nil
+	return nil
 }
 
 // paced calls send total times, spread evenly at rate per second in
@@ -527,35 +537,10 @@ func (e *Env) runTraps(ctx context.Context, o ReceiversOptions) (ReceiverResult,
 	if err != nil {
 		return res, err
 	}
-	conn, err := net.Dial("udp", recv.Addr())
-	if err != nil {
-		return res, err
-	}
-	defer conn.Close()
 	e.say("%s: sending %d traps at %d/s", res.ID, total, o.TrapRate)
-	m, err := e.startMeasuring(ctx, res.ID)
-	if err != nil {
+	if err := e.sendUDP(ctx, &res, recv.Addr(), packets, total, o.TrapRate); err != nil {
 		return res, err
 	}
-	defer func() { _, _ = m.stopProfile() }()
-	rss := sampleRSS()
-	start := time.Now()
-	if err := paced(ctx, total, o.TrapRate, func(i int64) error {
-		_, err := conn.Write(packets[i%int64(len(packets))])
-		return err
-	}); err != nil {
-		_ = rss.peakMB()
-		return res, err
-	}
-	n, at, err := e.waitQueued(ctx, total, 3*time.Second)
-	res.PeakRSSMB = rss.peakMB()
-	if err != nil {
-		return res, err
-	}
-	res.Sent, res.Queued = total, n
-	res.Seconds = at.Sub(start).Seconds()
-	res.PerSecond = float64(n) / res.Seconds
-	res.LossPercent = 100 * float64(total-n) / float64(total)
 	res.KernelDrops = rig.counter("mutt_snmptrap_dropped_total", "reason", "kernel")
 	res.Met = res.PerSecond >= TargetTrapsPerSecond && res.PeakRSSMB <= TargetReceiverRSSMB
 	if float64(o.TrapRate) < TargetTrapsPerSecond {
