@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -27,16 +25,7 @@ func TestSendToReceivers(t *testing.T) {
 		"SYSLOG_ADMIN_LISTEN=127.0.0.1:0", "SNMP_TRAP_LISTEN=127.0.0.1:0", "SNMP_COMMUNITIES=other,send-test", "SNMP_ADMIN_LISTEN=127.0.0.1:0")
 	addrs := startServer(t, cfg, app.RoleSyslog, app.RoleSNMPTrap)
 
-	demo := func(name string) string {
-		for _, p := range []string{filepath.Join("..", "..", "..", "shared", "data", name), "/work/shared/data/" + name} {
-			if _, err := os.Stat(p); err == nil {
-				return p
-			}
-		}
-		t.Fatalf("no %s", name)
-		return ""
-	}
-	syslogs, traps := demo("demo_syslog_events.json"), demo("demo_snmp_traps.json")
+	syslogs, traps := demoFile(t, "demo_syslog_events.json"), demoFile(t, "demo_snmp_traps.json")
 	runs := [][]string{
 		{"send", "--syslog", "udp://" + addrs["syslog-udp"], "--rfc3164", "--rate", "5000", syslogs},
 		{"send", "--syslog", "tcp://" + addrs["syslog-tcp"], syslogs},

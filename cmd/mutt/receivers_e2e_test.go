@@ -56,10 +56,7 @@ var demoVar = regexp.MustCompile(`^@\{oid=([0-9.]+); value=(.*)\}$`)
 
 func loadDemoTraps(t *testing.T) []demoTrap {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "data", "demo_snmp_traps.json"))
-	if err != nil {
-		b, err = os.ReadFile("/work/shared/data/demo_snmp_traps.json")
-	}
+	b, err := os.ReadFile(demoFile(t, "demo_snmp_traps.json"))
 	if err != nil {
 		t.Fatalf("reading the demo traps: %v", err)
 	}
@@ -68,6 +65,19 @@ func loadDemoTraps(t *testing.T) []demoTrap {
 		t.Fatal(err)
 	}
 	return traps
+}
+
+// demoFile finds a sample data file: the shared data beside the
+// repository, else the copy in internal/sender/testdata.
+func demoFile(t *testing.T, name string) string {
+	t.Helper()
+	for _, p := range []string{filepath.Join("..", "..", "..", "shared", "data", name), filepath.Join("..", "..", "internal", "sender", "testdata", name)} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	t.Fatalf("no sample file %s", name)
+	return ""
 }
 
 // varbindArgs turns the demo variables into net-snmp "OID TYPE VALUE"
