@@ -33,6 +33,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzMatch -fuzztime 30s ./internal/rules/
 	$(GO) test -run '^$$' -fuzz FuzzIngestHandler -fuzztime 30s ./internal/ingest/
 	$(GO) test -run '^$$' -fuzz FuzzBody -fuzztime 30s ./internal/forward/
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/syslog/
+	$(GO) test -run '^$$' -fuzz FuzzFramer -fuzztime 30s ./internal/syslog/
+	$(GO) test -run '^$$' -fuzz FuzzRFC5424MatchesGoSyslog -fuzztime 30s ./internal/syslog/
+	$(GO) test -run '^$$' -fuzz FuzzPeekHeader -fuzztime 30s ./internal/snmptrap/
 
 clean:
 	rm -rf bin artifacts

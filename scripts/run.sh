@@ -13,7 +13,9 @@
 #                            HEALTH_PORT_ALERTER (8082), METRICS_PORT_MOOG (8083),
 #                            HEALTH_PORT_MOOG (8084), METRICS_PORT_REMEDIATION (8086),
 #                            HEALTH_PORT_REMEDIATION (8087), SERVER_PORT_WEBUI (8090),
-#                            MUTT_FAKE_MOOG_PORT (18080)
+#                            MUTT_FAKE_MOOG_PORT (18080), MUTT_SYSLOG_PORT (5514, UDP and TCP),
+#                            MUTT_SNMP_TRAP_PORT (10162, UDP), MUTT_SYSLOG_ADMIN_PORT (8091),
+#                            MUTT_SNMP_ADMIN_PORT (8092)
 #   MUTT_DEMO_DB             demo database (mutt_demo); DATABASE_URL, REDIS_URL and
 #                            MUTT_KEY_PREFIX override where the demo lives
 #   MUTT_DEMO_DIR            backup identity and backup root (.mutt-demo)
@@ -37,6 +39,10 @@ port_defaults=(
   HEALTH_PORT_REMEDIATION=8087
   SERVER_PORT_WEBUI=8090
   MUTT_FAKE_MOOG_PORT=18080
+  MUTT_SYSLOG_PORT=5514
+  MUTT_SNMP_TRAP_PORT=10162
+  MUTT_SYSLOG_ADMIN_PORT=8091
+  MUTT_SNMP_ADMIN_PORT=8092
 )
 
 # settings exports what every process of the demo reads.
@@ -97,6 +103,41 @@ prepare_backup() {
   eval "$("$mutt" backup init --dir "$demo_dir" 2>/dev/null)"
 }
 
+# receivers_env switches the syslog and snmptrap roles of `mutt serve` on,
+# on the demo's high ports, with a community made for this run.
+receivers_env() {
+  export SYSLOG_UDP_LISTEN="127.0.0.1:${MUTT_SYSLOG_PORT}"
+  export SYSLOG_TCP_LISTEN="127.0.0.1:${MUTT_SYSLOG_PORT}"
+  export SYSLOG_ADMIN_LISTEN="127.0.0.1:${MUTT_SYSLOG_ADMIN_PORT}"
+  export SNMP_TRAP_LISTEN="127.0.0.1:${MUTT_SNMP_TRAP_PORT}"
+  export SNMP_ADMIN_LISTEN="127.0.0.1:${MUTT_SNMP_ADMIN_PORT}"
+  SNMP_COMMUNITIES="demo-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  export SNMP_COMMUNITIES
+}
+
+# receivers_demo sends a few messages with logger and, when net-snmp is
+# installed, snmptrap and snmpinform (else `mutt send --trap`).
+receivers_demo() {
+  local sp="$MUTT_SYSLOG_PORT" tp="$MUTT_SNMP_TRAP_PORT"
+  echo "== syslog to 127.0.0.1:${sp} (UDP and TCP) with logger"
+  logger --server 127.0.0.1 --port "$sp" --udp --rfc3164 -p local7.err -t demo-router \
+    "%LINK-3-UPDOWN: Interface GigabitEthernet0/1, changed state to down" || true
+  logger --server 127.0.0.1 --port "$sp" --tcp --rfc5424 -p local7.crit -t demo-router \
+    "%LINEPROTO-5-UPDOWN: Line protocol on Interface GigabitEthernet0/1, changed state to down" || true
+  if command -v snmptrap >/dev/null; then
+    echo "== SNMP linkDown trap and an inform to 127.0.0.1:${tp}"
+    local state; state="$(mktemp -d)"; mkdir -p "$state/cert_indexes"
+    SNMP_PERSISTENT_DIR="$state" MIBS= snmptrap -v 2c -c "$SNMP_COMMUNITIES" "127.0.0.1:${tp}" '' \
+      1.3.6.1.6.3.1.1.5.3 1.3.6.1.2.1.2.2.1.1.2 i 2 1.3.6.1.2.1.2.2.1.8.2 i 2 || true
+    SNMP_PERSISTENT_DIR="$state" MIBS= snmpinform -v 2c -c "$SNMP_COMMUNITIES" "127.0.0.1:${tp}" '' \
+      1.3.6.1.6.3.1.1.5.4 1.3.6.1.2.1.2.2.1.1.2 i 2 || true
+    rm -rf "$state"
+  else
+    echo "== snmptrap not installed (apt-get install snmp); sending traps with mutt send"
+    SNMP_COMMUNITY="$SNMP_COMMUNITIES" "$mutt" send --trap "127.0.0.1:${tp}" --generate 5 >/dev/null || true
+  fi
+}
+
 # write_env_file writes what a second shell needs to reach the demo. No
 # key and no password goes to disk: the API keys stay in this shell.
 write_env_file() {
@@ -136,7 +177,8 @@ start_services() {
 # with serve's exit status, serve having said why.
 wait_ready() {
   local port
-  for port in "$SERVER_PORT_INGESTOR" "$HEALTH_PORT_ALERTER" "$HEALTH_PORT_MOOG" "$HEALTH_PORT_REMEDIATION" "$SERVER_PORT_WEBUI"; do
+  for port in "$SERVER_PORT_INGESTOR" "$HEALTH_PORT_ALERTER" "$HEALTH_PORT_MOOG" "$HEALTH_PORT_REMEDIATION" "$SERVER_PORT_WEBUI" \
+    "$MUTT_SYSLOG_ADMIN_PORT" "$MUTT_SNMP_ADMIN_PORT"; do
     for _ in $(seq 1 300); do
       if ! kill -0 "$serve" 2>/dev/null; then
         local status=0
@@ -179,6 +221,7 @@ banner() {
 
 MUTT is running:  ingest http://127.0.0.1:${SERVER_PORT_INGESTOR}/api/v2/ingest   alerter metrics :${METRICS_PORT_ALERTER}   forwarder metrics :${METRICS_PORT_MOOG}
                   fake Moogsoft http://127.0.0.1:${MUTT_FAKE_MOOG_PORT}/stats   remediation metrics :${METRICS_PORT_REMEDIATION}
+                  syslog udp/tcp 127.0.0.1:${MUTT_SYSLOG_PORT} (health :${MUTT_SYSLOG_ADMIN_PORT})   SNMP traps udp 127.0.0.1:${MUTT_SNMP_TRAP_PORT} (health :${MUTT_SNMP_ADMIN_PORT})
                   dashboard and API http://127.0.0.1:${SERVER_PORT_WEBUI}/  (sign in with this run's key: ${WEBUI_API_KEY})
 In a second shell:  . ${env_show}     (or: export DATABASE_URL='${DATABASE_URL}' REDIS_URL='${REDIS_URL}')
                     ${mutt} health;  ${mutt} rules test --event '{"hostname":"r1","message":"LINK-DOWN","timestamp":"2026-01-01T00:00:00Z"}'
@@ -208,6 +251,7 @@ stop() {
 
 main() {
   settings
+  receivers_env
   check_ports
   ensure_services
   [ -x "$mutt" ] || make build
@@ -218,6 +262,7 @@ main() {
   trap '[ -n "${serve:-}${moog:-}" ] && kill ${serve:-} ${moog:-} ${stream:-} 2>/dev/null; true' EXIT
   start_services
   wait_ready
+  receivers_demo
   replay_samples
   banner
   "$mutt" send --retimestamp \

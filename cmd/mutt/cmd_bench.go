@@ -271,6 +271,7 @@ statements the audit search sent.`,
 	f.IntVar(&ap.Warmup, "warmup", 200, "untimed requests per endpoint first")
 
 	cmd.AddCommand(ingestCmd, alerterCmd, forwarderCmd, e2eCmd, allCmd, backupCmd, apiCmd)
+	cmd.AddCommand(receiverBenchCommands(g, &bo)...)
 	return cmd
 }
 

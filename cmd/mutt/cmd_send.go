@@ -19,6 +19,7 @@ func newSendCommand(g *globalOptions) *cobra.Command {
 		generate int
 		seed     int64
 		progress string
+		native   nativeSendOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "send [FILE.json ...]",
@@ -28,10 +29,15 @@ SNMP trap records, which are converted as the trap collector would), or --genera
 synthetic events. The API key comes from INGEST_API_KEY or INGEST_API_KEY_FILE, never
 from the command line. A progress bar is drawn when standard error is a terminal.`,
 		Example: `  INGEST_API_KEY_FILE=key mutt send --retimestamp ../shared/data/*.json
-  mutt send --generate 100000 --batch 100 --concurrency 8`,
+  mutt send --generate 100000 --batch 100 --concurrency 8
+  mutt send --syslog udp://127.0.0.1:5514 --rfc3164 ../shared/data/demo_syslog_events.json
+  SNMP_COMMUNITY=public mutt send --trap 127.0.0.1:10162 --inform ../shared/data/demo_snmp_traps.json`,
 		RunE: func(cmd *cobra.Command, files []string) error {
 			if len(files) == 0 && generate == 0 {
 				return usageError{errors.New("nothing to send: name event files or use --generate N")}
+			}
+			if native.active() {
+				return g.runNativeSend(cmd.Context(), native, files, generate, seed, opts.Repeat, opts.Rate)
 			}
 			key, ok, err := secrets.FromEnv(os.LookupEnv, "INGEST_API_KEY")
 			if err != nil {
@@ -83,6 +89,7 @@ from the command line. A progress bar is drawn when standard error is a terminal
 	f.IntVar(&generate, "generate", 0, "also send N synthetic events")
 	f.Int64Var(&seed, "seed", 1, "seed for --generate")
 	f.StringVar(&progress, "progress", "auto", "progress bar: auto, always or never")
+	native.register(f)
 	return cmd
 }
 

@@ -17,9 +17,34 @@ import (
 	"time"
 
 	"github.com/mutt-go/mutt/internal/app"
+	"github.com/mutt-go/mutt/internal/config"
 	"github.com/mutt-go/mutt/internal/itest"
 	"github.com/mutt-go/mutt/internal/snmptrap"
 )
+
+// startServer runs roles in-process until the test ends and returns the
+// addresses they listen on.
+func startServer(t *testing.T, cfg config.Config, roles ...string) map[string]string {
+	t.Helper()
+	ready := make(chan map[string]string, 1)
+	srv, err := app.NewServer(context.Background(), cfg, app.ServeOptions{
+		Roles: roles, Ready: func(a map[string]string) { ready <- a },
+	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; srv.Close() })
+	select {
+	case a := <-ready:
+		return a
+	case err := <-done:
+		t.Fatalf("MUTT stopped at start: %v", err)
+		return nil
+	}
+}
 
 // demoTrap is one record of demo_snmp_traps.json.
 type demoTrap struct {
@@ -31,10 +56,7 @@ var demoVar = regexp.MustCompile(`^@\{oid=([0-9.]+); value=(.*)\}$`)
 
 func loadDemoTraps(t *testing.T) []demoTrap {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "data", "demo_snmp_traps.json"))
-	if err != nil {
-		b, err = os.ReadFile("/work/shared/data/demo_snmp_traps.json")
-	}
+	b, err := os.ReadFile(demoFile(t, "demo_snmp_traps.json"))
 	if err != nil {
 		t.Fatalf("reading the demo traps: %v", err)
 	}
@@ -43,6 +65,19 @@ func loadDemoTraps(t *testing.T) []demoTrap {
 		t.Fatal(err)
 	}
 	return traps
+}
+
+// demoFile finds a sample data file: the shared data beside the
+// repository, else the copy in internal/sender/testdata.
+func demoFile(t *testing.T, name string) string {
+	t.Helper()
+	for _, p := range []string{filepath.Join("..", "..", "..", "shared", "data", name), filepath.Join("..", "..", "internal", "sender", "testdata", name)} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	t.Fatalf("no sample file %s", name)
+	return ""
 }
 
 // varbindArgs turns the demo variables into net-snmp "OID TYPE VALUE"
@@ -153,24 +188,7 @@ func TestReceiversEndToEnd(t *testing.T) {
 		"SYSLOG_TLS_CERT_FILE="+pem.ServerCert, "SYSLOG_TLS_KEY_FILE="+pem.ServerKey, "SYSLOG_TLS_CLIENT_CA_FILE="+pem.CA,
 		"SYSLOG_ADMIN_LISTEN=127.0.0.1:0", "SNMP_TRAP_LISTEN=127.0.0.1:0", "SNMP_COMMUNITIES=e2e-community",
 		"SNMP_V3_USERS_FILE="+usersFile, "SNMP_ADMIN_LISTEN=127.0.0.1:0")
-	ready := make(chan map[string]string, 1)
-	srv, err := app.NewServer(ctx, cfg, app.ServeOptions{
-		Roles: []string{app.RoleSyslog, app.RoleSNMPTrap, app.RoleAlerter}, Ready: func(a map[string]string) { ready <- a },
-	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(runCtx) }()
-	defer func() { cancel(); <-done }()
-	var addrs map[string]string
-	select {
-	case addrs = <-ready:
-	case err := <-done:
-		t.Fatalf("MUTT stopped at start: %v", err)
-	}
+	addrs := startServer(t, cfg, app.RoleSyslog, app.RoleSNMPTrap, app.RoleAlerter)
 
 	// logger, util-linux.
 	sent := map[string]int{}

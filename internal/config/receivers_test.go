@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,6 +49,11 @@ func TestReceiverSettings(t *testing.T) {
 	}
 	if err := cfg.RequireSNMPCredentials(); err != nil {
 		t.Error(err)
+	}
+	// The configuration as admin endpoints show it holds no community.
+	js, err := json.Marshal(cfg)
+	if err != nil || strings.Contains(string(js), "private") {
+		t.Errorf("encoded configuration shows a community (%v): %s", err, js)
 	}
 }
 

@@ -190,8 +190,21 @@ func (r *Receiver) read(ctx context.Context) {
 			r.logger.Warn("reading SNMP datagram", "error", err)
 			continue
 		}
-		obj = r.handle(ctx, buf[:n], addr, obj[:0])
+		obj = r.safeHandle(ctx, buf[:n], addr, obj[:0])
 	}
+}
+
+// safeHandle is handle that survives a panic in the decoder on a crafted
+// datagram: the datagram is counted as malformed and the worker goes on.
+func (r *Receiver) safeHandle(ctx context.Context, msg []byte, addr netip.AddrPort, obj []byte) (out []byte) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.metrics.rejected.WithLabelValues(reasonMalformed).Inc()
+			r.logger.Warn("SNMP datagram crashed the decoder; dropped", "source_ip", addr.Addr().String(), "panic", fmt.Sprint(p))
+			out = obj[:0]
+		}
+	}()
+	return r.handle(ctx, msg, addr, obj)
 }
 
 // handle decodes one datagram and submits its event; it returns obj for

@@ -7,9 +7,12 @@
 // the conversion of each message into one ingest event handed to the
 // ingest feeder, which validates it and assigns its _event_id as for HTTP.
 //
-// Strict RFC 5424 is parsed by github.com/leodido/go-syslog; the BSD
-// format and the vendor variants, which no maintained parser accepts as a
-// whole, are parsed here.
+// Every format is parsed here, without allocating except for RFC 5424
+// structured data: github.com/leodido/go-syslog, the maintained parser
+// generated from RFC 5424's grammar, cost 5 µs and 23 allocations a
+// message (the whole CPU budget of 150,000 messages/s on two cores) and
+// accepts none of the BSD variants. It remains the reference: a fuzz test
+// checks that every message it accepts is read the same here.
 //
 // It must not import the alerter, rules or store packages.
 package syslog

@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"time"
-
-	gosyslog "github.com/leodido/go-syslog/v4"
-	"github.com/leodido/go-syslog/v4/rfc5424"
 )
 
 // ErrEmpty is returned by Parse for a message with nothing but white space.
@@ -15,14 +12,11 @@ var ErrEmpty = errors.New("empty syslog message")
 // Parser parses syslog messages of any supported format. It is not safe
 // for concurrent use; each receiving goroutine owns one.
 type Parser struct {
-	strict gosyslog.Machine
-	msg    Message
+	msg Message
 }
 
 // NewParser returns a Parser.
-func NewParser() *Parser {
-	return &Parser{strict: rfc5424.NewParser()}
-}
+func NewParser() *Parser { return &Parser{} }
 
 // Parse reads one message (without its framing). now resolves year-less
 // timestamps to the nearest past. The result is valid until the next call
@@ -42,7 +36,13 @@ func (p *Parser) Parse(b []byte, now time.Time) (*Message, error) {
 	if pri, n, ok := parsePRI(b); ok {
 		m.Priority, m.Facility, m.Severity = pri, pri>>3, pri&7
 		rest = b[n:]
-		if len(rest) >= 2 && rest[0] == '1' && rest[1] == ' ' && p.parseStrict(b, m) {
+		if len(rest) >= 2 && rest[0] == '1' && rest[1] == ' ' && parse5424(b, m) {
+			if len(m.Msg) == 0 {
+				// A message with structured data alone still says
+				// something; keep the whole line as its text.
+				m.Msg = b
+			}
+			detectPayload(m)
 			return m, nil
 		}
 	}
@@ -63,46 +63,6 @@ func parsePRI(b []byte) (pri, n int, ok bool) {
 		return 0, 0, false
 	}
 	return pri, i + 1, true
-}
-
-// parseStrict parses b as RFC 5424 with go-syslog; false leaves m for the
-// BSD parser.
-func (p *Parser) parseStrict(b []byte, m *Message) bool {
-	res, err := p.strict.Parse(b)
-	if err != nil || res == nil {
-		return false
-	}
-	sm, ok := res.(*rfc5424.SyslogMessage)
-	if !ok || !sm.Valid() {
-		return false
-	}
-	m.Format = FormatRFC5424
-	if sm.Timestamp != nil {
-		m.Timestamp = sm.Timestamp.UTC()
-	}
-	m.Hostname = strBytes(sm.Hostname)
-	m.AppName = strBytes(sm.Appname)
-	m.ProcID = strBytes(sm.ProcID)
-	m.MsgID = strBytes(sm.MsgID)
-	if sm.StructuredData != nil {
-		m.StructuredData = *sm.StructuredData
-	}
-	m.Msg = strBytes(sm.Message)
-	m.Msg = bytes.TrimPrefix(m.Msg, []byte("\xef\xbb\xbf")) // the BOM says UTF-8; it is not text
-	if len(m.Msg) == 0 {
-		// A message with structured data alone still says something; keep
-		// the whole line as its text so it can be matched.
-		m.Msg = b
-	}
-	detectPayload(m)
-	return true
-}
-
-func strBytes(s *string) []byte {
-	if s == nil || *s == "" || *s == "-" {
-		return nil
-	}
-	return []byte(*s)
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }

@@ -2,6 +2,7 @@ package syslog
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"os"
@@ -196,4 +197,35 @@ func benchParse(b *testing.B, line []byte) {
 		m, _ := p.Parse(line, corpusNow)
 		AppendEvent(&o, m, testPeer, corpusNow)
 	}
+}
+
+func BenchmarkParseRFC5424NoSD(b *testing.B) {
+	benchParse(b, []byte(`<165>1 2025-06-14T10:30:01.123Z mx01 mgd 4242 UI_DBASE_LOGOUT_EVENT - User 'netops' exiting configuration mode`))
+}
+
+// BenchmarkMessageToQueue is the receiver's CPU work for one message up to
+// the ingest producer: parse, build the event, and the feeder's
+// validation and _event_id, with a producer that discards.
+func BenchmarkMessageToQueue(b *testing.B) {
+	feeder := ingest.NewFeeder(discardProducer{}, ingest.FeederOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = feeder.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	line := []byte(`<165>1 2025-06-14T10:30:01.123Z mx01 mgd 4242 UI_DBASE_LOGOUT_EVENT - User 'netops' exiting configuration mode`)
+	p := NewParser()
+	var o ingest.Object
+	b.ReportAllocs()
+	for b.Loop() {
+		m, _ := p.Parse(line, corpusNow)
+		if err := feeder.Submit(ctx, AppendEvent(&o, m, testPeer, corpusNow), nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+type discardProducer struct{}
+
+func (discardProducer) Produce(_ context.Context, payloads [][]byte) (int64, error) {
+	return int64(len(payloads)), nil
 }
