@@ -35,7 +35,7 @@ type pgCluster struct {
 // pgServerBin returns PostgreSQL's server bin directory: MUTT_BACKUP_PG_BIN,
 // else that of the initdb in PATH, else Debian's. The test fails when none
 // is installed (make test installs it) unless CI is not "true".
-func pgServerBin(t *testing.T) string {
+func pgServerBin(t testing.TB) string {
 	t.Helper()
 	dirs := []string{os.Getenv("MUTT_BACKUP_PG_BIN")}
 	if p, err := exec.LookPath("initdb"); err == nil {
@@ -61,7 +61,7 @@ func pgServerBin(t *testing.T) string {
 
 // serverCredential is the OS user a private cluster runs as: postgres when
 // root (the server refuses root), nil (this user) otherwise.
-func serverCredential(t *testing.T) *syscall.Credential {
+func serverCredential(t testing.TB) *syscall.Credential {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		return nil
@@ -77,7 +77,7 @@ func serverCredential(t *testing.T) *syscall.Credential {
 
 // shareDir makes a directory for files both this test and the server's OS
 // user use: traversable by all, owned by the server user when asked.
-func shareDir(t *testing.T, p string, cred *syscall.Credential, own bool) string {
+func shareDir(t testing.TB, p string, cred *syscall.Credential, own bool) string {
 	t.Helper()
 	if err := os.MkdirAll(p, 0o755); err != nil {
 		t.Fatal(err)
@@ -97,7 +97,7 @@ func shareDir(t *testing.T, p string, cred *syscall.Credential, own bool) string
 	return p
 }
 
-func (c *pgCluster) run(t *testing.T, prog string, args ...string) {
+func (c *pgCluster) run(t testing.TB, prog string, args ...string) {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(c.bin, prog), args...)
 	cmd.Dir = "/"
@@ -111,12 +111,12 @@ func (c *pgCluster) run(t *testing.T, prog string, args ...string) {
 
 // newPGCluster initdbs dir, appends conf and starts it on a free port; it
 // is stopped when the test ends.
-func newPGCluster(t *testing.T, bin, dir string, cred *syscall.Credential, conf string) *pgCluster {
+func newPGCluster(t testing.TB, bin, dir string, cred *syscall.Credential, conf string) *pgCluster {
 	t.Helper()
 	c := &pgCluster{bin: bin, dir: dir, port: freeTCPPort(t), cred: cred}
 	shareDir(t, dir, cred, true)
 	c.run(t, "initdb", "-D", dir, "--auth=trust", "-U", "postgres", "--no-sync")
-	settings := fmt.Sprintf("\nport = %d\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\nfsync = off\n%s\n", c.port, conf)
+	settings := fmt.Sprintf("\nport = %d\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '%s'\nfsync = off\n%s\n", c.port, dir, conf)
 	f, err := os.OpenFile(filepath.Join(dir, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +147,7 @@ func (c *pgCluster) url(db string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.port, db)
 }
 
-func freeTCPPort(t *testing.T) int {
+func freeTCPPort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -166,7 +166,7 @@ type pitrEnv struct {
 	env                  []string
 }
 
-func newPITREnv(t *testing.T) *pitrEnv {
+func newPITREnv(t testing.TB, muttBin, alsoArchive string) *pitrEnv {
 	t.Helper()
 	e := &pitrEnv{bin: pgServerBin(t), cred: serverCredential(t)}
 	dir, err := os.MkdirTemp("", "mutt-pitr-")
@@ -178,7 +178,7 @@ func newPITREnv(t *testing.T) *pitrEnv {
 	// The server's OS user runs archive_command: the binary, the public
 	// key and the backup root must be reachable for it.
 	e.mutt = filepath.Join(dir, "mutt")
-	data, err := os.ReadFile(muttBinary(t))
+	data, err := os.ReadFile(muttBin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,8 +197,8 @@ func newPITREnv(t *testing.T) *pitrEnv {
 		t.Fatal(err)
 	}
 	e.root = shareDir(t, filepath.Join(dir, "root"), e.cred, true)
-	conf := fmt.Sprintf("archive_mode = on\narchive_timeout = 10s\nwal_level = replica\narchive_command = '%s backup wal-push --root %s --recipients-file %s %%p'\n",
-		e.mutt, e.root, recipients)
+	conf := fmt.Sprintf("archive_mode = on\narchive_timeout = 10s\nwal_level = replica\narchive_command = '%s backup wal-push --root %s --recipients-file %s %%p%s'\n",
+		e.mutt, e.root, recipients, alsoArchive)
 	e.cluster = newPGCluster(t, e.bin, filepath.Join(dir, "src"), e.cred, conf)
 	e.env = append(os.Environ(), "MUTT_BACKUP_ROOT="+e.root, "MUTT_BACKUP_RECIPIENTS_FILE="+recipients,
 		"MUTT_BACKUP_IDENTITY_FILE="+identity, "MUTT_BACKUP_PASSPHRASE_FILE=", "MUTT_BACKUP_PG_BIN="+e.bin,
@@ -208,7 +208,7 @@ func newPITREnv(t *testing.T) *pitrEnv {
 }
 
 // mutt runs the built binary with the environment of e.
-func (e *pitrEnv) muttCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
+func (e *pitrEnv) muttCmd(t testing.TB, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	cmd := exec.Command(e.mutt, args...)
 	cmd.Env = e.env
@@ -226,7 +226,7 @@ func (e *pitrEnv) muttCmd(t *testing.T, args ...string) (code int, stdout, stder
 
 // archivedUpTo waits until the WAL segment holding lsn is archived and
 // returns when pg_stat_archiver says it was.
-func archivedUpTo(t *testing.T, db *pgxpool.Pool, lsn string, within time.Duration) time.Time {
+func archivedUpTo(t testing.TB, db *pgxpool.Pool, lsn string, within time.Duration) time.Time {
 	t.Helper()
 	var seg string
 	if err := db.QueryRow(t.Context(), `SELECT pg_walfile_name($1::pg_lsn)`, lsn).Scan(&seg); err != nil {
@@ -248,7 +248,7 @@ func archivedUpTo(t *testing.T, db *pgxpool.Pool, lsn string, within time.Durati
 	return at
 }
 
-func insertAudit(t *testing.T, db *pgxpool.Pool, from, to int) {
+func insertAudit(t testing.TB, db *pgxpool.Pool, from, to int) {
 	t.Helper()
 	_, err := db.Exec(t.Context(), `
 INSERT INTO event_audit_log (event_timestamp, hostname, matched_rule_id, handling_decision, forwarded_to_moog, raw_message, event_id)
@@ -268,7 +268,7 @@ FROM generate_series($1::int, $2::int) g`, from, to)
 // corrupted and a missing segment then stop a restore with the segment
 // named and nothing left behind.
 func TestPointInTimeRestore(t *testing.T) {
-	e := newPITREnv(t)
+	e := newPITREnv(t, muttBinary(t), "")
 	ctx := t.Context()
 	admin, err := pgx.Connect(ctx, e.cluster.url("postgres"))
 	if err != nil {
