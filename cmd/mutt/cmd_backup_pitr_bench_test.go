@@ -13,11 +13,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mutt-go/mutt/internal/backup"
 	"github.com/mutt-go/mutt/internal/itest"
-	"github.com/mutt-go/mutt/internal/store"
 )
 
 // pitrBenchRows and pitrBenchWALRows size the benchmark: a base of a
@@ -79,25 +77,7 @@ func BenchmarkPITRRestore(b *testing.B) {
 	pgbackrest("stanza-create")
 
 	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, e.cluster.url("postgres"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := admin.Exec(ctx, "CREATE DATABASE mutt"); err != nil {
-		b.Fatal(err)
-	}
-	admin.Close(ctx)
-	db, err := pgxpool.New(ctx, e.cluster.url("mutt"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	if err := store.Migrate(ctx, db, nil); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := db.Exec(ctx, `INSERT INTO alert_rules (match_string, priority, prod_handling, dev_handling, team_assignment) VALUES ('link down', 10, 'Page_and_ticket', 'Ignore', 'netops')`); err != nil {
-		b.Fatal(err)
-	}
+	db := e.muttDB(b)
 	insertAudit(b, db, 1, pitrBenchRows)
 
 	// The ceiling of both backups: pg_basebackup alone, to /dev/null.

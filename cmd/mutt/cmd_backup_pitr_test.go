@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -224,6 +225,33 @@ func (e *pitrEnv) muttCmd(t testing.TB, args ...string) (code int, stdout, stder
 	return 0, out.String(), errOut.String()
 }
 
+// muttDB creates the MUTT database on the cluster, migrates it and adds
+// the one rule the audit rows refer to; the pool is closed with the test.
+func (e *pitrEnv) muttDB(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, e.cluster.url("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, "CREATE DATABASE mutt"); err != nil {
+		t.Fatal(err)
+	}
+	db, err := pgxpool.New(ctx, e.cluster.url("mutt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	if err := store.Migrate(ctx, db, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(ctx, `INSERT INTO alert_rules (match_string, priority, prod_handling, dev_handling, team_assignment) VALUES ('link down', 10, 'Page_and_ticket', 'Ignore', 'netops')`); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
 // archivedUpTo waits until the WAL segment holding lsn is archived and
 // returns when pg_stat_archiver says it was.
 func archivedUpTo(t testing.TB, db *pgxpool.Pool, lsn string, within time.Duration) time.Time {
@@ -270,25 +298,7 @@ FROM generate_series($1::int, $2::int) g`, from, to)
 func TestPointInTimeRestore(t *testing.T) {
 	e := newPITREnv(t, muttBinary(t), "")
 	ctx := t.Context()
-	admin, err := pgx.Connect(ctx, e.cluster.url("postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.Exec(ctx, "CREATE DATABASE mutt"); err != nil {
-		t.Fatal(err)
-	}
-	admin.Close(ctx)
-	db, err := pgxpool.New(ctx, e.cluster.url("mutt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := store.Migrate(ctx, db, nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(ctx, `INSERT INTO alert_rules (match_string, priority, prod_handling, dev_handling, team_assignment) VALUES ('link down', 10, 'Page_and_ticket', 'Ignore', 'netops')`); err != nil {
-		t.Fatal(err)
-	}
+	db := e.muttDB(t)
 	insertAudit(t, db, 1, 100)
 
 	code, out, errOut := e.muttCmd(t, "backup", "run", "--profile", "base", "--no-sync", "--json")
