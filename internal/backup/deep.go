@@ -388,7 +388,6 @@ func deepConfig(o DeepVerifyOptions, c *Component) (string, error) {
 	return fmt.Sprintf("%d file hashes match; %d dynamic config keys", len(got), max(dynamic, 0)), nil
 }
 
-
 // scratchMarker is the key that claims a scratch database index.
 const scratchMarker = "mutt:backup:scratch"
 
