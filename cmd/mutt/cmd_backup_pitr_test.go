@@ -340,6 +340,10 @@ func TestPointInTimeRestore(t *testing.T) {
 		t.Errorf("RPO %s, want at most 60s", rpo)
 	}
 
+	code, out, errOut = e.muttCmd(t, "backup", "list", "--component", "pgbase")
+	if code != 0 || !strings.Contains(out, base.SetID) || !strings.Contains(out, "WAL from "+info.StartWAL) {
+		t.Errorf("backup list --component pgbase: exit %d, want the base and the WAL it needs:\n%s\n%s", code, out, errOut)
+	}
 	code, out, errOut = e.muttCmd(t, "backup", "show", base.SetID)
 	if code != 0 || !strings.Contains(out, info.StartWAL) {
 		t.Errorf("backup show: exit %d, want the WAL range from %s:\n%s\n%s", code, info.StartWAL, out, errOut)
