@@ -345,6 +345,10 @@ type backupListEntry struct {
 	Status     string            `json:"status"`
 	Components map[string]string `json:"components"`
 	Bytes      int64             `json:"bytes"`
+	// WALFrom is, for a pgbase set, the first archived WAL segment it
+	// needs (every later one too); StopWAL ends its own span.
+	WALFrom string `json:"wal_from,omitempty"`
+	StopWAL string `json:"stop_wal,omitempty"`
 }
 
 func newBackupListCommand(g *globalOptions, b *backupOptions) *cobra.Command {
@@ -378,6 +382,9 @@ func newBackupListCommand(g *globalOptions, b *backupOptions) *cobra.Command {
 				for _, c := range m.Components {
 					e.Components[c.Name] = c.Status
 				}
+				if info, err := backup.PgBaseInfoOf(m.Component(backup.ComponentPgBase)); err == nil {
+					e.WALFrom, e.StopWAL = info.StartWAL, info.StopWAL
+				}
 				entries = append(entries, e)
 			}
 			if asJSON {
@@ -393,6 +400,9 @@ func newBackupListCommand(g *globalOptions, b *backupOptions) *cobra.Command {
 				var cs []string
 				for _, c := range slices.Sorted(maps.Keys(e.Components)) {
 					cs = append(cs, c+":"+e.Components[c])
+				}
+				if e.WALFrom != "" {
+					cs = append(cs, "(WAL from "+e.WALFrom+")")
 				}
 				profile := e.Profile
 				if e.Pinned {

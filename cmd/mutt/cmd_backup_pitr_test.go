@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -35,7 +36,7 @@ type pgCluster struct {
 // pgServerBin returns PostgreSQL's server bin directory: MUTT_BACKUP_PG_BIN,
 // else that of the initdb in PATH, else Debian's. The test fails when none
 // is installed (make test installs it) unless CI is not "true".
-func pgServerBin(t *testing.T) string {
+func pgServerBin(t testing.TB) string {
 	t.Helper()
 	dirs := []string{os.Getenv("MUTT_BACKUP_PG_BIN")}
 	if p, err := exec.LookPath("initdb"); err == nil {
@@ -61,7 +62,7 @@ func pgServerBin(t *testing.T) string {
 
 // serverCredential is the OS user a private cluster runs as: postgres when
 // root (the server refuses root), nil (this user) otherwise.
-func serverCredential(t *testing.T) *syscall.Credential {
+func serverCredential(t testing.TB) *syscall.Credential {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		return nil
@@ -77,7 +78,7 @@ func serverCredential(t *testing.T) *syscall.Credential {
 
 // shareDir makes a directory for files both this test and the server's OS
 // user use: traversable by all, owned by the server user when asked.
-func shareDir(t *testing.T, p string, cred *syscall.Credential, own bool) string {
+func shareDir(t testing.TB, p string, cred *syscall.Credential, own bool) string {
 	t.Helper()
 	if err := os.MkdirAll(p, 0o755); err != nil {
 		t.Fatal(err)
@@ -97,7 +98,7 @@ func shareDir(t *testing.T, p string, cred *syscall.Credential, own bool) string
 	return p
 }
 
-func (c *pgCluster) run(t *testing.T, prog string, args ...string) {
+func (c *pgCluster) run(t testing.TB, prog string, args ...string) {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(c.bin, prog), args...)
 	cmd.Dir = "/"
@@ -111,12 +112,12 @@ func (c *pgCluster) run(t *testing.T, prog string, args ...string) {
 
 // newPGCluster initdbs dir, appends conf and starts it on a free port; it
 // is stopped when the test ends.
-func newPGCluster(t *testing.T, bin, dir string, cred *syscall.Credential, conf string) *pgCluster {
+func newPGCluster(t testing.TB, bin, dir string, cred *syscall.Credential, conf string) *pgCluster {
 	t.Helper()
 	c := &pgCluster{bin: bin, dir: dir, port: freeTCPPort(t), cred: cred}
 	shareDir(t, dir, cred, true)
 	c.run(t, "initdb", "-D", dir, "--auth=trust", "-U", "postgres", "--no-sync")
-	settings := fmt.Sprintf("\nport = %d\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\nfsync = off\n%s\n", c.port, conf)
+	settings := fmt.Sprintf("\nport = %d\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '%s'\nfsync = off\n%s\n", c.port, dir, conf)
 	f, err := os.OpenFile(filepath.Join(dir, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +148,7 @@ func (c *pgCluster) url(db string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.port, db)
 }
 
-func freeTCPPort(t *testing.T) int {
+func freeTCPPort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -166,7 +167,7 @@ type pitrEnv struct {
 	env                  []string
 }
 
-func newPITREnv(t *testing.T) *pitrEnv {
+func newPITREnv(t testing.TB, muttBin, alsoArchive string) *pitrEnv {
 	t.Helper()
 	e := &pitrEnv{bin: pgServerBin(t), cred: serverCredential(t)}
 	dir, err := os.MkdirTemp("", "mutt-pitr-")
@@ -178,7 +179,7 @@ func newPITREnv(t *testing.T) *pitrEnv {
 	// The server's OS user runs archive_command: the binary, the public
 	// key and the backup root must be reachable for it.
 	e.mutt = filepath.Join(dir, "mutt")
-	data, err := os.ReadFile(muttBinary(t))
+	data, err := os.ReadFile(muttBin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,8 +198,8 @@ func newPITREnv(t *testing.T) *pitrEnv {
 		t.Fatal(err)
 	}
 	e.root = shareDir(t, filepath.Join(dir, "root"), e.cred, true)
-	conf := fmt.Sprintf("archive_mode = on\narchive_timeout = 10s\nwal_level = replica\narchive_command = '%s backup wal-push --root %s --recipients-file %s %%p'\n",
-		e.mutt, e.root, recipients)
+	conf := fmt.Sprintf("archive_mode = on\narchive_timeout = 10s\nwal_level = replica\narchive_command = '%s backup wal-push --root %s --recipients-file %s %%p%s'\n",
+		e.mutt, e.root, recipients, alsoArchive)
 	e.cluster = newPGCluster(t, e.bin, filepath.Join(dir, "src"), e.cred, conf)
 	e.env = append(os.Environ(), "MUTT_BACKUP_ROOT="+e.root, "MUTT_BACKUP_RECIPIENTS_FILE="+recipients,
 		"MUTT_BACKUP_IDENTITY_FILE="+identity, "MUTT_BACKUP_PASSPHRASE_FILE=", "MUTT_BACKUP_PG_BIN="+e.bin,
@@ -208,7 +209,7 @@ func newPITREnv(t *testing.T) *pitrEnv {
 }
 
 // mutt runs the built binary with the environment of e.
-func (e *pitrEnv) muttCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
+func (e *pitrEnv) muttCmd(t testing.TB, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	cmd := exec.Command(e.mutt, args...)
 	cmd.Env = e.env
@@ -224,9 +225,36 @@ func (e *pitrEnv) muttCmd(t *testing.T, args ...string) (code int, stdout, stder
 	return 0, out.String(), errOut.String()
 }
 
+// muttDB creates the MUTT database on the cluster, migrates it and adds
+// the one rule the audit rows refer to; the pool is closed with the test.
+func (e *pitrEnv) muttDB(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, e.cluster.url("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, "CREATE DATABASE mutt"); err != nil {
+		t.Fatal(err)
+	}
+	db, err := pgxpool.New(ctx, e.cluster.url("mutt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	if err := store.Migrate(ctx, db, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(ctx, `INSERT INTO alert_rules (match_string, priority, prod_handling, dev_handling, team_assignment) VALUES ('link down', 10, 'Page_and_ticket', 'Ignore', 'netops')`); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
 // archivedUpTo waits until the WAL segment holding lsn is archived and
 // returns when pg_stat_archiver says it was.
-func archivedUpTo(t *testing.T, db *pgxpool.Pool, lsn string, within time.Duration) time.Time {
+func archivedUpTo(t testing.TB, db *pgxpool.Pool, lsn string, within time.Duration) time.Time {
 	t.Helper()
 	var seg string
 	if err := db.QueryRow(t.Context(), `SELECT pg_walfile_name($1::pg_lsn)`, lsn).Scan(&seg); err != nil {
@@ -248,7 +276,7 @@ func archivedUpTo(t *testing.T, db *pgxpool.Pool, lsn string, within time.Durati
 	return at
 }
 
-func insertAudit(t *testing.T, db *pgxpool.Pool, from, to int) {
+func insertAudit(t testing.TB, db *pgxpool.Pool, from, to int) {
 	t.Helper()
 	_, err := db.Exec(t.Context(), `
 INSERT INTO event_audit_log (event_timestamp, hostname, matched_rule_id, handling_decision, forwarded_to_moog, raw_message, event_id)
@@ -268,27 +296,9 @@ FROM generate_series($1::int, $2::int) g`, from, to)
 // corrupted and a missing segment then stop a restore with the segment
 // named and nothing left behind.
 func TestPointInTimeRestore(t *testing.T) {
-	e := newPITREnv(t)
+	e := newPITREnv(t, muttBinary(t), "")
 	ctx := t.Context()
-	admin, err := pgx.Connect(ctx, e.cluster.url("postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.Exec(ctx, "CREATE DATABASE mutt"); err != nil {
-		t.Fatal(err)
-	}
-	admin.Close(ctx)
-	db, err := pgxpool.New(ctx, e.cluster.url("mutt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := store.Migrate(ctx, db, nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(ctx, `INSERT INTO alert_rules (match_string, priority, prod_handling, dev_handling, team_assignment) VALUES ('link down', 10, 'Page_and_ticket', 'Ignore', 'netops')`); err != nil {
-		t.Fatal(err)
-	}
+	db := e.muttDB(t)
 	insertAudit(t, db, 1, 100)
 
 	code, out, errOut := e.muttCmd(t, "backup", "run", "--profile", "base", "--no-sync", "--json")
@@ -330,6 +340,10 @@ func TestPointInTimeRestore(t *testing.T) {
 		t.Errorf("RPO %s, want at most 60s", rpo)
 	}
 
+	code, out, errOut = e.muttCmd(t, "backup", "list", "--component", "pgbase")
+	if code != 0 || !strings.Contains(out, base.SetID) || !strings.Contains(out, "WAL from "+info.StartWAL) {
+		t.Errorf("backup list --component pgbase: exit %d, want the base and the WAL it needs:\n%s\n%s", code, out, errOut)
+	}
 	code, out, errOut = e.muttCmd(t, "backup", "show", base.SetID)
 	if code != 0 || !strings.Contains(out, info.StartWAL) {
 		t.Errorf("backup show: exit %d, want the WAL range from %s:\n%s\n%s", code, info.StartWAL, out, errOut)
@@ -483,18 +497,25 @@ func TestPointInTimeRestore(t *testing.T) {
 	if prom, err := os.ReadFile(filepath.Join(e.dir, "mutt_backup.prom")); err != nil || !strings.Contains(string(prom), "mutt_backup_wal_archive_lag_seconds 0") {
 		t.Errorf("metrics file lacks a zero archiving lag (%v):\n%s", err, prom)
 	}
-	for _, q := range []string{`ALTER SYSTEM SET archive_command = 'false'`, `SELECT pg_reload_conf()`, `INSERT INTO filler VALUES (2)`, `SELECT pg_switch_wal()`} {
+	for _, q := range []string{`ALTER SYSTEM SET archive_command = 'false'`, `SELECT pg_reload_conf()`} {
 		if _, err := db.Exec(ctx, q); err != nil {
 			t.Fatal(err)
 		}
 	}
 	e.env = append(e.env, "MUTT_BACKUP_WAL_LAG_MAX=1s")
 	var last backup.Check
-	itest.Eventually(t, 30*time.Second, "status to report the failing archive_command", func() bool {
+	itest.Eventually(t, 60*time.Second, "status to report the failing archive_command", func() bool {
+		// The archiver reloads its settings on its own time: complete a
+		// segment each round until one meets the failing command.
+		for _, q := range []string{`INSERT INTO filler VALUES (2)`, `SELECT pg_switch_wal()`} {
+			if _, err := db.Exec(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
 		last = walCheck()
-		return last.Status == backup.CheckFail
+		return last.Status == backup.CheckFail && strings.Contains(last.Detail, "failures")
 	})
-	if !strings.Contains(last.Detail, "behind") || !strings.Contains(last.Detail, "failures") {
-		t.Errorf("wal-archiving detail %q does not say how far behind and that archive_command fails", last.Detail)
+	if !strings.Contains(last.Detail, "behind") || !strings.Contains(last.Detail, "see the PostgreSQL log") {
+		t.Errorf("wal-archiving detail %q does not say how far behind and where the error is", last.Detail)
 	}
 }

@@ -103,7 +103,7 @@ func (pgBase) Backup(ctx context.Context, o *RunOptions, c *Component, sink Arti
 		return fail("reading the server settings", err)
 	}
 	info.SegmentBytes = uint64(seg)
-	stamp := time.Now().UTC().Format(StampFormat)
+	stamp := sink.Stamp()
 	var stderr strings.Builder
 	err = sink.Artifact("mutt_pgbase_"+stamp+".tar.zst.age", true, "tar", func(w io.Writer) error {
 		cmd := exec.CommandContext(ctx, tool, "--dbname="+conn, "--pgdata=-", "--format=tar", "--wal-method=fetch",

@@ -102,8 +102,6 @@ func DeepVerify(ctx context.Context, o DeepVerifyOptions) []error {
 			if doc, err = loadVaultExport(o.Root, o.Manifest, o.Keys); err == nil {
 				detail = fmt.Sprintf("%d paths, %d keys decrypted in memory", len(doc.Secrets), c.Counts["keys"])
 			}
-		case ComponentLogs:
-			detail, err = deepLogs(o, c)
 		default:
 			spec, ok := NewRegistry().Lookup(c.Name)
 			if !ok {
@@ -388,25 +386,6 @@ func deepConfig(o DeepVerifyOptions, c *Component) (string, error) {
 		return "", fmt.Errorf("config archive differs from the manifest: %s", strings.Join(bad, "; "))
 	}
 	return fmt.Sprintf("%d file hashes match; %d dynamic config keys", len(got), max(dynamic, 0)), nil
-}
-
-// deepLogs reads the log archive through and compares the file count.
-func deepLogs(o DeepVerifyOptions, c *Component) (string, error) {
-	r, err := OpenArtifact(o.Root, c.Artifacts[0], o.Keys)
-	if err != nil {
-		return "", err
-	}
-	files, n, _, terr := countTar(r)
-	if err := r.Close(); err != nil {
-		return "", err
-	}
-	if terr != nil {
-		return "", fmt.Errorf("reading log archive: %w", terr)
-	}
-	if want := c.Counts["files"]; files != want {
-		return "", fmt.Errorf("log archive holds %d files, the manifest says %d", files, want)
-	}
-	return fmt.Sprintf("%d files, %d bytes read through", files, n), nil
 }
 
 // scratchMarker is the key that claims a scratch database index.

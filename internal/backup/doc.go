@@ -8,6 +8,20 @@
 // component on its own, artifacts first, a quick verify, the manifest
 // last); and the restores.
 //
+// Components are being moved behind ComponentSpec and the Registry that
+// NewRegistry builds (pgbase and logs so far): each registers once with
+// its name, profiles, backup and deep verify, and Run, KnownComponent,
+// ProfileComponents and DeepVerify consult the registry, so a new
+// component adds no case to a switch.
+//
+// Point-in-time recovery: PushWAL and FetchWAL are PostgreSQL's
+// archive_command and restore_command over the WAL archive under
+// <root>/wal (each file an artifact plus a sidecar entry written last);
+// the pgbase component takes the base backups; RestorePITR restores a base
+// into a new data directory, stages and checks the WAL it needs, replays
+// to the target and promotes; PlanWALPrune keeps exactly the WAL a kept
+// base needs; ReadArchiverStatus gives the archiving lag status checks.
+//
 // Every artifact is streamed through optional zstd compression and age
 // encryption straight into a "*.partial" file that is fsynced and renamed
 // into place (writeFileAtomic and commitPartial); plaintext never reaches

@@ -97,8 +97,9 @@ func RestorePITR(ctx context.Context, o PITROptions) (PITRResult, error) {
 	if o.DataDir == "" || !filepath.IsAbs(o.DataDir) {
 		return res, fmt.Errorf("point-in-time restore: target data directory %q is not an absolute path", o.DataDir)
 	}
-	if strings.ContainsAny(o.DataDir, `'"%\`+"\n") {
-		return res, fmt.Errorf("point-in-time restore: target data directory %q holds a quote, %% or backslash", o.DataDir)
+	// The path goes into restore_command, which a shell runs.
+	if strings.ContainsAny(o.DataDir, "'\"%\\$`\n") {
+		return res, fmt.Errorf("point-in-time restore: target data directory %q holds a quote, %%, $, backquote or backslash", o.DataDir)
 	}
 	if o.Port <= 0 || o.Port > 65535 {
 		return res, fmt.Errorf("point-in-time restore: port %d is not between 1 and 65535", o.Port)
@@ -126,6 +127,9 @@ func RestorePITR(ctx context.Context, o PITROptions) (PITRResult, error) {
 	}
 	bin, err := pgBinDir(o.PgBin)
 	if err != nil {
+		return res, err
+	}
+	if err := reachable(filepath.Dir(o.DataDir), uid, gid); err != nil {
 		return res, err
 	}
 	if err := emptyOrAbsent(o.DataDir); err != nil {
@@ -642,4 +646,43 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// reachable checks that the server's OS user (uid, gid; -1 for this user)
+// can enter dir and every directory above it, where the data directory and
+// the staged WAL go. Supplementary groups are not looked at.
+func reachable(dir string, uid, gid int) error {
+	if uid < 0 {
+		return nil
+	}
+	for p := dir; ; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return fmt.Errorf("point-in-time restore: the directory the data directory goes in must exist: %w", err)
+		}
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok {
+			return nil
+		}
+		perm := fi.Mode().Perm()
+		// This process creates the directories and hands them over, so
+		// the server needs to pass through only.
+		const need = fs.FileMode(0o1)
+		var have fs.FileMode
+		switch {
+		case int(st.Uid) == uid:
+			have = perm >> 6
+		case int(st.Gid) == gid:
+			have = perm >> 3 & 0o7
+		default:
+			have = perm & 0o7
+		}
+		if have&need != need {
+			return fmt.Errorf("point-in-time restore: the server's OS user (uid %d) cannot enter %s (mode %s); pick a --target-datadir under a directory it can reach, e.g. /var/lib/postgresql",
+				uid, p, perm)
+		}
+		if p == filepath.Dir(p) {
+			return nil
+		}
+	}
 }

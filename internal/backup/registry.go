@@ -34,19 +34,26 @@ type ComponentSpec interface {
 // compress and format go to the manifest, produce writes the plaintext.
 type ArtifactSink interface {
 	Artifact(rel string, compress bool, format string, produce func(w io.Writer) error) error
+	// Stamp is the set's start time as artifact names carry it
+	// (StampFormat).
+	Stamp() string
 }
 
 // runSink is the ArtifactSink of one component of one run.
 type runSink struct {
-	o   *RunOptions
-	c   *Component
-	dir string
+	o     *RunOptions
+	c     *Component
+	dir   string
+	stamp string
 }
 
 // Artifact implements ArtifactSink.
 func (s runSink) Artifact(rel string, compress bool, format string, produce func(io.Writer) error) error {
 	return s.o.artifact(s.c, path.Join(s.dir, rel), compress, format, produce)
 }
+
+// Stamp implements ArtifactSink.
+func (s runSink) Stamp() string { return s.stamp }
 
 // errNotConfigured makes Run record a component as skipped, not
 // configured.
@@ -62,6 +69,7 @@ type Registry struct {
 func NewRegistry() *Registry {
 	r := &Registry{byName: map[string]ComponentSpec{}}
 	r.Register(pgBase{})
+	r.Register(logsComponent{})
 	return r
 }
 

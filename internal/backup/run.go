@@ -321,21 +321,6 @@ func (o *RunOptions) backupComponent(ctx context.Context, c *Component, setID st
 			vaultComponentMeta(c, res)
 			return nil
 		})
-	case ComponentLogs:
-		if o.LogDir == "" {
-			c.Status, c.Reason = StatusSkipped, reasonNotConfigured
-			return
-		}
-		rel := path.Join(dir, "mutt_logs_"+stamp+".tar.zst.age")
-		err = o.artifact(c, rel, true, "tar", func(w io.Writer) error {
-			res, err := WriteLogArchive(ctx, o.LogDir, w)
-			if err != nil {
-				return err
-			}
-			c.Counts = map[string]int64{"files": res.Files, "bytes": res.Bytes, "vanished": res.Vanished, "truncated": res.Truncated}
-			c.Source = map[string]any{"dir": o.LogDir}
-			return nil
-		})
 	case ComponentPrometheus:
 		if o.Prometheus == nil {
 			c.Status, c.Reason = StatusSkipped, reasonNotConfigured
@@ -357,7 +342,7 @@ func (o *RunOptions) backupComponent(ctx context.Context, c *Component, setID st
 			c.Status, c.Reason = StatusSkipped, reasonNotImplemented
 			return
 		}
-		err = spec.Backup(ctx, o, c, runSink{o: o, c: c, dir: dir})
+		err = spec.Backup(ctx, o, c, runSink{o: o, c: c, dir: dir, stamp: stamp})
 		if errors.Is(err, errNotConfigured) {
 			c.Status, c.Reason = StatusSkipped, reasonNotConfigured
 			return

@@ -244,3 +244,38 @@ func TestSyncWAL(t *testing.T) {
 		t.Errorf("fetching from the remote copy: %v", err)
 	}
 }
+
+func TestRestorePITRRefusesBadTargets(t *testing.T) {
+	keys := recipientKeys(t)
+	locked := filepath.Join(t.TempDir(), "locked")
+	if err := os.MkdirAll(filepath.Join(locked, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(locked, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		o    PITROptions
+		want string
+	}{
+		{"relative", PITROptions{DataDir: "pitr", Port: 5433}, "not an absolute path"},
+		{"shell characters", PITROptions{DataDir: "/tmp/x$(reboot)", Port: 5433}, "holds a quote"},
+		{"port", PITROptions{DataDir: "/tmp/pitr", Port: 70000}, "port 70000"},
+		{"both targets", PITROptions{DataDir: "/tmp/pitr", Port: 5433, TargetTime: fixedNow, TargetLSN: 5}, "not both"},
+		{"no base", PITROptions{DataDir: "/tmp/pitr", Port: 5433}, "take one with `mutt backup run --profile base`"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.o.Root, tt.o.Keys = t.TempDir(), keys
+			if _, err := RestorePITR(t.Context(), tt.o); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("RestorePITR: %v, want %q", err, tt.want)
+			}
+		})
+	}
+	if os.Geteuid() == 0 {
+		if err := reachable(filepath.Join(locked, "sub"), 101, 104); err == nil || !strings.Contains(err.Error(), "cannot enter "+locked) {
+			t.Errorf("reachable through a 0700 root directory: %v", err)
+		}
+	}
+}
