@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mutt-go/mutt/internal/app"
+	"github.com/mutt-go/mutt/internal/backup"
 	"github.com/mutt-go/mutt/internal/retention"
 )
 
@@ -87,7 +88,8 @@ func newRetentionRunCommand(g *globalOptions) *cobra.Command {
      RETENTION_PRECREATE_MONTHS (3);
   2. archive every partition older than RETENTION_EVENT_AUDIT_DAYS (90) to
      <archive-dir>/event_audit_log/YYYY/event_audit_log_YYYY_MM.csv.gz (read back
-     and counted, with a .sha256 beside it), then drop it; old rows of the
+     and counted, with a .sha256 beside it, and copied to every
+     MUTT_BACKUP_REMOTES target under archive/), then drop it; old rows of the
      default partition likewise;
   3. archive and delete config_audit_log rows older than
      CONFIG_AUDIT_RETENTION_DAYS (365);
@@ -163,9 +165,16 @@ func runRetention(ctx context.Context, g *globalOptions, o retentionOptions) err
 		return err
 	}
 	defer pool.Close()
+	var remotes []backup.RemoteStore
+	if len(configuredRemotes()) > 0 {
+		if remotes, err = openRemotes(nil, hostName()); err != nil {
+			return err
+		}
+	}
 	start := time.Now()
 	res, runErr := retention.Run(ctx, retention.Options{
-		Policy: o.policy, Pool: pool, Redis: rdb, DLQs: []string{cfg.Keys.AlerterDLQ, cfg.Keys.MoogDLQ, cfg.Keys.DeadDLQ},
+		Remotes: remotes,
+		Policy:  o.policy, Pool: pool, Redis: rdb, DLQs: []string{cfg.Keys.AlerterDLQ, cfg.Keys.MoogDLQ, cfg.Keys.DeadDLQ},
 		ArchiveDir: o.archiveDir, BackupRoot: o.backupRoot, DryRun: o.dryRun, Now: start, Logger: logger,
 	})
 	if !o.dryRun && !errors.Is(runErr, retention.ErrLocked) {

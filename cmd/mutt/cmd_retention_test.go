@@ -70,6 +70,8 @@ func TestRetentionRunCommand(t *testing.T) {
 		t.Fatalf("dry run result %+v, %v\n%s", res, err, out.String())
 	}
 	out.Reset()
+	nas := t.TempDir()
+	t.Setenv("MUTT_BACKUP_REMOTES", "file://"+nas)
 	if code := run([]string{"retention", "run"}, &out, &errOut); code != exitOK {
 		t.Fatalf("exit %d\n%s%s", code, out.String(), errOut.String())
 	}

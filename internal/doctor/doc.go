@@ -3,8 +3,8 @@
 // slowly rather than at once — Redis memory, eviction policy and
 // persistence, messages stuck pending, the Moogsoft breaker, dead-letter
 // growth, PostgreSQL connections and audit partitions ahead, the Vault
-// token's remaining lifetime, backup freshness, the retention job and
-// clock skew between this host and Redis and PostgreSQL. Every finding
+// token's remaining lifetime, backup freshness, the retention job and its
+// archiving lag, and clock skew between this host and Redis and PostgreSQL. Every finding
 // carries the measured value, the threshold and what to do.
 //
 // It only reads. It imports config, health (for the status vocabulary),

@@ -64,6 +64,7 @@ type Thresholds struct {
 	VaultTTLWarn                     time.Duration // token lifetime left
 	BackupWarn, BackupFail           time.Duration // age of the newest verified postgres set
 	RetentionStale                   time.Duration // age of the last retention run
+	ActiveDays                       int           // the audit active period retention enforces
 	ClockWarn, ClockFail             time.Duration // |host − server| clock offset
 }
 
@@ -80,8 +81,8 @@ func DefaultThresholds() Thresholds {
 		PartitionsAhead: 3,
 		VaultTTLWarn:    24 * time.Hour,
 		BackupWarn:      26 * time.Hour, BackupFail: 48 * time.Hour,
-		RetentionStale: 25 * time.Hour,
-		ClockWarn:      time.Second, ClockFail: 5 * time.Second,
+		RetentionStale: 25 * time.Hour, ActiveDays: 90,
+		ClockWarn: time.Second, ClockFail: 5 * time.Second,
 	}
 }
 
@@ -129,6 +130,7 @@ var checks = []check{
 	{"vault.token", checkVault},
 	{"backup.postgres", checkBackup},
 	{"retention.last", checkRetention},
+	{"retention.lag", checkArchivingLag},
 	{"host.clock", checkClock},
 }
 

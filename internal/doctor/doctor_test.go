@@ -185,6 +185,16 @@ func TestProvokedFindings(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
+		{"audit rows past the active period", "retention.lag", health.StatusWarn, func(t *testing.T, s *site) {
+			if _, err := s.pool.Exec(ctx, `INSERT INTO alert_rules (match_string, match_type, priority, prod_handling, dev_handling, team_assignment)
+				VALUES ('x', 'contains', 1, 'Ignore', 'Ignore', 'NETO')`); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.pool.Exec(ctx, `INSERT INTO event_audit_log (event_timestamp, hostname, matched_rule_id, handling_decision, event_id)
+				SELECT now() - interval '200 days', 'h', id, 'Ignore', gen_random_uuid() FROM alert_rules LIMIT 1`); err != nil {
+				t.Fatal(err)
+			}
+		}},
 		{"host clock three seconds behind", "host.clock", health.StatusWarn, func(t *testing.T, s *site) {
 			s.opts.Now = func() time.Time { return time.Now().Add(-3 * time.Second) }
 		}},

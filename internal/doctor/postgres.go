@@ -107,6 +107,28 @@ func checkRetention(ctx context.Context, o *Options) Finding {
 		fmt.Sprintf("last run %s ago", age.Round(time.Minute)), threshold, remedy)
 }
 
+// checkArchivingLag reports audit rows older than the active period plus
+// a month (a partition is archived once its whole month is past it) and
+// two days of slack: retention is not keeping up.
+func checkArchivingLag(ctx context.Context, o *Options) Finding {
+	if o.Postgres == nil {
+		return noPostgres(o)
+	}
+	var oldest *time.Time
+	if err := o.Postgres.QueryRow(ctx, "SELECT min(event_timestamp) FROM event_audit_log").Scan(&oldest); err != nil {
+		return fail("reading the oldest audit row: "+err.Error(), "", "run `mutt migrate`")
+	}
+	limit := time.Duration(o.Thresholds.ActiveDays+31+2) * 24 * time.Hour
+	threshold := fmt.Sprintf("oldest live audit row warn > %d days (active period %d days + a month + 2 days)", o.Thresholds.ActiveDays+33, o.Thresholds.ActiveDays)
+	if oldest == nil {
+		return ok("event_audit_log is empty", threshold)
+	}
+	age := o.Now().Sub(*oldest)
+	s := judge(float64(age), float64(limit), 1e300)
+	return finding(s, fmt.Sprintf("oldest live audit row is %.0f days old", age.Hours()/24), threshold,
+		"retention is not archiving: `mutt retention run --dry-run` shows what is due, `journalctl -u mutt-retention` why it did not run")
+}
+
 // RetentionActor is the changed_by of the config_audit_log rows that
 // `mutt retention run` writes; retention.last looks for it.
 const RetentionActor = "mutt-retention"

@@ -12,6 +12,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"github.com/mutt-go/mutt/internal/backup"
 )
 
 // archived is a written and verified archive file.
@@ -79,7 +82,44 @@ func (r *runner) exportCSV(ctx context.Context, query, path string) (archived, e
 		_ = d.Close()
 	}
 	a.path = path
+	if err := r.upload(ctx, a); err != nil {
+		return archived{}, err
+	}
 	return a, nil
+}
+
+// upload copies an archive and its checksum file to every remote, under
+// archive/<path relative to the archive directory>.
+func (r *runner) upload(ctx context.Context, a archived) error {
+	rel, err := filepath.Rel(r.o.ArchiveDir, a.path)
+	if err != nil {
+		return fmt.Errorf("naming archive %s on the remotes: %w", a.path, err)
+	}
+	for _, st := range r.o.Remotes {
+		for _, f := range []string{a.path, a.path + ".sha256"} {
+			if err := putFile(ctx, st, "archive/"+filepath.ToSlash(rel)+strings.TrimPrefix(f, a.path), f, a.sha256); err != nil {
+				return fmt.Errorf("copying archive %s to %s: %w; nothing dropped", rel, st.Target(), err)
+			}
+		}
+	}
+	return nil
+}
+
+func putFile(ctx context.Context, st backup.RemoteStore, rel, path, sha string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	meta := backup.ObjectMeta{Tags: map[string]string{"mutt-kind": "audit-archive"}}
+	if strings.HasSuffix(path, ".csv.gz") {
+		meta.SHA256 = sha
+	}
+	return st.Put(ctx, rel, f, fi.Size(), meta)
 }
 
 func (r *runner) writeCSV(ctx context.Context, f *os.File, query string) (archived, error) {

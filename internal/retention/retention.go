@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/mutt-go/mutt/internal/backup"
 	"github.com/mutt-go/mutt/internal/store"
 )
 
@@ -85,6 +86,9 @@ type Options struct {
 	DLQs  []string
 	// ArchiveDir receives the compressed archive files.
 	ArchiveDir string
+	// Remotes receive a copy of every archive file (under archive/, beside
+	// the backup sets) before anything it holds is dropped.
+	Remotes []backup.RemoteStore
 	// BackupRoot is where the backup gate looks for verified sets.
 	BackupRoot string
 	DryRun     bool

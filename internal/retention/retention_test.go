@@ -160,8 +160,19 @@ func TestRunArchivesBeforeDroppingAndAuditsEveryAction(t *testing.T) {
 	f := newFixture(t)
 	f.backupAt(f.now.Add(-2 * time.Hour))
 	ctx := context.Background()
+	nas := t.TempDir()
+	target, err := backup.ParseRemoteTarget("file://" + nas)
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote, err := backup.NewDirRemote(target, "test-host")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := f.options(false)
+	opts.Remotes = []backup.RemoteStore{remote}
 	start := time.Now()
-	res, err := Run(ctx, f.options(false))
+	res, err := Run(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,6 +199,16 @@ func TestRunArchivesBeforeDroppingAndAuditsEveryAction(t *testing.T) {
 	side, _ := os.ReadFile(path + ".sha256")
 	if string(side) != hex.EncodeToString(sum[:])+"  "+filepath.Base(path)+"\n" {
 		t.Errorf("checksum file %q does not match the archive", side)
+	}
+	rel := filepath.Join("archive", "event_audit_log", strconv.Itoa(f.old.Year()), old+".csv.gz")
+	rc, err := remote.Get(ctx, filepath.ToSlash(rel))
+	if err != nil {
+		t.Fatalf("archive not on the remote: %v", err)
+	}
+	copied, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(copied, raw) {
+		t.Error("the remote copy differs from the archive")
 	}
 	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
 		t.Errorf("archive mode %v, want 0600", fi.Mode().Perm())
@@ -314,6 +335,28 @@ func TestArchiveThroughASymlinkIsRefused(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(elsewhere); len(entries) != 0 {
 		t.Errorf("wrote %d files outside the archive tree", len(entries))
+	}
+}
+
+// failingRemote refuses every upload.
+type failingRemote struct{ backup.RemoteStore }
+
+func (failingRemote) Target() string { return "file:///unreachable/" }
+func (failingRemote) Put(context.Context, string, io.Reader, int64, backup.ObjectMeta) error {
+	return errors.New("remote unreachable")
+}
+
+func TestUnreachableRemoteKeepsThePartition(t *testing.T) {
+	f := newFixture(t)
+	f.backupAt(f.now.Add(-time.Hour))
+	opts := f.options(false)
+	opts.Remotes = []backup.RemoteStore{failingRemote{}}
+	_, err := Run(context.Background(), opts)
+	if err == nil || !strings.Contains(err.Error(), "nothing dropped") {
+		t.Fatalf("err %v, want the upload failure", err)
+	}
+	if !f.partitionExists(partitionName(f.old)) {
+		t.Error("partition dropped although its archive never reached the remote")
 	}
 }
 
