@@ -328,7 +328,7 @@ func TestReadmeDeployingSection(t *testing.T) {
 	if len(commands) < 10 || commands[0].text != "make build" || commands[len(commands)-2].wantCode != 0 {
 		t.Fatalf("the Deploying section changed shape: %+v", commands)
 	}
-	fake := fakemoog.New(fakemoog.Options{APIKey: "moog-key"})
+	fake := fakemoog.New(fakemoog.Options{APIKey: "deploy-moog-key-0123456789"})
 	moog := httptest.NewServer(fake)
 	defer moog.Close()
 	_, prefix := itest.Redis(t)
@@ -342,7 +342,7 @@ func TestReadmeDeployingSection(t *testing.T) {
 	}
 	settings := []string{
 		"DATABASE_URL=" + itest.Database(t), "REDIS_URL=" + itest.RedisURL(), "MUTT_KEY_PREFIX=" + prefix,
-		"INGEST_API_KEY=ingest-key", "WEBUI_API_KEY=webui-key", "MOOG_API_KEY=moog-key", "MOOG_WEBHOOK_URL=" + moog.URL + "/events",
+		"INGEST_API_KEY=deploy-ingest-key-0123456789", "WEBUI_API_KEY=deploy-webui-key-0123456789", "MOOG_API_KEY=deploy-moog-key-0123456789", "MOOG_WEBHOOK_URL=" + moog.URL + "/events",
 		"MUTT_BACKUP_ROOT=" + t.TempDir(), "MUTT_ARCHIVE_DIR=" + t.TempDir(), "LOG_FORMAT=text", "LOG_LEVEL=warn",
 	}
 	for _, v := range []string{"INGEST_LISTEN", "ALERTER_METRICS_LISTEN", "ALERTER_HEALTH_LISTEN", "FORWARDER_METRICS_LISTEN",

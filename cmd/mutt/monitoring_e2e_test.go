@@ -252,7 +252,7 @@ func TestAlertsFireAtAlertmanagerAndResolve(t *testing.T) {
 			body := fmt.Sprintf(`{"hostname":"edge-%d.example.com","message":"%%LINK-3-UPDOWN: Interface Gi0/%d, changed state to down","timestamp":"%s"}`,
 				i%5, i, time.Now().UTC().Format(time.RFC3339))
 			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, ingestURL+"/ingest", strings.NewReader(body))
-			req.Header.Set("X-API-KEY", "test-key")
+			req.Header.Set("X-API-KEY", "e2e-ingest-key-0123456789")
 			req.Header.Set("Content-Type", "application/json")
 			if resp, err := http.DefaultClient.Do(req); err == nil {
 				_, _ = io.Copy(io.Discard, resp.Body)
