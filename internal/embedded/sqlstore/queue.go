@@ -1,0 +1,226 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/mutt-go/mutt/internal/store"
+)
+
+// Entry is one queued record as a consumer reads it.
+type Entry struct {
+	Seq        int64 // position in the database, increasing in append order
+	Payload    []byte
+	EnqueuedAt time.Time
+	Attempts   int64 // delivery attempts already spent (forwarder)
+	Replays    int64 // times replayed from a dead-letter queue
+}
+
+// Message is one record to append to a queue within a batch commit.
+type Message struct {
+	Queue    string
+	Payload  []byte
+	Attempts int64
+	Replays  int64
+}
+
+// DeadLetter is the typed record of a message parked in a dead-letter
+// queue: the same fields a Redis dead-letter entry carries.
+type DeadLetter struct {
+	Queue      string // the dead-letter queue, e.g. "mutt:dlq:alerter"
+	Payload    []byte
+	Reason     string // short, fixed vocabulary: invalid_event, max_retries, audit_rejected, shed, …
+	Error      string // the detail
+	Source     string // queue the message came from
+	SourceSeq  int64  // its Seq there
+	Deliveries int64
+	Attempts   int64
+	Replays    int64
+	Status     int // last HTTP status, where there was one
+}
+
+// Batch is everything one consumer batch commits in one transaction: the
+// entries it consumed, their audit rows, the messages it produces and its
+// dead letters. Either all of it is durable or none of it is.
+type Batch struct {
+	Queue string  // the queue Ack refers to
+	Ack   []int64 // Seqs of the consumed entries, deleted by the commit
+	Audit []store.AuditRow
+	Out   []Message
+	Dead  []DeadLetter
+}
+
+// CommitResult says what a commit did.
+type CommitResult struct {
+	Acked   int64 // entries deleted
+	Audited int64 // audit rows that were new
+}
+
+const (
+	appendSQL = `INSERT INTO queue_entries (queue, payload, enqueued_at, attempts, replays) VALUES (?, ?, ?, ?, ?)`
+	readSQL   = `SELECT seq, payload, enqueued_at, attempts, replays FROM queue_entries
+WHERE queue = ? AND seq > ? ORDER BY seq LIMIT ?`
+	ackSQL  = `DELETE FROM queue_entries WHERE seq = ? AND queue = ?`
+	deadSQL = `INSERT INTO dead_letters (queue, payload, reason, error, source, source_seq, deliveries, attempts,
+                          replays, status, failed_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
+// Append adds payloads to the end of queue in one transaction. A full disk
+// gives an error wrapping ErrStorageFull, and then none of them is queued.
+func (d *DB) Append(ctx context.Context, queue string, payloads [][]byte) error {
+	if len(payloads) == 0 {
+		return nil
+	}
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, appendSQL)
+		if err != nil {
+			return classify(err)
+		}
+		defer st.Close()
+		now := micros(d.now())
+		for _, p := range payloads {
+			if _, err := st.ExecContext(ctx, queue, p, now, 0, 0); err != nil {
+				return classify(err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("appending %d entries to %s: %w", len(payloads), queue, err)
+	}
+	return nil
+}
+
+// Read returns up to n of the oldest entries of queue whose Seq is greater
+// than after (0 for the head). Reading changes nothing: an entry stays until
+// a Commit acknowledges it, so entries read by a process that dies before
+// its commit are read again after a restart. One consumer per queue reads
+// at a time; it passes the last Seq it holds uncommitted as after.
+func (d *DB) Read(ctx context.Context, queue string, after int64, n int) ([]Entry, error) {
+	rows, err := d.r.QueryContext(ctx, readSQL, queue, after, n)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", queue, err)
+	}
+	defer rows.Close()
+	out := make([]Entry, 0, n)
+	for rows.Next() {
+		var (
+			e  Entry
+			at int64
+		)
+		if err := rows.Scan(&e.Seq, &e.Payload, &at, &e.Attempts, &e.Replays); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", queue, err)
+		}
+		e.EnqueuedAt = fromMicros(at)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", queue, err)
+	}
+	return out, nil
+}
+
+// Len returns the number of entries in queue.
+func (d *DB) Len(ctx context.Context, queue string) (int64, error) {
+	var n int64
+	if err := d.r.QueryRowContext(ctx, "SELECT count(*) FROM queue_entries WHERE queue = ?", queue).Scan(&n); err != nil {
+		return 0, fmt.Errorf("measuring %s: %w", queue, err)
+	}
+	return n, nil
+}
+
+// Commit applies b in one transaction: it deletes the acknowledged entries,
+// inserts the audit rows (skipping events already audited), appends the
+// produced messages and writes the dead letters. When b acknowledges
+// entries none of which exists any more (the batch was already committed),
+// it does nothing and returns a zero result, so a batch's effects happen
+// once. An audit row the database rejects fails the whole commit with an
+// error for which IsRowError is true; a full disk with one wrapping
+// ErrStorageFull.
+func (d *DB) Commit(ctx context.Context, b Batch) (CommitResult, error) {
+	var res CommitResult
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		res = CommitResult{}
+		if len(b.Ack) > 0 {
+			acked, err := ackTx(ctx, tx, b.Queue, b.Ack)
+			if err != nil {
+				return err
+			}
+			if acked == 0 {
+				return nil
+			}
+			res.Acked = acked
+		}
+		n, err := insertAuditTx(ctx, tx, b.Audit)
+		if err != nil {
+			return err
+		}
+		res.Audited = n
+		now := micros(d.now())
+		if len(b.Out) > 0 {
+			st, err := tx.PrepareContext(ctx, appendSQL)
+			if err != nil {
+				return classify(err)
+			}
+			defer st.Close()
+			for _, m := range b.Out {
+				if _, err := st.ExecContext(ctx, m.Queue, m.Payload, now, m.Attempts, m.Replays); err != nil {
+					return classify(err)
+				}
+			}
+		}
+		for _, dl := range b.Dead {
+			if _, err := tx.ExecContext(ctx, deadSQL, dl.Queue, dl.Payload, dl.Reason, dl.Error, dl.Source, dl.SourceSeq,
+				dl.Deliveries, dl.Attempts, dl.Replays, dl.Status, now); err != nil {
+				return classify(err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return CommitResult{}, fmt.Errorf("committing batch of %d from %s: %w", len(b.Ack), b.Queue, err)
+	}
+	return res, nil
+}
+
+// ackTx deletes the entries seqs of queue and returns how many existed.
+func ackTx(ctx context.Context, tx *sql.Tx, queue string, seqs []int64) (int64, error) {
+	st, err := tx.PrepareContext(ctx, ackSQL)
+	if err != nil {
+		return 0, classify(err)
+	}
+	defer st.Close()
+	var n int64
+	for _, s := range seqs {
+		res, err := st.ExecContext(ctx, s, queue)
+		if err != nil {
+			return 0, classify(err)
+		}
+		k, _ := res.RowsAffected()
+		n += k
+	}
+	return n, nil
+}
+
+// DeadLetters returns up to n dead letters of queue, oldest first.
+func (d *DB) DeadLetters(ctx context.Context, queue string, n int) ([]DeadLetter, error) {
+	rows, err := d.r.QueryContext(ctx, `SELECT queue, payload, reason, error, source, source_seq, deliveries,
+       attempts, replays, status FROM dead_letters WHERE queue = ? ORDER BY id LIMIT ?`, queue, n)
+	if err != nil {
+		return nil, fmt.Errorf("reading dead letters of %s: %w", queue, err)
+	}
+	defer rows.Close()
+	var out []DeadLetter
+	for rows.Next() {
+		var dl DeadLetter
+		if err := rows.Scan(&dl.Queue, &dl.Payload, &dl.Reason, &dl.Error, &dl.Source, &dl.SourceSeq, &dl.Deliveries,
+			&dl.Attempts, &dl.Replays, &dl.Status); err != nil {
+			return nil, fmt.Errorf("reading dead letters of %s: %w", queue, err)
+		}
+		out = append(out, dl)
+	}
+	return out, rows.Err()
+}
