@@ -11,12 +11,6 @@ import (
 	"github.com/mutt-go/mutt/internal/store"
 )
 
-const insertAuditSQL = `
-INSERT INTO event_audit_log (event_id, event_timestamp, hostname, matched_rule_id,
-                             handling_decision, forwarded_to_moog, raw_message)
-VALUES (?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (event_id, event_timestamp) DO NOTHING`
-
 // InsertAudit writes rows in one transaction and returns how many of them
 // were new. A row whose event (same event id and timestamp) is already
 // recorded, or appears earlier in the same batch, is skipped, so writing a
@@ -38,40 +32,22 @@ func (d *DB) InsertAudit(ctx context.Context, rows []store.AuditRow) (int64, err
 	return n, nil
 }
 
-// insertAuditTx inserts rows inside tx with one prepared statement and
+// insertAuditTx inserts rows inside tx in multi-row statements and
 // returns how many were new. Event ids are stored in PostgreSQL's canonical
 // UUID text, so that the same id in another spelling is still one event.
 func insertAuditTx(ctx context.Context, tx *sql.Tx, rows []store.AuditRow) (int64, error) {
-	if len(rows) == 0 {
-		return 0, nil
-	}
-	st, err := tx.PrepareContext(ctx, insertAuditSQL)
-	if err != nil {
-		return 0, classify(err)
-	}
-	defer st.Close()
-	var n int64
-	for i, r := range rows {
+	return auditInsert.exec(ctx, tx, len(rows), 7, func(args []any, i int) ([]any, error) {
+		r := rows[i]
 		id, err := uuid.Parse(r.EventID)
 		if err != nil {
-			return 0, &rowError{fmt.Errorf("row %d: event_id %.40q is not a UUID: %w", i, r.EventID, err)}
+			return nil, &rowError{fmt.Errorf("row %d: event_id %.40q is not a UUID: %w", i, r.EventID, err)}
 		}
 		var raw any
 		if r.Raw != nil {
 			raw = string(r.Raw)
 		}
-		res, err := st.ExecContext(ctx, id.String(), micros(r.Timestamp), r.Hostname, r.RuleID, r.Handling,
-			r.Forwarded, raw)
-		if err != nil {
-			return 0, classify(err)
-		}
-		k, err := res.RowsAffected()
-		if err != nil {
-			return 0, err
-		}
-		n += k
-	}
-	return n, nil
+		return append(args, id.String(), micros(r.Timestamp), r.Hostname, r.RuleID, r.Handling, r.Forwarded, raw), nil
+	})
 }
 
 // SearchEventAudit returns one page of the rows matching f, newest first

@@ -59,10 +59,8 @@ type CommitResult struct {
 }
 
 const (
-	appendSQL = `INSERT INTO queue_entries (queue, payload, enqueued_at, attempts, replays) VALUES (?, ?, ?, ?, ?)`
-	readSQL   = `SELECT seq, payload, enqueued_at, attempts, replays FROM queue_entries
+	readSQL = `SELECT seq, payload, enqueued_at, attempts, replays FROM queue_entries
 WHERE queue = ? AND seq > ? ORDER BY seq LIMIT ?`
-	ackSQL  = `DELETE FROM queue_entries WHERE seq = ? AND queue = ?`
 	deadSQL = `INSERT INTO dead_letters (queue, payload, reason, error, source, source_seq, deliveries, attempts,
                           replays, status, failed_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
@@ -75,18 +73,11 @@ func (d *DB) Append(ctx context.Context, queue string, payloads [][]byte) error 
 		return nil
 	}
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, appendSQL)
-		if err != nil {
-			return classify(err)
-		}
-		defer st.Close()
 		now := micros(d.now())
-		for _, p := range payloads {
-			if _, err := st.ExecContext(ctx, queue, p, now, 0, 0); err != nil {
-				return classify(err)
-			}
-		}
-		return nil
+		_, err := queueInsert.exec(ctx, tx, len(payloads), 5, func(args []any, i int) ([]any, error) {
+			return append(args, queue, payloads[i], now, 0, 0), nil
+		})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("appending %d entries to %s: %w", len(payloads), queue, err)
@@ -160,17 +151,12 @@ func (d *DB) Commit(ctx context.Context, b Batch) (CommitResult, error) {
 		}
 		res.Audited = n
 		now := micros(d.now())
-		if len(b.Out) > 0 {
-			st, err := tx.PrepareContext(ctx, appendSQL)
-			if err != nil {
-				return classify(err)
-			}
-			defer st.Close()
-			for _, m := range b.Out {
-				if _, err := st.ExecContext(ctx, m.Queue, m.Payload, now, m.Attempts, m.Replays); err != nil {
-					return classify(err)
-				}
-			}
+		_, err = queueInsert.exec(ctx, tx, len(b.Out), 5, func(args []any, i int) ([]any, error) {
+			m := b.Out[i]
+			return append(args, m.Queue, m.Payload, now, m.Attempts, m.Replays), nil
+		})
+		if err != nil {
+			return err
 		}
 		for _, dl := range b.Dead {
 			if _, err := tx.ExecContext(ctx, deadSQL, dl.Queue, dl.Payload, dl.Reason, dl.Error, dl.Source, dl.SourceSeq,
@@ -188,21 +174,22 @@ func (d *DB) Commit(ctx context.Context, b Batch) (CommitResult, error) {
 
 // ackTx deletes the entries seqs of queue and returns how many existed.
 func ackTx(ctx context.Context, tx *sql.Tx, queue string, seqs []int64) (int64, error) {
-	st, err := tx.PrepareContext(ctx, ackSQL)
-	if err != nil {
-		return 0, classify(err)
-	}
-	defer st.Close()
-	var n int64
-	for _, s := range seqs {
-		res, err := st.ExecContext(ctx, s, queue)
+	var total int64
+	for start := 0; start < len(seqs); start += chunkRows {
+		chunk := seqs[start:min(start+chunkRows, len(seqs))]
+		// The queue name leads each chunk's parameters.
+		n, err := queueDelete.exec(ctx, tx, len(chunk), 1, func(args []any, i int) ([]any, error) {
+			if i == 0 {
+				args = append(args, queue)
+			}
+			return append(args, chunk[i]), nil
+		})
 		if err != nil {
-			return 0, classify(err)
+			return 0, err
 		}
-		k, _ := res.RowsAffected()
-		n += k
+		total += n
 	}
-	return n, nil
+	return total, nil
 }
 
 // DeadLetters returns up to n dead letters of queue, oldest first.
