@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	mqueue "github.com/mutt-go/mutt/internal/queue"
 	"github.com/mutt-go/mutt/internal/store"
 )
 
@@ -61,7 +62,10 @@ type CommitResult struct {
 const (
 	readSQL = `SELECT seq, payload, enqueued_at, attempts, replays FROM queue_entries
 WHERE queue = ? AND seq > ? ORDER BY seq LIMIT ?`
-	deadSQL = `INSERT INTO dead_letters (queue, payload, reason, error, source, source_seq, deliveries, attempts,
+	depthSQL    = `SELECT n FROM queue_depths WHERE queue = ?`
+	addDepthSQL = `INSERT INTO queue_depths (queue, n) VALUES (?, ?) ON CONFLICT (queue) DO UPDATE SET n = n + excluded.n`
+	subDepthSQL = `UPDATE queue_depths SET n = n + ? WHERE queue = ?`
+	deadSQL     = `INSERT INTO dead_letters (queue, payload, reason, error, source, source_seq, deliveries, attempts,
                           replays, status, failed_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
@@ -69,20 +73,73 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 // Append adds payloads to the end of queue in one transaction. A full disk
 // gives an error wrapping ErrStorageFull, and then none of them is queued.
 func (d *DB) Append(ctx context.Context, queue string, payloads [][]byte) error {
-	if len(payloads) == 0 {
-		return nil
-	}
+	_, err := d.appendCapped(ctx, queue, payloads, 0)
+	return err
+}
+
+// appendCapped appends payloads to queue unless that would take it over
+// limit entries (0 = no limit), and returns the new depth. Over the limit
+// it appends nothing and returns a *mqueue.QueueFullError.
+func (d *DB) appendCapped(ctx context.Context, queue string, payloads [][]byte, limit int64) (int64, error) {
+	var depth int64
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, depthSQL, queue).Scan(&depth); err != nil && !errNoRow(err) {
+			return classify(err)
+		}
+		if len(payloads) == 0 {
+			return nil
+		}
+		if limit > 0 && depth+int64(len(payloads)) > limit {
+			return &mqueue.QueueFullError{Depth: depth, Limit: limit}
+		}
 		now := micros(d.now())
 		_, err := queueInsert.exec(ctx, tx, len(payloads), 5, func(args []any, i int) ([]any, error) {
 			return append(args, queue, payloads[i], now, 0, 0), nil
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		depth += int64(len(payloads))
+		return addDepth(ctx, tx, queue, int64(len(payloads)))
 	})
 	if err != nil {
-		return fmt.Errorf("appending %d entries to %s: %w", len(payloads), queue, err)
+		return 0, fmt.Errorf("appending %d entries to %s: %w", len(payloads), queue, err)
 	}
-	return nil
+	return depth, nil
+}
+
+// addDepth adds delta to the recorded depth of queue inside tx.
+func addDepth(ctx context.Context, tx *sql.Tx, queue string, delta int64) error {
+	var err error
+	switch {
+	case delta > 0:
+		_, err = tx.ExecContext(ctx, addDepthSQL, queue, delta)
+	case delta < 0:
+		// The entries exist, so their queue's row does too.
+		_, err = tx.ExecContext(ctx, subDepthSQL, delta, queue)
+	}
+	return classify(err)
+}
+
+// Producer appends events to one queue with a depth limit; it is what the
+// ingest server's Producer interface needs.
+type Producer struct {
+	db    *DB
+	queue string
+	limit int64
+}
+
+// NewProducer returns a Producer that appends to queue and refuses a batch
+// that would take it over limit entries (0 = no limit).
+func (d *DB) NewProducer(queue string, limit int64) *Producer {
+	return &Producer{db: d, queue: queue, limit: limit}
+}
+
+// Produce appends payloads in one transaction and returns the queue's new
+// depth. A batch over the limit gives a *queue.QueueFullError (ingest's
+// 503 "queue full"); a full disk an error wrapping ErrStorageFull.
+func (p *Producer) Produce(ctx context.Context, payloads [][]byte) (int64, error) {
+	return p.db.appendCapped(ctx, p.queue, payloads, p.limit)
 }
 
 // Read returns up to n of the oldest entries of queue whose Seq is greater
@@ -117,7 +174,7 @@ func (d *DB) Read(ctx context.Context, queue string, after int64, n int) ([]Entr
 // Len returns the number of entries in queue.
 func (d *DB) Len(ctx context.Context, queue string) (int64, error) {
 	var n int64
-	if err := d.r.QueryRowContext(ctx, "SELECT count(*) FROM queue_entries WHERE queue = ?", queue).Scan(&n); err != nil {
+	if err := d.r.QueryRowContext(ctx, depthSQL, queue).Scan(&n); err != nil && !errNoRow(err) {
 		return 0, fmt.Errorf("measuring %s: %w", queue, err)
 	}
 	return n, nil
@@ -144,6 +201,9 @@ func (d *DB) Commit(ctx context.Context, b Batch) (CommitResult, error) {
 				return nil
 			}
 			res.Acked = acked
+			if err := addDepth(ctx, tx, b.Queue, -acked); err != nil {
+				return err
+			}
 		}
 		n, err := insertAuditTx(ctx, tx, b.Audit)
 		if err != nil {
@@ -158,6 +218,11 @@ func (d *DB) Commit(ctx context.Context, b Batch) (CommitResult, error) {
 		if err != nil {
 			return err
 		}
+		for q, n := range countByQueue(b.Out) {
+			if err := addDepth(ctx, tx, q, n); err != nil {
+				return err
+			}
+		}
 		for _, dl := range b.Dead {
 			if _, err := tx.ExecContext(ctx, deadSQL, dl.Queue, dl.Payload, dl.Reason, dl.Error, dl.Source, dl.SourceSeq,
 				dl.Deliveries, dl.Attempts, dl.Replays, dl.Status, now); err != nil {
@@ -170,6 +235,18 @@ func (d *DB) Commit(ctx context.Context, b Batch) (CommitResult, error) {
 		return CommitResult{}, fmt.Errorf("committing batch of %d from %s: %w", len(b.Ack), b.Queue, err)
 	}
 	return res, nil
+}
+
+// countByQueue returns how many of msgs go to each queue.
+func countByQueue(msgs []Message) map[string]int64 {
+	if len(msgs) == 0 {
+		return nil
+	}
+	out := make(map[string]int64, 1)
+	for _, m := range msgs {
+		out[m.Queue]++
+	}
+	return out
 }
 
 // ackTx deletes the entries seqs of queue and returns how many existed.

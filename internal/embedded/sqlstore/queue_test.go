@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	mqueue "github.com/mutt-go/mutt/internal/queue"
 	"github.com/mutt-go/mutt/internal/store"
 )
 
@@ -69,6 +70,14 @@ func drainBatch(ctx context.Context, d *DB, rule int64, n int) (int, error) {
 	if err != nil || len(entries) == 0 {
 		return 0, err
 	}
+	if _, err := d.Commit(ctx, alerterBatch(entries, rule)); err != nil {
+		return 0, err
+	}
+	return len(entries), nil
+}
+
+// alerterBatch is the commit of entries as the alerter would make it.
+func alerterBatch(entries []Entry, rule int64) Batch {
 	b := Batch{Queue: ingestQueue, Ack: make([]int64, 0, len(entries)), Audit: make([]store.AuditRow, 0, len(entries)),
 		Out: make([]Message, 0, len(entries))}
 	for _, e := range entries {
@@ -83,10 +92,7 @@ func drainBatch(ctx context.Context, d *DB, rule int64, n int) (int, error) {
 			RuleID: rule, Handling: "Page_and_ticket", Forwarded: true, Raw: e.Payload})
 		b.Out = append(b.Out, Message{Queue: alertQueue, Payload: []byte(`{"event_id":"` + ev.EventID + `"}`)})
 	}
-	if _, err := d.Commit(ctx, b); err != nil {
-		return 0, err
-	}
-	return len(entries), nil
+	return b
 }
 
 func TestCommitIsAtomicAndOnce(t *testing.T) {
@@ -335,5 +341,40 @@ func TestFullDisk(t *testing.T) {
 	}
 	if left, _ := d.Len(ctx, ingestQueue); left+audited != appended {
 		t.Fatalf("entries %d + audit rows %d != %d appended", left, audited, appended)
+	}
+}
+
+func TestProducerDepthLimit(t *testing.T) {
+	ctx := t.Context()
+	d := openTemp(t)
+	p := d.NewProducer(ingestQueue, 10)
+	depth, err := p.Produce(ctx, events(t, 6, time.Now().UTC()))
+	if err != nil || depth != 6 {
+		t.Fatalf("Produce = %d, %v; want depth 6", depth, err)
+	}
+	_, err = p.Produce(ctx, events(t, 5, time.Now().UTC()))
+	var full *mqueue.QueueFullError
+	if !errors.As(err, &full) || full.Depth != 6 || full.Limit != 10 {
+		t.Fatalf("Produce over the limit: %v, want QueueFullError{6, 10}", err)
+	}
+	if n, _ := d.Len(ctx, ingestQueue); n != 6 {
+		t.Fatalf("depth after a refused batch = %d, want 6", n)
+	}
+	entries, _ := d.Read(ctx, ingestQueue, 0, 4)
+	b := Batch{Queue: ingestQueue, Out: []Message{{Queue: alertQueue, Payload: []byte("a")}}}
+	for _, e := range entries {
+		b.Ack = append(b.Ack, e.Seq)
+	}
+	if _, err := d.Commit(ctx, b); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	if n, _ := d.Len(ctx, ingestQueue); n != 2 {
+		t.Fatalf("depth after acking 4 = %d, want 2", n)
+	}
+	if n, _ := d.Len(ctx, alertQueue); n != 1 {
+		t.Fatalf("alert depth = %d, want 1", n)
+	}
+	if depth, err := p.Produce(ctx, events(t, 8, time.Now().UTC())); err != nil || depth != 10 {
+		t.Fatalf("Produce up to the limit = %d, %v", depth, err)
 	}
 }

@@ -71,6 +71,13 @@ CREATE TABLE queue_entries (
 );
 CREATE INDEX idx_queue_entries_queue_seq ON queue_entries (queue, seq);
 
+-- The number of entries of each queue, kept in the transactions that append
+-- and delete them, so that a depth check before an append costs one lookup.
+CREATE TABLE queue_depths (
+    queue TEXT PRIMARY KEY,
+    n     INTEGER NOT NULL CHECK (n >= 0)
+) WITHOUT ROWID;
+
 -- Dead letters: the typed record of queue.DeadLetter.
 CREATE TABLE dead_letters (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
