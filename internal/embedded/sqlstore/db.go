@@ -201,6 +201,10 @@ type rowError struct{ err error }
 func (e *rowError) Error() string { return e.err.Error() }
 func (e *rowError) Unwrap() error { return e.err }
 
+// RowError reports true: a caller that knows no SQLite (the alerter, via a
+// store-neutral check for this method) can tell a row error from any other.
+func (e *rowError) RowError() bool { return true }
+
 // IsRowError reports whether err was caused by the data of a row (a
 // constraint or foreign-key violation, a malformed event id) rather than by
 // the database or the disk.
