@@ -156,28 +156,36 @@ const (
 	envDrainRule = "MUTT_SQLSTORE_DRAIN_RULE"
 )
 
-// TestDrainChild is the body of the child process that TestKillMidDrain
-// kills; run directly it does nothing.
-func TestDrainChild(t *testing.T) {
-	path := os.Getenv(envDrainDB)
-	if path == "" {
-		t.Skip("child process of TestKillMidDrain only")
-	}
-	var rule int64
-	if _, err := fmt.Sscan(os.Getenv(envDrainRule), &rule); err != nil {
-		t.Fatalf("rule id: %v", err)
-	}
-	d, err := Open(context.Background(), path)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	for {
-		n, err := drainBatch(context.Background(), d, rule, 200)
-		if err != nil {
-			t.Fatalf("drain: %v", err)
+// TestMain runs the drain child of TestKillMidDrain when the test binary is
+// started as one, and the tests otherwise.
+func TestMain(m *testing.M) {
+	if path := os.Getenv(envDrainDB); path != "" {
+		if err := drainChild(path, os.Getenv(envDrainRule)); err != nil {
+			fmt.Fprintln(os.Stderr, "drain child:", err)
+			os.Exit(1)
 		}
-		if n == 0 {
-			return
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// drainChild drains the ingest queue of the database at path until it is
+// empty or the process is killed.
+func drainChild(path, ruleArg string) error {
+	var rule int64
+	if _, err := fmt.Sscan(ruleArg, &rule); err != nil {
+		return fmt.Errorf("rule id %q: %w", ruleArg, err)
+	}
+	ctx := context.Background()
+	d, err := Open(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	for {
+		n, err := drainBatch(ctx, d, rule, 200)
+		if err != nil || n == 0 {
+			return err
 		}
 	}
 }
@@ -208,7 +216,7 @@ func TestKillMidDrain(t *testing.T) {
 		}
 	}
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestDrainChild$", "-test.count=1")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), envDrainDB+"="+path, envDrainRule+"="+fmt.Sprint(rule))
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -295,10 +303,7 @@ func TestKillMidDrain(t *testing.T) {
 func TestFullDisk(t *testing.T) {
 	dir := t.TempDir()
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=2m"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("mounting a 2 MiB tmpfs (needs root): %v", err)
-		}
-		t.Skipf("mounting a 2 MiB tmpfs needs root: %v", err)
+		t.Fatalf("mounting a 2 MiB tmpfs on %s (run the tests as root, as scripts/test.sh does): %v", dir, err)
 	}
 	t.Cleanup(func() { _ = syscall.Unmount(dir, syscall.MNT_DETACH) })
 	ctx := t.Context()
