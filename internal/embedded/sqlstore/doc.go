@@ -9,6 +9,7 @@
 // CGO_ENABLED=0. One process owns a database: writes go through a single
 // connection, reads through a small pool that WAL lets run beside it.
 //
-// It imports internal/store for its types and writer contract and
-// internal/rules for the rule set; it must not import any role package.
+// It imports internal/store for its types and writer contract,
+// internal/rules for the rule set and internal/queue for QueueFullError
+// (ingest's 503 "queue full"); it must not import any role package.
 package sqlstore
