@@ -24,5 +24,7 @@ status=${PIPESTATUS[0]}
 passed=$(grep -c '^ok ' /tmp/mutt-test-$$.log || true)
 failed=$(grep -c '^FAIL' /tmp/mutt-test-$$.log || true)
 rm -f /tmp/mutt-test-$$.log
+echo "== embedded store: SIGKILL mid-drain of 50,000 events (without -race, which slows SQLite twentyfold)"
+go test -count=1 -run '^TestKillMidDrain$' ./internal/embedded/sqlstore/ || status=1
 echo "packages: $passed passed, $failed failed"
 exit "$status"

@@ -1,0 +1,290 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	mqueue "github.com/mutt-go/mutt/internal/queue"
+	"github.com/mutt-go/mutt/internal/store"
+)
+
+// Entry is one queued record as a consumer reads it.
+type Entry struct {
+	Seq        int64 // position in the database, increasing in append order
+	Payload    []byte
+	EnqueuedAt time.Time
+	Attempts   int64 // delivery attempts already spent (forwarder)
+	Replays    int64 // times replayed from a dead-letter queue
+}
+
+// Message is one record to append to a queue within a batch commit.
+type Message struct {
+	Queue    string
+	Payload  []byte
+	Attempts int64
+	Replays  int64
+}
+
+// DeadLetter is the typed record of a message parked in a dead-letter
+// queue: the same fields a Redis dead-letter entry carries.
+type DeadLetter struct {
+	Queue      string // the dead-letter queue, e.g. "mutt:dlq:alerter"
+	Payload    []byte
+	Reason     string // short, fixed vocabulary: invalid_event, max_retries, audit_rejected, shed, …
+	Error      string // the detail
+	Source     string // queue the message came from
+	SourceSeq  int64  // its Seq there
+	Deliveries int64
+	Attempts   int64
+	Replays    int64
+	Status     int // last HTTP status, where there was one
+}
+
+// Batch is everything one consumer batch commits in one transaction: the
+// entries it consumed, their audit rows, the messages it produces and its
+// dead letters. Either all of it is durable or none of it is.
+type Batch struct {
+	Queue string  // the queue Ack refers to
+	Ack   []int64 // Seqs of the consumed entries, deleted by the commit
+	Audit []store.AuditRow
+	Out   []Message
+	Dead  []DeadLetter
+}
+
+// CommitResult says what a commit did.
+type CommitResult struct {
+	Acked   int64 // entries deleted
+	Audited int64 // audit rows that were new
+}
+
+const (
+	readSQL = `SELECT seq, payload, enqueued_at, attempts, replays FROM queue_entries
+WHERE queue = ? AND seq > ? ORDER BY seq LIMIT ?`
+	depthSQL    = `SELECT n FROM queue_depths WHERE queue = ?`
+	addDepthSQL = `INSERT INTO queue_depths (queue, n) VALUES (?, ?) ON CONFLICT (queue) DO UPDATE SET n = n + excluded.n`
+	subDepthSQL = `UPDATE queue_depths SET n = n + ? WHERE queue = ?`
+	deadSQL     = `INSERT INTO dead_letters (queue, payload, reason, error, source, source_seq, deliveries, attempts,
+                          replays, status, failed_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
+// Append adds payloads to the end of queue in one transaction. A full disk
+// gives an error wrapping ErrStorageFull, and then none of them is queued.
+func (d *DB) Append(ctx context.Context, queue string, payloads [][]byte) error {
+	_, err := d.appendCapped(ctx, queue, payloads, 0)
+	return err
+}
+
+// appendCapped appends payloads to queue unless that would take it over
+// limit entries (0 = no limit), and returns the new depth. Over the limit
+// it appends nothing and returns a *mqueue.QueueFullError.
+func (d *DB) appendCapped(ctx context.Context, queue string, payloads [][]byte, limit int64) (int64, error) {
+	var depth int64
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, depthSQL, queue).Scan(&depth); err != nil && !errNoRow(err) {
+			return classify(err)
+		}
+		if len(payloads) == 0 {
+			return nil
+		}
+		if limit > 0 && depth+int64(len(payloads)) > limit {
+			return &mqueue.QueueFullError{Depth: depth, Limit: limit}
+		}
+		now := micros(d.now())
+		_, err := queueInsert.exec(ctx, tx, len(payloads), 5, func(args []any, i int) ([]any, error) {
+			return append(args, queue, payloads[i], now, 0, 0), nil
+		})
+		if err != nil {
+			return err
+		}
+		depth += int64(len(payloads))
+		return addDepth(ctx, tx, queue, int64(len(payloads)))
+	})
+	if err != nil {
+		return 0, fmt.Errorf("appending %d entries to %s: %w", len(payloads), queue, err)
+	}
+	return depth, nil
+}
+
+// addDepth adds delta to the recorded depth of queue inside tx.
+func addDepth(ctx context.Context, tx *sql.Tx, queue string, delta int64) error {
+	var err error
+	switch {
+	case delta > 0:
+		_, err = tx.ExecContext(ctx, addDepthSQL, queue, delta)
+	case delta < 0:
+		// The entries exist, so their queue's row does too.
+		_, err = tx.ExecContext(ctx, subDepthSQL, delta, queue)
+	}
+	return classify(err)
+}
+
+// Producer appends events to one queue with a depth limit; it is what the
+// ingest server's Producer interface needs.
+type Producer struct {
+	db    *DB
+	queue string
+	limit int64
+}
+
+// NewProducer returns a Producer that appends to queue and refuses a batch
+// that would take it over limit entries (0 = no limit).
+func (d *DB) NewProducer(queue string, limit int64) *Producer {
+	return &Producer{db: d, queue: queue, limit: limit}
+}
+
+// Produce appends payloads in one transaction and returns the queue's new
+// depth. A batch over the limit gives a *queue.QueueFullError (ingest's
+// 503 "queue full"); a full disk an error wrapping ErrStorageFull.
+func (p *Producer) Produce(ctx context.Context, payloads [][]byte) (int64, error) {
+	return p.db.appendCapped(ctx, p.queue, payloads, p.limit)
+}
+
+// Read returns up to n of the oldest entries of queue whose Seq is greater
+// than after (0 for the head). Reading changes nothing: an entry stays until
+// a Commit acknowledges it, so entries read by a process that dies before
+// its commit are read again after a restart. One consumer per queue reads
+// at a time; it passes the last Seq it holds uncommitted as after.
+func (d *DB) Read(ctx context.Context, queue string, after int64, n int) ([]Entry, error) {
+	rows, err := d.r.QueryContext(ctx, readSQL, queue, after, n)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", queue, err)
+	}
+	defer rows.Close()
+	out := make([]Entry, 0, n)
+	for rows.Next() {
+		var (
+			e  Entry
+			at int64
+		)
+		if err := rows.Scan(&e.Seq, &e.Payload, &at, &e.Attempts, &e.Replays); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", queue, err)
+		}
+		e.EnqueuedAt = fromMicros(at)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", queue, err)
+	}
+	return out, nil
+}
+
+// Len returns the number of entries in queue.
+func (d *DB) Len(ctx context.Context, queue string) (int64, error) {
+	var n int64
+	if err := d.r.QueryRowContext(ctx, depthSQL, queue).Scan(&n); err != nil && !errNoRow(err) {
+		return 0, fmt.Errorf("measuring %s: %w", queue, err)
+	}
+	return n, nil
+}
+
+// Commit applies b in one transaction: it deletes the acknowledged entries,
+// inserts the audit rows (skipping events already audited), appends the
+// produced messages and writes the dead letters. When b acknowledges
+// entries none of which exists any more (the batch was already committed),
+// it does nothing and returns a zero result, so a batch's effects happen
+// once. An audit row the database rejects fails the whole commit with an
+// error for which IsRowError is true; a full disk with one wrapping
+// ErrStorageFull.
+func (d *DB) Commit(ctx context.Context, b Batch) (CommitResult, error) {
+	var res CommitResult
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		res = CommitResult{}
+		if len(b.Ack) > 0 {
+			acked, err := ackTx(ctx, tx, b.Queue, b.Ack)
+			if err != nil {
+				return err
+			}
+			if acked == 0 {
+				return nil
+			}
+			res.Acked = acked
+			if err := addDepth(ctx, tx, b.Queue, -acked); err != nil {
+				return err
+			}
+		}
+		n, err := insertAuditTx(ctx, tx, b.Audit)
+		if err != nil {
+			return err
+		}
+		res.Audited = n
+		now := micros(d.now())
+		_, err = queueInsert.exec(ctx, tx, len(b.Out), 5, func(args []any, i int) ([]any, error) {
+			m := b.Out[i]
+			return append(args, m.Queue, m.Payload, now, m.Attempts, m.Replays), nil
+		})
+		if err != nil {
+			return err
+		}
+		for q, n := range countByQueue(b.Out) {
+			if err := addDepth(ctx, tx, q, n); err != nil {
+				return err
+			}
+		}
+		for _, dl := range b.Dead {
+			if _, err := tx.ExecContext(ctx, deadSQL, dl.Queue, dl.Payload, dl.Reason, dl.Error, dl.Source, dl.SourceSeq,
+				dl.Deliveries, dl.Attempts, dl.Replays, dl.Status, now); err != nil {
+				return classify(err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return CommitResult{}, fmt.Errorf("committing batch of %d from %s: %w", len(b.Ack), b.Queue, err)
+	}
+	return res, nil
+}
+
+// countByQueue returns how many of msgs go to each queue.
+func countByQueue(msgs []Message) map[string]int64 {
+	if len(msgs) == 0 {
+		return nil
+	}
+	out := make(map[string]int64, 1)
+	for _, m := range msgs {
+		out[m.Queue]++
+	}
+	return out
+}
+
+// ackTx deletes the entries seqs of queue and returns how many existed.
+func ackTx(ctx context.Context, tx *sql.Tx, queue string, seqs []int64) (int64, error) {
+	var total int64
+	for start := 0; start < len(seqs); start += chunkRows {
+		chunk := seqs[start:min(start+chunkRows, len(seqs))]
+		// The queue name leads each chunk's parameters.
+		n, err := queueDelete.exec(ctx, tx, len(chunk), 1, func(args []any, i int) ([]any, error) {
+			if i == 0 {
+				args = append(args, queue)
+			}
+			return append(args, chunk[i]), nil
+		})
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// DeadLetters returns up to n dead letters of queue, oldest first.
+func (d *DB) DeadLetters(ctx context.Context, queue string, n int) ([]DeadLetter, error) {
+	rows, err := d.r.QueryContext(ctx, `SELECT queue, payload, reason, error, source, source_seq, deliveries,
+       attempts, replays, status FROM dead_letters WHERE queue = ? ORDER BY id LIMIT ?`, queue, n)
+	if err != nil {
+		return nil, fmt.Errorf("reading dead letters of %s: %w", queue, err)
+	}
+	defer rows.Close()
+	var out []DeadLetter
+	for rows.Next() {
+		var dl DeadLetter
+		if err := rows.Scan(&dl.Queue, &dl.Payload, &dl.Reason, &dl.Error, &dl.Source, &dl.SourceSeq, &dl.Deliveries,
+			&dl.Attempts, &dl.Replays, &dl.Status); err != nil {
+			return nil, fmt.Errorf("reading dead letters of %s: %w", queue, err)
+		}
+		out = append(out, dl)
+	}
+	return out, rows.Err()
+}
