@@ -23,8 +23,9 @@ const DefaultRedisSaveTimeout = 10 * time.Minute
 const FormatRDB = "rdb"
 
 // rdbAttempts is how often the snapshot is read again when a newer save
+// (another client's BGSAVE on a busy server)
 // replaced dump.rdb while it was being read.
-const rdbAttempts = 3
+const rdbAttempts = 8
 
 // errRDBReplaced means LASTSAVE moved while dump.rdb was read, so the file
 // read may not be the snapshot that was waited for.
