@@ -21,6 +21,8 @@ var healthListenEnv = map[string]string{
 	"forwarder":   "FORWARDER_HEALTH_LISTEN",
 	"remediation": "REMEDIATION_HEALTH_LISTEN",
 	"webui":       "WEBUI_LISTEN",
+	"syslog":      "SYSLOG_ADMIN_LISTEN",
+	"snmptrap":    "SNMP_ADMIN_LISTEN",
 }
 
 // newHealthEnv points the mutt command at a fresh key prefix and database

@@ -34,8 +34,9 @@ type Web struct {
 	PrometheusURL string `yaml:"prometheus_url"`
 	// AuditLogPageSize is the default page size of paginated endpoints.
 	AuditLogPageSize int `yaml:"audit_log_page_size"`
-	// SessionKeyFile holds the key that signs dashboard session cookies;
-	// empty means a random key per process (sessions end at a restart).
+	// SessionKeyFile holds the key of the HMAC that names dashboard
+	// sessions in Redis (so a copy of Redis cannot present one); empty
+	// means a random key per process (sessions end at a restart).
 	SessionKeyFile string `yaml:"session_key_file"`
 	// MaxBodyBytes bounds a request body; larger bodies get 413.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`

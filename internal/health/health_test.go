@@ -61,6 +61,10 @@ func setListen(cfg *config.Config, role, addr string) {
 		cfg.Remediation.HealthListen = addr
 	case "webui":
 		cfg.Web.Listen = addr
+	case "syslog":
+		cfg.Syslog.AdminListen = addr
+	case "snmptrap":
+		cfg.SNMP.AdminListen = addr
 	}
 }
 

@@ -19,7 +19,7 @@ import (
 // RoleNames returns the roles whose /health endpoint Run probes, in start
 // order: the names of their subcommands.
 func RoleNames() []string {
-	return []string{"ingestor", "alerter", "forwarder", "remediation", "webui"}
+	return []string{"ingestor", "alerter", "forwarder", "remediation", "webui", "syslog", "snmptrap"}
 }
 
 // IsRole reports whether name is one of RoleNames.
@@ -41,6 +41,10 @@ func healthListen(cfg config.Config, role string) (string, bool) {
 		return cfg.Remediation.HealthListen, true
 	case "webui":
 		return cfg.Web.Listen, true
+	case "syslog":
+		return cfg.Syslog.AdminListen, true
+	case "snmptrap":
+		return cfg.SNMP.AdminListen, true
 	}
 	return "", false
 }
