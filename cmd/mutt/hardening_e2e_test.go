@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"net"
@@ -13,30 +12,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mutt-go/mutt/internal/itest"
 )
-
-// lockedBuffer collects a process's output while it runs.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestAttackOnTheBinary runs `mutt serve --only ingestor,webui` as an
 // operator would and attacks it over HTTP: a cookie kept after logout,
@@ -48,7 +28,7 @@ func TestAttackOnTheBinary(t *testing.T) {
 	}
 	const webKey, ingestKey = "web-canary-Hq83Lz01Vb72Kd", "ingest-canary-Pw45Rt19Xn66"
 	e := newEnv(t)
-	var logs lockedBuffer
+	var logs itest.Buffer
 	cmd := exec.Command(muttBinary(t), "serve", "--only", "ingestor,webui")
 	cmd.Env = append(os.Environ(), e.vars("WEBUI_API_KEY="+webKey, "INGEST_API_KEY="+ingestKey,
 		"WEBUI_LISTEN=127.0.0.1:0", "WEBUI_ALLOW_QUERY_KEY=true", "LOG_FORMAT=json", "LOG_LEVEL=debug")...)

@@ -1,14 +1,12 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -20,26 +18,8 @@ import (
 	"github.com/mutt-go/mutt/internal/secrets"
 )
 
-// syncBuffer collects log output safely across goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func testLogger() (*slog.Logger, *syncBuffer) {
-	out := &syncBuffer{}
+func testLogger() (*slog.Logger, *itest.Buffer) {
+	out := &itest.Buffer{}
 	return slog.New(slog.NewJSONHandler(out, nil)), out
 }
 

@@ -24,7 +24,7 @@ func vaultConfig(t *testing.T, srv *vaulttest.Server) config.Config {
 	return cfg
 }
 
-func resolve(t *testing.T, cfg *config.Config) (*syncBuffer, error) {
+func resolve(t *testing.T, cfg *config.Config) (*itest.Buffer, error) {
 	t.Helper()
 	logger, logs := testLogger()
 	stop, err := ResolveSecrets(context.Background(), cfg, logger)

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -42,25 +41,7 @@ type harness struct {
 	prefix string
 	stream string
 	reg    *prometheus.Registry
-	logs   *syncBuffer // every log line of the server
-}
-
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs   *itest.Buffer // every log line of the server
 }
 
 // setup is what a test may change before the server is built.
@@ -93,7 +74,7 @@ func newHarness(t testing.TB, configure ...func(h *harness, s *setup)) *harness 
 		t: t, rdb: rdb, prefix: prefix,
 		stream: prefix + ":ingest_queue",
 		reg:    prometheus.NewRegistry(),
-		logs:   &syncBuffer{},
+		logs:   &itest.Buffer{},
 	}
 	s := &setup{
 		opts: ingest.Options{

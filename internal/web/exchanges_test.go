@@ -2,11 +2,12 @@ package web
 
 import (
 	"fmt"
-	"github.com/mutt-go/mutt/internal/config"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/mutt-go/mutt/internal/config"
 )
 
 // exchanges makes real requests against test servers and returns every

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -9,7 +8,6 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,24 +32,6 @@ const (
 	testKeyNext = "next-key-0123456789abcdef"
 )
 
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // env is one web server on a fresh database and Redis prefix, with a fake
 // Prometheus.
 type env struct {
@@ -64,7 +44,7 @@ type env struct {
 	prefix string
 	prom   *slotest.Prometheus
 	reg    *prometheus.Registry
-	logs   *syncBuffer
+	logs   *itest.Buffer
 	cfg    config.Web
 	// record, when not nil, receives every exchange made through do.
 	record *[]Exchange
@@ -81,7 +61,7 @@ func newEnv(t testing.TB, opts ...option) *env {
 	}
 	rdb, prefix := itest.Redis(t)
 	e := &env{t: t, pool: pool, st: store.New(pool), rdb: rdb, prefix: prefix, prom: slotest.New(t),
-		reg: prometheus.NewRegistry(), logs: &syncBuffer{}}
+		reg: prometheus.NewRegistry(), logs: &itest.Buffer{}}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := config.DefaultWeb()
 	cfg.APIKey = secrets.New(testKey)

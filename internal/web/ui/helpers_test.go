@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -45,7 +43,7 @@ type env struct {
 	keys   config.Keys
 	prefix string
 	reg    *prometheus.Registry
-	logs   *syncBuffer // every log line of the web server and the dashboard
+	logs   *itest.Buffer // every log line of the web server and the dashboard
 }
 
 // envOptions change a test dashboard.
@@ -63,7 +61,7 @@ func newEnv(t testing.TB) *env { return newEnvWith(t, envOptions{}) }
 
 func newEnvWith(t testing.TB, o envOptions) *env {
 	t.Helper()
-	e := &env{t: t, logs: &syncBuffer{}}
+	e := &env{t: t, logs: &itest.Buffer{}}
 	if o.share != nil {
 		e.pool, e.st, e.rdb, e.prefix = o.share.pool, o.share.st, o.share.rdb, o.share.prefix
 	} else {
@@ -124,24 +122,6 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 	e.ts = httptest.NewServer(srv.Handler())
 	t.Cleanup(e.ts.Close)
 	return e
-}
-
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // browser is a client with a cookie jar that does not follow redirects,
