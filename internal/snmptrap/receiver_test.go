@@ -143,9 +143,9 @@ func TestNetSNMPSenders(t *testing.T) {
 			t.Errorf("%s: event %v", s.name, ev)
 		}
 	}
-	if got := testutil.ToFloat64(r.recv.metrics.informsAcked); got != 2 {
-		t.Errorf("informs acknowledged = %v, want 2", got)
-	}
+	itest.Eventually(t, 5*time.Second, "informs acknowledged = 2", func() bool {
+		return testutil.ToFloat64(r.recv.metrics.informsAcked) == 2
+	})
 }
 
 // TestRefusedCredentials checks that a wrong community, an unknown user
