@@ -41,12 +41,31 @@ func runScriptEnv(t *testing.T) (env []string, dir string, ports map[string]stri
 		"MUTT_ENV_FILE="+filepath.Join(dir, "mutt.env"), "MUTT_DEMO_DIR="+filepath.Join(dir, "demo"),
 		"MUTT_DEMO_STREAM_RATE=5", "DATABASE_URL=", "REDIS_URL=", "MUTT_CONFIG=")
 	ports = map[string]string{}
-	for _, name := range []string{"SERVER_PORT_INGESTOR", "METRICS_PORT_ALERTER", "HEALTH_PORT_ALERTER", "METRICS_PORT_MOOG",
-		"HEALTH_PORT_MOOG", "METRICS_PORT_REMEDIATION", "HEALTH_PORT_REMEDIATION", "SERVER_PORT_WEBUI", "MUTT_FAKE_MOOG_PORT"} {
-		ports[name] = strconv.Itoa(freePort(t))
-		env = append(env, name+"="+ports[name])
+	names := []string{"SERVER_PORT_INGESTOR", "METRICS_PORT_ALERTER", "HEALTH_PORT_ALERTER", "METRICS_PORT_MOOG",
+		"HEALTH_PORT_MOOG", "METRICS_PORT_REMEDIATION", "HEALTH_PORT_REMEDIATION", "SERVER_PORT_WEBUI", "MUTT_FAKE_MOOG_PORT",
+		"MUTT_SYSLOG_PORT", "MUTT_SNMP_TRAP_PORT", "MUTT_SYSLOG_ADMIN_PORT", "MUTT_SNMP_ADMIN_PORT"}
+	for i, port := range distinctFreePorts(t, len(names)) {
+		ports[names[i]] = strconv.Itoa(port)
+		env = append(env, names[i]+"="+ports[names[i]])
 	}
 	return env, dir, ports
+}
+
+// distinctFreePorts returns n loopback ports that were free, all different:
+// every listener stays open until the last port is chosen, so the kernel
+// cannot hand the same port out twice.
+func distinctFreePorts(t *testing.T, n int) []int {
+	t.Helper()
+	ports := make([]int, 0, n)
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
 }
 
 // runScript starts scripts/run.sh from the repository root.
