@@ -17,10 +17,10 @@ import (
 	"github.com/mutt-go/mutt/internal/itest"
 )
 
-// TestReloadDuringStart calls Reload, as the SIGHUP goroutine of `mutt
-// serve` does, over and over while Run starts the alerter. Under -race
-// this catches Run publishing the alerter while Reload reads it.
-func TestReloadDuringStart(t *testing.T) {
+// alerterConfig is a configuration for the test's own key prefix and
+// database, with the alerter's listeners on free loopback ports.
+func alerterConfig(t *testing.T) config.Config {
+	t.Helper()
 	_, prefix := itest.Redis(t)
 	cfg := config.Default()
 	cfg.KeyPrefix = prefix
@@ -28,6 +28,14 @@ func TestReloadDuringStart(t *testing.T) {
 	cfg.Redis.URL = config.NewURL(itest.RedisURL())
 	cfg.Postgres.URL = config.NewURL(itest.Database(t))
 	cfg.Alerter.MetricsListen, cfg.Alerter.HealthListen = "127.0.0.1:0", "127.0.0.1:0"
+	return cfg
+}
+
+// TestReloadDuringStart calls Reload, as the SIGHUP goroutine of `mutt
+// serve` does, over and over while Run starts the alerter. Under -race
+// this catches Run publishing the alerter while Reload reads it.
+func TestReloadDuringStart(t *testing.T) {
+	cfg := alerterConfig(t)
 
 	ready := make(chan struct{})
 	srv, err := NewServer(t.Context(), cfg, ServeOptions{

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mutt-go/mutt/internal/config"
 	"github.com/mutt-go/mutt/internal/itest"
 	"github.com/mutt-go/mutt/internal/secrets"
 )
@@ -18,14 +17,8 @@ import (
 // through the REST API of a running web UI and checks that the alerter
 // running beside it reads the new value within a second.
 func TestConfigChangeThroughAPIReachesRunningAlerter(t *testing.T) {
-	_, prefix := itest.Redis(t)
-	cfg := config.Default()
-	cfg.KeyPrefix = prefix
-	cfg.Finish()
-	cfg.Redis.URL = config.NewURL(itest.RedisURL())
-	cfg.Postgres.URL = config.NewURL(itest.Database(t))
+	cfg := alerterConfig(t)
 	cfg.DynamicConfigEnabled = true
-	cfg.Alerter.MetricsListen, cfg.Alerter.HealthListen = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Web.Listen = "127.0.0.1:0"
 	cfg.Web.APIKey = secrets.New("webui-test-key-0123456789")
 

@@ -52,16 +52,9 @@ func newRigWith(t *testing.T, opts Options, po queue.ProducerOptions, fo ingest.
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{}, 2)
-	go func() { _ = feeder.Run(ctx); done <- struct{}{} }()
-	go func() { _ = recv.Run(ctx); done <- struct{}{} }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		<-done
-		_ = producer.Close()
-	})
+	// Cleanups run last-in first-out: the producer closes after both stop.
+	t.Cleanup(func() { _ = producer.Close() })
+	itest.RunUntilCleanup(t, feeder.Run, recv.Run)
 	return &rig{t: t, rdb: rdb, stream: stream, recv: recv, reg: reg, feeder: feeder}
 }
 
