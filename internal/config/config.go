@@ -35,6 +35,7 @@ type Config struct {
 	Log         Log         `yaml:"log"`
 	Redis       Redis       `yaml:"redis"`
 	Postgres    Postgres    `yaml:"postgres"`
+	Storage     Storage     `yaml:"storage"`
 	Keys        Keys        `yaml:"keys"`
 	Ingest      Ingest      `yaml:"ingest"`
 	Alerter     Alerter     `yaml:"alerter"`
@@ -238,10 +239,11 @@ func Default() Config {
 			MaxRetries: 5, RetryBaseDelay: time.Second, RetryMaxDelay: 60 * time.Second,
 			BreakerEnabled: true, BreakerThreshold: 10, BreakerTimeout: 300 * time.Second,
 		},
-		Web:    DefaultWeb(),
-		Vault:  defaultVault(),
-		Syslog: defaultSyslog(),
-		SNMP:   defaultSNMP(),
+		Storage: Storage{DataDir: "mutt-data"},
+		Web:     DefaultWeb(),
+		Vault:   defaultVault(),
+		Syslog:  defaultSyslog(),
+		SNMP:    defaultSNMP(),
 		Remediation: Remediation{
 			MetricsListen: ":8086", HealthListen: ":8087", Enabled: true,
 			Interval: 300 * time.Second, BatchSize: 10, MaxReplays: 3,
@@ -277,6 +279,26 @@ func (c *Config) loadFile(path string) error {
 	// An empty file decodes to io.EOF and simply sets nothing.
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	return c.noteFileStorage(path)
+}
+
+// noteFileStorage records the redis and postgres sections of the file at
+// path as given settings, for StorageMode.
+func (c *Config) noteFileStorage(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading config file: %w", err)
+	}
+	var sections map[string]any
+	if err := yaml.Unmarshal(data, &sections); err != nil {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	if _, ok := sections["redis"]; ok {
+		c.Storage.redisSet = append(c.Storage.redisSet, path+": redis")
+	}
+	if _, ok := sections["postgres"]; ok {
+		c.Storage.postgresSet = append(c.Storage.postgresSet, path+": postgres")
 	}
 	return nil
 }

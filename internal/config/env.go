@@ -137,6 +137,9 @@ func (c *Config) bindings() []binding {
 			return nil
 		}},
 
+		{[]string{"MUTT_STORAGE"}, str(&c.Storage.Mode)},
+		{[]string{"MUTT_DATA_DIR"}, str(&c.Storage.DataDir)},
+
 		{[]string{"REDIS_URL"}, urlValue(&r.URL)},
 		{[]string{"REDIS_HOST"}, str(&r.Host)},
 		{[]string{"REDIS_PORT"}, integer(&r.Port)},
@@ -265,6 +268,7 @@ func (c *Config) applyEnv(lookup secrets.Lookup) error {
 			if err := b.set(v); err != nil {
 				errs = append(errs, &FieldError{Field: name, Rule: err.Error()})
 			}
+			c.noteStorageSetting(name)
 			break
 		}
 	}
@@ -277,6 +281,7 @@ func (c *Config) applyEnv(lookup secrets.Lookup) error {
 			}
 			if ok {
 				*s.dst = v
+				c.noteStorageSetting(name)
 				break
 			}
 		}

@@ -15,6 +15,7 @@ func (c *Config) Validate() error {
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, &FieldError{Field: field, Rule: fmt.Sprintf(format, args...)})
 	}
+	errs = append(errs, c.validateStorage()...)
 	if c.KeyPrefix == "" {
 		bad("key_prefix", "must not be empty")
 	}
