@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -40,8 +41,10 @@ type Options struct {
 	RequiredFields []string
 	// RateLimit, when not nil, is consulted before each request is read.
 	RateLimit *RateLimitOptions
-	// Ping checks Redis for /health.
+	// Ping checks the queue's storage for /health.
 	Ping func(ctx context.Context) error
+	// StorageName names that check ("Redis" when empty).
+	StorageName string
 	// Settings returns the configuration shown by /admin/config; it must not
 	// contain secrets in clear (secrets.Secret redacts itself).
 	Settings func() any
@@ -50,7 +53,8 @@ type Options struct {
 	AuthThrottle authguard.Options
 }
 
-// RateLimitOptions configure the cluster-wide request limit.
+// RateLimitOptions configure the request limit: shared by every ingestor
+// through Redis, or kept in process when Redis is nil (embedded mode).
 type RateLimitOptions struct {
 	Redis  redis.UniversalClient
 	Key    string
@@ -62,7 +66,7 @@ type RateLimitOptions struct {
 type Server struct {
 	opts     Options
 	producer Producer
-	limiter  *rateLimiter
+	limiter  rateLimiter
 	guard    *authguard.Guard
 	metrics  *metrics
 	logger   *slog.Logger
@@ -83,7 +87,7 @@ func NewServer(opts Options, producer Producer, reg *prometheus.Registry, logger
 	g.Failures, g.Throttled = s.metrics.authFailures, s.metrics.authThrottled
 	s.guard = authguard.New(g)
 	if opts.RateLimit != nil {
-		s.limiter = &rateLimiter{rdb: opts.RateLimit.Redis, key: opts.RateLimit.Key, limit: opts.RateLimit.Max, window: opts.RateLimit.Window}
+		s.limiter = newRateLimiter(opts.RateLimit)
 	}
 	mux := http.NewServeMux()
 	for _, p := range []string{"/ingest", "/api/v1/ingest", "/api/v2/ingest"} {
@@ -91,7 +95,7 @@ func NewServer(opts Options, producer Producer, reg *prometheus.Registry, logger
 	}
 	mux.Handle("GET /health", obs.HealthHandler(
 		map[string]any{"service": "mutt-ingestor", "version": version.Version()},
-		obs.Check{Name: "Redis", Check: opts.Ping}))
+		obs.Check{Name: cmp.Or(opts.StorageName, "Redis"), Check: opts.Ping}))
 	mux.Handle("GET /metrics", obs.MetricsHandler(reg))
 	mux.HandleFunc("GET /admin/config", s.handleAdminConfig)
 	mux.HandleFunc("GET /{$}", s.handleInfo)
