@@ -11,7 +11,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/mutt-go/mutt/internal/dynconfig"
 	"github.com/mutt-go/mutt/internal/event"
@@ -41,7 +40,6 @@ type Options struct {
 	AlertQueue      string
 	DLQ             string
 	UnhandledPrefix string
-	ReloadChannel   string
 	Workers         int
 	BatchSize       int
 	Block           time.Duration
@@ -65,10 +63,7 @@ type Options struct {
 // with Run.
 type Alerter struct {
 	opts    Options
-	rdb     redis.UniversalClient
-	ingest  *queue.Stream
-	alerts  *queue.Stream // only measured
-	dlq     *queue.Stream // only measured
+	backend Backend
 	source  RuleSource
 	audit   AuditWriter
 	dyn     *dynconfig.Store
@@ -91,13 +86,12 @@ const (
 	shedDLQ
 )
 
-// New builds an alerter; nothing runs until Run.
-func New(opts Options, rdb redis.UniversalClient, source RuleSource, audit AuditWriter, dyn *dynconfig.Store, reg prometheus.Registerer, logger *slog.Logger) *Alerter {
+// New builds an alerter over backend; nothing runs until Run. audit
+// writes the audit rows a backend does not write in its commit, and the
+// rows of a batch the database refused, one by one.
+func New(opts Options, backend Backend, source RuleSource, audit AuditWriter, dyn *dynconfig.Store, reg prometheus.Registerer, logger *slog.Logger) *Alerter {
 	return &Alerter{
-		opts: opts, rdb: rdb, source: source, audit: audit, dyn: dyn, logger: logger,
-		ingest:   queue.NewStream(rdb, opts.IngestQueue, ConsumerGroup),
-		alerts:   queue.NewStream(rdb, opts.AlertQueue, ""),
-		dlq:      queue.NewStream(rdb, opts.DLQ, ""),
+		opts: opts, backend: backend, source: source, audit: audit, dyn: dyn, logger: logger,
 		metrics:  newMetrics(reg),
 		evOpts:   event.Options{RequiredFields: opts.RequiredFields},
 		reloadCh: make(chan struct{}, 1),
@@ -122,7 +116,7 @@ func (a *Alerter) Reload() {
 // Run works until ctx ends. Workers finish the batch in hand before
 // returning, so a stop never leaves half a batch committed.
 func (a *Alerter) Run(ctx context.Context) error {
-	if err := a.ingest.EnsureGroup(ctx); err != nil {
+	if err := a.backend.Prepare(ctx); err != nil {
 		return err
 	}
 	var wg sync.WaitGroup
@@ -145,8 +139,7 @@ func (a *Alerter) Run(ctx context.Context) error {
 	return nil
 }
 
-// Close releases nothing of its own; the Redis client and pool belong to
-// the caller. It exists so every component has the same lifecycle.
+// Close releases nothing of its own; the backend belongs to the caller. It exists so every component has the same lifecycle.
 func (a *Alerter) Close() error { return nil }
 
 // drainGrace is how long a batch in hand may take to finish after a stop.
@@ -169,7 +162,7 @@ func (a *Alerter) workLoop(ctx context.Context, consumer string) {
 			// A restart under the same name finishes its own work in flight
 			// first, instead of leaving it to the reclaimer's idle timeout.
 			recovered = true
-			if n, err := a.ingest.RecoverPending(pctx, consumer, a.opts.BatchSize, a.process); err != nil && ctx.Err() == nil {
+			if n, err := a.backend.RecoverPending(pctx, consumer, a.opts.BatchSize, a.process); err != nil && ctx.Err() == nil {
 				log.Warn("finishing messages pending from before a restart; the reclaimer will retry them", "error", err)
 			} else if n > 0 {
 				log.Info("finished messages pending from before a restart", "count", n)
@@ -187,7 +180,7 @@ func (a *Alerter) workLoop(ctx context.Context, consumer string) {
 			queue.Sleep(ctx, 50*time.Millisecond)
 			continue
 		}
-		msgs, err := a.ingest.Read(ctx, consumer, a.opts.BatchSize, min(a.opts.Block, queue.MaxBlock))
+		msgs, err := a.backend.Read(ctx, consumer, a.opts.BatchSize, min(a.opts.Block, queue.MaxBlock))
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -214,7 +207,8 @@ func (a *Alerter) process(ctx context.Context, msgs []queue.Message) error {
 	threshold := a.dyn.Int("unhandled_threshold", a.opts.UnhandledThreshold)
 	expiry := a.dyn.Int("unhandled_expiry_seconds", int64(a.opts.UnhandledExpiry/time.Second))
 
-	c := &commit{ids: make([]string, 0, len(msgs)), threshold: threshold, expiry: expiry}
+	c := &Batch{IDs: make([]string, 0, len(msgs)), Threshold: threshold, Expiry: time.Duration(expiry) * time.Second}
+	var unhandledEvents []unhandledEvent
 	rows := make([]store.AuditRow, 0, len(msgs))
 	// rowAlert maps each audit row to its alert's index in c.alerts (-1 when
 	// the decision sends none), so a rejected row can take its alert back.
@@ -226,15 +220,15 @@ func (a *Alerter) process(ctx context.Context, msgs []queue.Message) error {
 	var alertBuf []byte
 	var alertEnds []int
 	for i, m := range msgs {
-		c.ids = append(c.ids, m.ID)
+		c.IDs = append(c.IDs, m.ID)
 		if m.Deliveries > int64(a.opts.MaxRetries)+1 {
-			c.dead = append(c.dead, a.deadLetter(m, reasonMaxRetries,
+			c.Dead = append(c.Dead, a.deadLetter(m, reasonMaxRetries,
 				fmt.Sprintf("delivered %d times without being processed (limit %d retries)", m.Deliveries, a.opts.MaxRetries)))
 			continue
 		}
 		ev, err := event.Decode(m.Payload, &a.evOpts)
 		if err != nil {
-			c.dead = append(c.dead, a.deadLetter(m, reasonInvalid, err.Error()))
+			c.Dead = append(c.Dead, a.deadLetter(m, reasonInvalid, err.Error()))
 			continue
 		}
 		id := a.eventID(ev.ID, m.ID)
@@ -242,10 +236,8 @@ func (a *Alerter) process(ctx context.Context, msgs []queue.Message) error {
 		if d.Rule == nil {
 			unhandled++
 			team := snap.Team(ev.Hostname, a.opts.UnhandledDefaultTeam)
-			c.unhandled = append(c.unhandled, unhandledItem{
-				counterKey: a.opts.UnhandledPrefix + ":" + ev.Hostname + ":" + rules.UnhandledSignature(ev.Message),
-				ev:         ev, eventID: id, team: team,
-			})
+			c.UnhandledKeys = append(c.UnhandledKeys, a.opts.UnhandledPrefix+":"+ev.Hostname+":"+rules.UnhandledSignature(ev.Message))
+			unhandledEvents = append(unhandledEvents, unhandledEvent{ev: ev, eventID: id, team: team})
 			continue
 		}
 		handled++
@@ -266,45 +258,72 @@ func (a *Alerter) process(ctx context.Context, msgs []queue.Message) error {
 		rowMsg = append(rowMsg, i)
 	}
 
-	c.alerts = make([][]byte, len(alertEnds))
+	c.Alerts = make([][]byte, len(alertEnds))
 	for k, end := range alertEnds {
 		start := 0
 		if k > 0 {
 			start = alertEnds[k-1]
 		}
-		c.alerts[k] = alertBuf[start:end:end]
+		c.Alerts[k] = alertBuf[start:end:end]
+	}
+	if len(unhandledEvents) > 0 {
+		c.MetaAlert = func(k int) []byte {
+			u := &unhandledEvents[k]
+			return appendMetaAlert(nil, &u.ev, u.eventID, u.team, threshold, expiry)
+		}
 	}
 
-	if len(rows) > 0 {
-		rejected, err := a.writeAudit(ctx, rows)
-		if err != nil {
-			return err
+	// reject dead-letters the audit rows the database refused and takes
+	// their alerts back.
+	reject := func(rejected map[int]string) {
+		if len(rejected) == 0 {
+			return
 		}
-		if len(rejected) > 0 {
-			drop := make(map[int]bool, len(rejected))
-			for ri, why := range rejected {
-				m := msgs[rowMsg[ri]]
-				c.dead = append(c.dead, a.deadLetter(m, reasonAuditRejected, why))
-				if rowAlert[ri] >= 0 {
-					drop[rowAlert[ri]] = true
-				}
-				handled--
+		drop := make(map[int]bool, len(rejected))
+		for ri, why := range rejected {
+			c.Dead = append(c.Dead, a.deadLetter(msgs[rowMsg[ri]], reasonAuditRejected, why))
+			if rowAlert[ri] >= 0 {
+				drop[rowAlert[ri]] = true
 			}
-			kept := c.alerts[:0]
-			for i, al := range c.alerts {
-				if !drop[i] {
-					kept = append(kept, al)
-				}
+			handled--
+		}
+		kept := c.Alerts[:0]
+		for i, al := range c.Alerts {
+			if !drop[i] {
+				kept = append(kept, al)
 			}
-			c.alerts = kept
+		}
+		c.Alerts = kept
+	}
+	if len(rows) > 0 {
+		if a.backend.AuditInCommit() {
+			c.Audit = rows
+		} else {
+			rejected, err := a.writeAudit(ctx, rows)
+			if err != nil {
+				return err
+			}
+			reject(rejected)
 		}
 	}
 
 	res, err := a.commitWithRetry(ctx, c)
+	if err != nil && len(c.Audit) > 0 && store.IsRowError(err) {
+		// The transaction refused a row: find which, one by one (each
+		// accepted row is written on the way, idempotently), and commit the
+		// batch without them.
+		rejected, rerr := a.writeAuditRowByRow(ctx, rows)
+		if rerr != nil {
+			return rerr
+		}
+		reject(rejected)
+		c.Audit = nil
+		res, err = a.commitWithRetry(ctx, c)
+	}
 	if err != nil {
 		return err
 	}
-	if res.acked == 0 {
+	if res.Acked == 0 {
 		// Another consumer finished this batch first; its metrics count it.
 		return nil
 	}
@@ -315,9 +334,9 @@ func (a *Alerter) process(ctx context.Context, msgs []queue.Message) error {
 	a.metrics.batchSize.Observe(float64(len(msgs)))
 	a.metrics.events.WithLabelValues("handled").Add(float64(handled))
 	a.metrics.events.WithLabelValues("unhandled").Add(float64(unhandled))
-	a.metrics.alerts.Add(float64(len(c.alerts)) + float64(res.metaAlerts))
-	a.metrics.metaAlerts.Add(float64(res.metaAlerts))
-	for _, d := range c.dead {
+	a.metrics.alerts.Add(float64(len(c.Alerts)) + float64(res.MetaAlerts))
+	a.metrics.metaAlerts.Add(float64(res.MetaAlerts))
+	for _, d := range c.Dead {
 		a.metrics.deadLetters.WithLabelValues(d.Reason).Inc()
 		status := "error"
 		if d.Reason == reasonMaxRetries {
@@ -326,6 +345,13 @@ func (a *Alerter) process(ctx context.Context, msgs []queue.Message) error {
 		a.metrics.events.WithLabelValues(status).Inc()
 	}
 	return nil
+}
+
+// unhandledEvent is what building an unhandled event's meta-alert needs.
+type unhandledEvent struct {
+	ev      event.Event
+	eventID string
+	team    string
 }
 
 // eventID returns the event's own id, or, for an event written by a
@@ -397,20 +423,28 @@ func (a *Alerter) writeAuditRowByRow(ctx context.Context, rows []store.AuditRow)
 	return rejected, nil
 }
 
-// commitWithRetry retries the Redis step on connection errors. Retrying is
-// safe: the script acknowledges first and does nothing for messages no
-// longer pending.
-func (a *Alerter) commitWithRetry(ctx context.Context, c *commit) (commitResult, error) {
+// commitWithRetry retries the commit on errors of the storage itself.
+// Retrying is safe: a commit acknowledges first and does nothing for
+// messages no longer pending. An audit row the database refused is
+// returned at once: retrying the same rows cannot succeed.
+func (a *Alerter) commitWithRetry(ctx context.Context, c *Batch) (CommitResult, error) {
 	backoff := newBackoff()
 	for {
-		res, err := a.runCommit(ctx, c)
+		t := time.Now()
+		res, err := a.backend.Commit(ctx, c)
 		if err == nil {
+			if len(c.Audit) > 0 {
+				a.metrics.dbWriteMillis.Observe(float64(time.Since(t).Microseconds()) / 1000)
+			}
 			return res, nil
 		}
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
-		a.logger.Warn("committing batch to Redis; retrying", "error", err)
+		if len(c.Audit) > 0 && store.IsRowError(err) {
+			return res, err
+		}
+		a.logger.Warn("committing batch; retrying", "error", err)
 		if !queue.Sleep(ctx, backoff.next()) {
 			return res, ctx.Err()
 		}
@@ -420,16 +454,16 @@ func (a *Alerter) commitWithRetry(ctx context.Context, c *commit) (commitResult,
 // shedBatch moves a few of the oldest waiting events to the DLQ, recording
 // why, while the alert queue is over the shed threshold.
 func (a *Alerter) shedBatch(ctx context.Context, consumer string) error {
-	msgs, err := a.ingest.Read(ctx, consumer, 10, -1)
+	msgs, err := a.backend.Read(ctx, consumer, 10, -1)
 	if err != nil || len(msgs) == 0 {
 		return err
 	}
 	reason := "queue_depth_exceeded:" + strconv.FormatInt(a.shedDepth.Load(), 10) + ">" +
 		strconv.FormatInt(a.dyn.Int("alerter_queue_shed_threshold", a.opts.ShedThreshold), 10)
-	c := &commit{}
+	c := &Batch{}
 	for _, m := range msgs {
-		c.ids = append(c.ids, m.ID)
-		c.dead = append(c.dead, a.deadLetter(m, reasonShed, reason))
+		c.IDs = append(c.IDs, m.ID)
+		c.Dead = append(c.Dead, a.deadLetter(m, reasonShed, reason))
 	}
 	if _, err := a.commitWithRetry(ctx, c); err != nil {
 		return err
@@ -443,9 +477,7 @@ func (a *Alerter) shedBatch(ctx context.Context, consumer string) error {
 // alerter without rules would call every event unhandled) and then on the
 // timer, on Reload, and on a message on the reload channel.
 func (a *Alerter) reloadLoop(ctx context.Context) {
-	sub := a.rdb.Subscribe(ctx, a.opts.ReloadChannel)
-	defer sub.Close()
-	msgs := sub.Channel()
+	requests := a.backend.ReloadRequests(ctx)
 	backoff := newBackoff()
 	for ctx.Err() == nil && !a.Ready() {
 		if err := a.reload(ctx); err != nil {
@@ -462,7 +494,7 @@ func (a *Alerter) reloadLoop(ctx context.Context) {
 			return
 		case <-timer.C:
 		case <-a.reloadCh:
-		case <-msgs:
+		case <-requests:
 		case <-a.dyn.Changed():
 			// The interval may have changed: recompute it, no reload.
 			timer.Stop()
@@ -514,19 +546,20 @@ func (a *Alerter) monitorLoop(ctx context.Context) {
 
 // checkDepths updates the depth gauges and the load-shedding state.
 func (a *Alerter) checkDepths(ctx context.Context, lastWarn *time.Time) {
-	depth, err := a.alerts.Len(ctx)
+	d, err := a.backend.Depths(ctx)
 	if err != nil {
 		return
 	}
+	depth := d.Alerts
 	a.metrics.alertQueueDepth.Set(float64(depth))
-	if n, err := a.ingest.Len(ctx); err == nil {
-		a.metrics.ingestDepth.Set(float64(n))
+	if d.Ingest >= 0 {
+		a.metrics.ingestDepth.Set(float64(d.Ingest))
 	}
-	if n, err := a.ingest.PendingCount(ctx); err == nil {
-		a.metrics.pendingDepth.Set(float64(n))
+	if d.Pending >= 0 {
+		a.metrics.pendingDepth.Set(float64(d.Pending))
 	}
-	if n, err := a.dlq.Len(ctx); err == nil {
-		a.metrics.dlqDepth.Set(float64(n))
+	if d.DLQ >= 0 {
+		a.metrics.dlqDepth.Set(float64(d.DLQ))
 	}
 	shed := a.dyn.Int("alerter_queue_shed_threshold", a.opts.ShedThreshold)
 	warn := a.dyn.Int("alerter_queue_warn_threshold", a.opts.ShedWarnThreshold)
@@ -551,7 +584,7 @@ func (a *Alerter) checkDepths(ctx context.Context, lastWarn *time.Time) {
 // reclaimLoop takes over messages left pending by consumers that stopped
 // (crashed, killed, or stuck) and processes them, continuously.
 func (a *Alerter) reclaimLoop(ctx context.Context) {
-	a.ingest.ReclaimLoop(ctx, a.opts.PodName+"-reclaim", a.opts.ReclaimIdle, a.opts.BatchSize, a.Ready,
+	a.backend.ReclaimLoop(ctx, a.opts.PodName+"-reclaim", a.opts.ReclaimIdle, a.opts.BatchSize, a.Ready,
 		func(n int) { a.metrics.reclaimed.Add(float64(n)) }, a.process, a.logger)
 }
 

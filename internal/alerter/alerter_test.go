@@ -29,6 +29,7 @@ type harness struct {
 	rdb    *redis.Client
 	prefix string
 	opts   Options
+	reload string // the reload channel
 	reg    *prometheus.Registry
 	a      *Alerter
 	cancel context.CancelFunc
@@ -46,8 +47,8 @@ func newHarness(t *testing.T, tune func(*Options)) *harness {
 	opts := Options{
 		PodName:     "test",
 		IngestQueue: prefix + ":ingest_queue", AlertQueue: prefix + ":alert_queue", DLQ: prefix + ":dlq:alerter",
-		UnhandledPrefix: prefix + ":unhandled", ReloadChannel: prefix + ":alerter:reload",
-		Workers: 2, BatchSize: 200, Block: 100 * time.Millisecond, MaxRetries: 3, ReclaimIdle: time.Second,
+		UnhandledPrefix: prefix + ":unhandled",
+		Workers:         2, BatchSize: 200, Block: 100 * time.Millisecond, MaxRetries: 3, ReclaimIdle: time.Second,
 		CacheReloadInterval: time.Hour, UnhandledThreshold: 100, UnhandledExpiry: 24 * time.Hour,
 		UnhandledDefaultTeam: "NETO", ShedWarnThreshold: 1_000_000, ShedThreshold: 2_000_000, ShedMode: "defer",
 		DeferSleep: 50 * time.Millisecond,
@@ -55,7 +56,7 @@ func newHarness(t *testing.T, tune func(*Options)) *harness {
 	if tune != nil {
 		tune(&opts)
 	}
-	return &harness{t: t, pool: pool, rdb: rdb, prefix: prefix, opts: opts}
+	return &harness{t: t, pool: pool, rdb: rdb, prefix: prefix, opts: opts, reload: prefix + ":alerter:reload"}
 }
 
 func (h *harness) exec(sql string, args ...any) {
@@ -69,12 +70,18 @@ func (h *harness) start() {
 	h.t.Helper()
 	h.reg = prometheus.NewRegistry()
 	st := store.New(h.pool)
-	h.a = New(h.opts, h.rdb, st, st, nil, h.reg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h.a = New(h.opts, h.backend(), st, st, nil, h.reg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel, h.done = cancel, make(chan struct{})
 	go func() { defer close(h.done); _ = h.a.Run(ctx) }()
 	h.t.Cleanup(h.stop)
 	itest.Eventually(h.t, 10*time.Second, "rules loaded", h.a.Ready)
+}
+
+// backend is the Redis backend over the harness's keys.
+func (h *harness) backend() *RedisBackend {
+	return NewRedisBackend(h.rdb, RedisOptions{IngestQueue: h.opts.IngestQueue, AlertQueue: h.opts.AlertQueue,
+		DLQ: h.opts.DLQ, ReloadChannel: h.reload})
 }
 
 func (h *harness) stop() {
@@ -348,7 +355,7 @@ func TestReloadOnPubSub(t *testing.T) {
 	}
 	h.exec(`INSERT INTO alert_rules (match_string, match_type, priority, prod_handling, dev_handling, team_assignment)
 	        VALUES ('x', 'contains', 1, 'Ignore', 'Ignore', 'NETO')`)
-	if err := h.rdb.Publish(context.Background(), h.opts.ReloadChannel, "rules changed").Err(); err != nil {
+	if err := h.rdb.Publish(context.Background(), h.reload, "rules changed").Err(); err != nil {
 		t.Fatal(err)
 	}
 	itest.Eventually(t, 5*time.Second, "rule picked up", func() bool { return h.a.Snapshot().RuleCount() == 1 })
@@ -385,16 +392,11 @@ func TestShedToDLQWhenAlertQueueIsLong(t *testing.T) {
 // a signature already triggered.
 func TestMetaAlertBuiltOnlyAtThreshold(t *testing.T) {
 	h := newHarness(t, nil)
-	st := store.New(h.pool)
-	a := New(h.opts, h.rdb, st, st, nil, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	b := h.backend()
 	ctx := t.Context()
 	key := func(host string) string { return h.opts.UnhandledPrefix + ":" + host + ":sig" }
 	if err := h.rdb.Set(ctx, key("quiet")+":triggered", 3, time.Hour).Err(); err != nil {
 		t.Fatal(err)
-	}
-	item := func(host string) unhandledItem {
-		return unhandledItem{counterKey: key(host), eventID: uuid.NewString(), team: "NETO",
-			ev: event.Event{Hostname: host, Message: "fan speed irregular", JSON: []byte(`{"hostname":"` + host + `"}`)}}
 	}
 	tests := []struct {
 		name      string
@@ -411,22 +413,22 @@ func TestMetaAlertBuiltOnlyAtThreshold(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &commit{threshold: 3, expiry: 3600}
-			for _, host := range tt.hosts {
-				c.unhandled = append(c.unhandled, item(host))
-			}
-			res, err := a.runCommit(ctx, c)
-			if err != nil {
-				t.Fatalf("runCommit: %v", err)
-			}
-			if res.metaAlerts != tt.wantMetas {
-				t.Errorf("%d meta-alerts pushed, want %d", res.metaAlerts, tt.wantMetas)
-			}
 			var built []int
-			for i, u := range c.unhandled {
-				if u.metaAlert != nil {
-					built = append(built, i)
-				}
+			c := &Batch{Threshold: 3, Expiry: time.Hour, MetaAlert: func(k int) []byte {
+				built = append(built, k)
+				host := tt.hosts[k]
+				ev := event.Event{Hostname: host, Message: "fan speed irregular", JSON: []byte(`{"hostname":"` + host + `"}`)}
+				return appendMetaAlert(nil, &ev, uuid.NewString(), "NETO", 3, 3600)
+			}}
+			for _, host := range tt.hosts {
+				c.UnhandledKeys = append(c.UnhandledKeys, key(host))
+			}
+			res, err := b.Commit(ctx, c)
+			if err != nil {
+				t.Fatalf("Commit: %v", err)
+			}
+			if res.MetaAlerts != tt.wantMetas {
+				t.Errorf("%d meta-alerts pushed, want %d", res.MetaAlerts, tt.wantMetas)
 			}
 			if fmt.Sprint(built) != fmt.Sprint(tt.wantBuilt) {
 				t.Errorf("meta-alerts built for events %v, want %v", built, tt.wantBuilt)

@@ -340,18 +340,7 @@ func (s *Server) dynamicValues() map[string]string {
 func (s *Server) startAlerter(listen func(string, string, http.Handler) error, run func(string, func(context.Context) error)) error {
 	cfg := s.cfg
 	st := store.New(s.pool)
-	a := alerter.New(alerter.Options{
-		PodName: cfg.PodName, IngestQueue: cfg.Keys.IngestQueue, AlertQueue: cfg.Keys.AlertQueue,
-		DLQ: cfg.Keys.AlerterDLQ, UnhandledPrefix: cfg.Keys.UnhandledPrefix, ReloadChannel: cfg.Keys.ReloadChannel,
-		Workers: cfg.Alerter.Workers, BatchSize: cfg.Alerter.BatchSize, Block: cfg.Alerter.Block,
-		MaxRetries: cfg.Alerter.MaxRetries, ReclaimIdle: cfg.Alerter.ReclaimIdle,
-		CacheReloadInterval: cfg.Alerter.CacheReloadInterval,
-		UnhandledThreshold:  int64(cfg.Alerter.UnhandledThreshold), UnhandledExpiry: cfg.Alerter.UnhandledExpiry,
-		UnhandledDefaultTeam: cfg.Alerter.UnhandledDefaultTeam,
-		ShedWarnThreshold:    cfg.Alerter.Shedding.WarnThreshold, ShedThreshold: cfg.Alerter.Shedding.ShedThreshold,
-		ShedMode: cfg.Alerter.Shedding.Mode, DeferSleep: cfg.Alerter.Shedding.DeferSleep,
-		RequiredFields: cfg.Ingest.RequiredFields,
-	}, s.rdb, st, st, s.dyn, s.reg, s.logger.With("component", "alerter"))
+	a := alerter.New(AlerterOptions(cfg), NewAlerterRedisBackend(cfg, s.rdb), st, st, s.dyn, s.reg, s.logger.With("component", "alerter"))
 	s.alerter.Store(a)
 	health := obs.HealthHandler(
 		map[string]any{"service": "mutt-alerter", "version": version.Version(), "pod": cfg.PodName},

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/mutt-go/mutt/internal/alerter"
+	"github.com/mutt-go/mutt/internal/app"
 	"github.com/mutt-go/mutt/internal/event"
 	"github.com/mutt-go/mutt/internal/obs"
 	"github.com/mutt-go/mutt/internal/queue"
@@ -149,18 +150,7 @@ func (e *Env) RunAlerter(ctx context.Context, o AlerterOptions) (Result, error) 
 	}
 	e.checkpoint(ctx)
 
-	a := alerter.New(alerter.Options{
-		PodName: cfg.PodName, IngestQueue: cfg.Keys.IngestQueue, AlertQueue: cfg.Keys.AlertQueue,
-		DLQ: cfg.Keys.AlerterDLQ, UnhandledPrefix: cfg.Keys.UnhandledPrefix, ReloadChannel: cfg.Keys.ReloadChannel,
-		Workers: cfg.Alerter.Workers, BatchSize: cfg.Alerter.BatchSize, Block: cfg.Alerter.Block,
-		MaxRetries: cfg.Alerter.MaxRetries, ReclaimIdle: cfg.Alerter.ReclaimIdle,
-		CacheReloadInterval: cfg.Alerter.CacheReloadInterval,
-		UnhandledThreshold:  int64(cfg.Alerter.UnhandledThreshold), UnhandledExpiry: cfg.Alerter.UnhandledExpiry,
-		UnhandledDefaultTeam: cfg.Alerter.UnhandledDefaultTeam,
-		ShedWarnThreshold:    cfg.Alerter.Shedding.WarnThreshold, ShedThreshold: cfg.Alerter.Shedding.ShedThreshold,
-		ShedMode: cfg.Alerter.Shedding.Mode, DeferSleep: cfg.Alerter.Shedding.DeferSleep,
-		RequiredFields: cfg.Ingest.RequiredFields,
-	}, e.rdb, st, st, nil, obs.NewRegistry(), e.logger.With("component", "alerter"))
+	a := alerter.New(app.AlerterOptions(cfg), app.NewAlerterRedisBackend(cfg, e.rdb), st, st, nil, obs.NewRegistry(), e.logger.With("component", "alerter"))
 
 	e.say("%s: draining", id)
 	m, err := e.startMeasuring(ctx, id)

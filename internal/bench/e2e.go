@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mutt-go/mutt/internal/alerter"
+	"github.com/mutt-go/mutt/internal/app"
 	"github.com/mutt-go/mutt/internal/event"
 	"github.com/mutt-go/mutt/internal/fakemoog"
 	"github.com/mutt-go/mutt/internal/forward"
@@ -167,18 +168,7 @@ func (e *Env) RunE2E(ctx context.Context, o E2EOptions) (Result, error) {
 	defer moog.stop()
 
 	reg := obs.NewRegistry()
-	a := alerter.New(alerter.Options{
-		PodName: cfg.PodName, IngestQueue: cfg.Keys.IngestQueue, AlertQueue: cfg.Keys.AlertQueue,
-		DLQ: cfg.Keys.AlerterDLQ, UnhandledPrefix: cfg.Keys.UnhandledPrefix, ReloadChannel: cfg.Keys.ReloadChannel,
-		Workers: cfg.Alerter.Workers, BatchSize: cfg.Alerter.BatchSize, Block: cfg.Alerter.Block,
-		MaxRetries: cfg.Alerter.MaxRetries, ReclaimIdle: cfg.Alerter.ReclaimIdle,
-		CacheReloadInterval: cfg.Alerter.CacheReloadInterval,
-		UnhandledThreshold:  int64(cfg.Alerter.UnhandledThreshold), UnhandledExpiry: cfg.Alerter.UnhandledExpiry,
-		UnhandledDefaultTeam: cfg.Alerter.UnhandledDefaultTeam,
-		ShedWarnThreshold:    cfg.Alerter.Shedding.WarnThreshold, ShedThreshold: cfg.Alerter.Shedding.ShedThreshold,
-		ShedMode: cfg.Alerter.Shedding.Mode, DeferSleep: cfg.Alerter.Shedding.DeferSleep,
-		RequiredFields: cfg.Ingest.RequiredFields,
-	}, e.rdb, st, &auditTimer{next: st, tr: tr}, nil, reg, e.logger.With("component", "alerter"))
+	a := alerter.New(app.AlerterOptions(cfg), app.NewAlerterRedisBackend(cfg, e.rdb), st, &auditTimer{next: st, tr: tr}, nil, reg, e.logger.With("component", "alerter"))
 	fwdLogger := e.logger.With("component", "forwarder")
 	f, webhook, err := newForwarder(cfg, e.rdb, moog, reg, fwdLogger, func(s forward.Sender) forward.Sender {
 		return &pickupTimer{next: s, tr: tr}

@@ -191,8 +191,14 @@ func isUniqueViolation(err error) bool {
 // classes 22 and 23: a bad value, a constraint or a foreign-key violation,
 // such as a rule deleted since the rule set was loaded) rather than by the
 // connection or the server. Retrying the same rows after such an error can
-// never succeed; any other error may be worth a retry.
+// never succeed; any other error may be worth a retry. An error from another
+// store says so with a RowError() bool method, so callers need not know
+// which store they write to.
 func IsRowError(err error) bool {
+	var re interface{ RowError() bool }
+	if errors.As(err, &re) {
+		return re.RowError()
+	}
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) {
 		return false

@@ -39,6 +39,8 @@ type DB struct {
 	w, r *sql.DB
 	path string
 	now  func() time.Time
+	// appended wakes consumers waiting for entries (see Appended).
+	appended notifier
 }
 
 // Open opens (creating if needed) the database file at path, switches it to

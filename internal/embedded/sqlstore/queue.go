@@ -51,12 +51,16 @@ type Batch struct {
 	Audit []store.AuditRow
 	Out   []Message
 	Dead  []DeadLetter
+	// Unhandled counts unhandled events per signature in the same
+	// transaction (nil: none).
+	Unhandled *Unhandled
 }
 
 // CommitResult says what a commit did.
 type CommitResult struct {
-	Acked   int64 // entries deleted
-	Audited int64 // audit rows that were new
+	Acked      int64 // entries deleted
+	Audited    int64 // audit rows that were new
+	MetaAlerts int64 // meta-alerts appended for counters that reached the threshold
 }
 
 const (
@@ -104,6 +108,9 @@ func (d *DB) appendCapped(ctx context.Context, queue string, payloads [][]byte, 
 	})
 	if err != nil {
 		return 0, fmt.Errorf("appending %d entries to %s: %w", len(payloads), queue, err)
+	}
+	if len(payloads) > 0 {
+		d.appended.signal()
 	}
 	return depth, nil
 }
@@ -223,6 +230,11 @@ func (d *DB) Commit(ctx context.Context, b Batch) (CommitResult, error) {
 				return err
 			}
 		}
+		if b.Unhandled != nil {
+			if res.MetaAlerts, err = countUnhandledTx(ctx, tx, b.Unhandled, now); err != nil {
+				return err
+			}
+		}
 		for _, dl := range b.Dead {
 			if _, err := tx.ExecContext(ctx, deadSQL, dl.Queue, dl.Payload, dl.Reason, dl.Error, dl.Source, dl.SourceSeq,
 				dl.Deliveries, dl.Attempts, dl.Replays, dl.Status, now); err != nil {
@@ -233,6 +245,9 @@ func (d *DB) Commit(ctx context.Context, b Batch) (CommitResult, error) {
 	})
 	if err != nil {
 		return CommitResult{}, fmt.Errorf("committing batch of %d from %s: %w", len(b.Ack), b.Queue, err)
+	}
+	if len(b.Out) > 0 || res.MetaAlerts > 0 {
+		d.appended.signal()
 	}
 	return res, nil
 }
@@ -287,4 +302,13 @@ func (d *DB) DeadLetters(ctx context.Context, queue string, n int) ([]DeadLetter
 		out = append(out, dl)
 	}
 	return out, rows.Err()
+}
+
+// DeadLetterCount returns how many dead letters queue holds.
+func (d *DB) DeadLetterCount(ctx context.Context, queue string) (int64, error) {
+	var n int64
+	if err := d.r.QueryRowContext(ctx, `SELECT count(*) FROM dead_letters WHERE queue = ?`, queue).Scan(&n); err != nil {
+		return 0, fmt.Errorf("counting dead letters of %s: %w", queue, err)
+	}
+	return n, nil
 }
