@@ -149,6 +149,14 @@ func (p *Producer) Produce(ctx context.Context, payloads [][]byte) (int64, error
 	return p.db.appendCapped(ctx, p.queue, payloads, p.limit)
 }
 
+// AppendLimited appends payloads to queue in one transaction unless that
+// would take it over limit entries (0 = no limit), and returns the new
+// depth; over the limit it appends nothing and returns a
+// *queue.QueueFullError. For limits that change at run time.
+func (d *DB) AppendLimited(ctx context.Context, queue string, payloads [][]byte, limit int64) (int64, error) {
+	return d.appendCapped(ctx, queue, payloads, limit)
+}
+
 // Read returns up to n of the oldest entries of queue whose Seq is greater
 // than after (0 for the head). Reading changes nothing: an entry stays until
 // a Commit acknowledges it, so entries read by a process that dies before
