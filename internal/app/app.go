@@ -25,10 +25,12 @@ import (
 	"github.com/mutt-go/mutt/internal/alerter"
 	"github.com/mutt-go/mutt/internal/config"
 	"github.com/mutt-go/mutt/internal/dynconfig"
+	"github.com/mutt-go/mutt/internal/embedded/datadir"
+	"github.com/mutt-go/mutt/internal/embedded/roles"
+	"github.com/mutt-go/mutt/internal/embedded/sqlstore"
 	"github.com/mutt-go/mutt/internal/heartbeat"
 	"github.com/mutt-go/mutt/internal/ingest"
 	"github.com/mutt-go/mutt/internal/obs"
-	"github.com/mutt-go/mutt/internal/queue"
 	"github.com/mutt-go/mutt/internal/store"
 	"github.com/mutt-go/mutt/internal/version"
 )
@@ -111,6 +113,10 @@ type Server struct {
 	reg    *prometheus.Registry
 	rdb    *redis.Client
 	pool   *pgxpool.Pool
+	// db and lock are the embedded database and the data directory's
+	// lock, in embedded mode (then rdb and pool are nil).
+	db     *sqlstore.DB
+	lock   *datadir.Lock
 	dyn    *dynconfig.Store
 	feeder *ingest.Feeder // shared by the syslog and snmptrap roles
 	// alerter is set by Run (once the role starts) and read by Reload,
@@ -140,7 +146,18 @@ func NewServer(ctx context.Context, cfg config.Config, opts ServeOptions, logger
 	if err := requireReceivers(cfg, opts.Roles); err != nil {
 		return nil, err
 	}
+	mode, err := storageMode(&cfg, opts)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{cfg: cfg, opts: opts, logger: logger, reg: obs.NewRegistry()}
+	if mode == config.StorageEmbedded {
+		if err := s.openEmbedded(ctx); err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	logger.Info("storage: Redis + PostgreSQL")
 	rdb, err := ConnectRedis(ctx, cfg.Redis, logger)
 	if err != nil {
 		return nil, err
@@ -234,6 +251,11 @@ func (s *Server) Run(ctx context.Context) error {
 	var closers []func() error
 	var startErr error
 	for _, role := range s.opts.Roles {
+		if s.db != nil && !embeddedRoles[role] {
+			startErr = fmt.Errorf("the %s role does not run on the embedded store yet: set REDIS_URL and DATABASE_URL "+
+				"(or MUTT_STORAGE=redis) for it, or leave it out with --only", role)
+			break
+		}
 		switch role {
 		case RoleIngestor:
 			startErr = s.startIngestor(listen, &closers)
@@ -257,13 +279,15 @@ func (s *Server) Run(ctx context.Context) error {
 	// Each running role says so in Redis, for tools that must not run
 	// beside it (restores); the first beat is written before Ready.
 	var beats *heartbeat.Writer
-	if startErr == nil {
+	if startErr == nil && s.rdb != nil {
 		beats = heartbeat.New(heartbeat.Options{Prefix: s.cfg.KeyPrefix, Instance: s.cfg.PodName, Roles: s.opts.Roles},
 			s.rdb, s.logger.With("component", "heartbeat"))
 		if err := beats.Beat(ctx); err != nil {
 			s.logger.Warn("heartbeat", "error", err)
 		}
 		runComponent("heartbeat", beats.Run)
+	}
+	if startErr == nil {
 		s.logger.Info("MUTT started", "roles", s.opts.Roles, "addresses", addrs, "pod", s.cfg.PodName)
 		if s.opts.Ready != nil {
 			s.opts.Ready(addrs)
@@ -298,26 +322,29 @@ func (s *Server) Run(ctx context.Context) error {
 
 func (s *Server) startIngestor(listen func(string, string, http.Handler) error, closers *[]func() error) error {
 	cfg := s.cfg
-	limit := func() int64 { return s.dyn.Int("max_ingest_queue_size", cfg.Ingest.MaxQueueSize) }
-	producer := queue.NewProducer(s.rdb, cfg.Keys.IngestQueue, queue.ProducerOptions{
-		Limit: limit, MetricsPrefix: cfg.Keys.MetricsPrefix,
-	})
-	*closers = append(*closers, producer.Close)
+	producer, closeProducer := s.ingestProducer()
+	*closers = append(*closers, closeProducer)
+	storage := s.storageCheck()
 	opts := ingest.Options{
 		APIKey: cfg.Ingest.APIKey, APIKeyNext: cfg.Ingest.APIKeyNext,
 		MaxBodyBytes: cfg.Ingest.MaxBodyBytes, RequiredFields: cfg.Ingest.RequiredFields,
-		Ping: func(ctx context.Context) error { return s.rdb.Ping(ctx).Err() },
+		Ping: storage.Check, StorageName: storage.Name,
 		Settings: func() any {
 			return map[string]any{"dynamic_config_enabled": cfg.DynamicConfigEnabled, "static": cfg, "dynamic": s.dynamicValues()}
 		},
 	}
 	if cfg.Ingest.RateLimit.Enabled {
 		opts.RateLimit = &ingest.RateLimitOptions{
-			Redis: s.rdb, Key: cfg.Keys.RateLimit,
+			Key: cfg.Keys.RateLimit,
 			Max: func() int64 { return s.dyn.Int("ingest_max_rate", int64(cfg.Ingest.RateLimit.Max)) },
 			Window: func() time.Duration {
 				return time.Duration(s.dyn.Int("ingest_rate_window", int64(cfg.Ingest.RateLimit.Window/time.Second))) * time.Second
 			},
+		}
+		if s.rdb != nil {
+			// Shared by every ingestor; in embedded mode the one process
+			// counts in memory.
+			opts.RateLimit.Redis = s.rdb
 		}
 	}
 	h := ingest.NewServer(opts, producer, s.reg, s.logger.With("component", "ingestor"))
@@ -339,19 +366,28 @@ func (s *Server) dynamicValues() map[string]string {
 
 func (s *Server) startAlerter(listen func(string, string, http.Handler) error, run func(string, func(context.Context) error)) error {
 	cfg := s.cfg
-	st := store.New(s.pool)
-	a := alerter.New(AlerterOptions(cfg), NewAlerterRedisBackend(cfg, s.rdb), st, st, s.dyn, s.reg, s.logger.With("component", "alerter"))
+	var (
+		a      *alerter.Alerter
+		checks []obs.Check
+	)
+	if s.db != nil {
+		a = alerter.New(AlerterOptions(cfg), roles.NewAlerterBackend(s.db, embeddedAlerterQueues(cfg)), s.db, s.db, s.dyn,
+			s.reg, s.logger.With("component", "alerter"))
+		checks = append(checks, s.storageCheck())
+	} else {
+		st := store.New(s.pool)
+		a = alerter.New(AlerterOptions(cfg), NewAlerterRedisBackend(cfg, s.rdb), st, st, s.dyn, s.reg, s.logger.With("component", "alerter"))
+		checks = append(checks, s.storageCheck(), obs.Check{Name: "PostgreSQL", Check: st.Ping})
+	}
 	s.alerter.Store(a)
 	health := obs.HealthHandler(
 		map[string]any{"service": "mutt-alerter", "version": version.Version(), "pod": cfg.PodName},
-		obs.Check{Name: "Redis", Check: func(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }},
-		obs.Check{Name: "PostgreSQL", Check: st.Ping},
-		obs.Check{Name: "Rules", Check: func(context.Context) error {
+		append(checks, obs.Check{Name: "Rules", Check: func(context.Context) error {
 			if !a.Ready() {
 				return errors.New("rules not loaded yet")
 			}
 			return nil
-		}},
+		}})...,
 	)
 	metricsMux := http.NewServeMux()
 	metricsMux.Handle("GET /metrics", obs.MetricsHandler(s.reg))
@@ -365,7 +401,9 @@ func (s *Server) startAlerter(listen func(string, string, http.Handler) error, r
 		return err
 	}
 	run("alerter", a.Run)
-	run("partitions", s.maintainPartitions)
+	if s.pool != nil {
+		run("partitions", s.maintainPartitions)
+	}
 	return nil
 }
 
@@ -398,4 +436,5 @@ func (s *Server) Close() {
 		_ = s.rdb.Close()
 		s.rdb = nil
 	}
+	s.closeEmbedded()
 }

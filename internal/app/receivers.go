@@ -15,7 +15,6 @@ import (
 	"github.com/mutt-go/mutt/internal/config"
 	"github.com/mutt-go/mutt/internal/ingest"
 	"github.com/mutt-go/mutt/internal/obs"
-	"github.com/mutt-go/mutt/internal/queue"
 	"github.com/mutt-go/mutt/internal/snmptrap"
 	"github.com/mutt-go/mutt/internal/syslog"
 )
@@ -61,16 +60,13 @@ func (s *Server) receiverFeeder(run func(string, func(context.Context) error)) *
 		return s.feeder
 	}
 	cfg := s.cfg
-	producer := queue.NewProducer(s.rdb, cfg.Keys.IngestQueue, queue.ProducerOptions{
-		Limit:         func() int64 { return s.dyn.Int("max_ingest_queue_size", cfg.Ingest.MaxQueueSize) },
-		MetricsPrefix: cfg.Keys.MetricsPrefix,
-	})
+	producer, closeProducer := s.ingestProducer()
 	s.feeder = ingest.NewFeeder(producer, ingest.FeederOptions{
 		RequiredFields: cfg.Ingest.RequiredFields, Logger: s.logger.With("component", "receivers"),
 	})
 	run("ingest feeder", func(ctx context.Context) error {
 		// The producer outlives the feeder's last drain.
-		defer producer.Close()
+		defer closeProducer()
 		return s.feeder.Run(ctx)
 	})
 	return s.feeder
@@ -81,10 +77,10 @@ func (s *Server) receiverHealth(service string) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /health", obs.HealthHandler(
 		map[string]any{"service": service, "version": obs.APIVersion, "pod": s.cfg.PodName},
-		obs.Check{Name: "Redis", Check: func(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }},
+		s.storageCheck(),
 		obs.Check{Name: "Ingest queue", Check: func(context.Context) error {
 			if s.feeder != nil && s.feeder.Stalled() {
-				return errors.New("the ingest queue refuses events (over its cap or Redis unreachable); senders are being held back")
+				return errors.New("the ingest queue refuses events (over its cap or its storage unreachable); senders are being held back")
 			}
 			return nil
 		}},

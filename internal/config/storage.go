@@ -45,6 +45,14 @@ func (c *Config) StorageMode() (string, error) {
 		return "", &FieldError{Field: "MUTT_STORAGE", Rule: fmt.Sprintf("must be embedded or redis, got %q", c.Storage.Mode)}
 	}
 	r, p := c.Storage.redisSet, c.Storage.postgresSet
+	// A URL set in code (tests, tools) counts like one from the
+	// environment.
+	if c.Redis.URL.IsSet() && len(r) == 0 {
+		r = []string{"REDIS_URL"}
+	}
+	if c.Postgres.URL.IsSet() && len(p) == 0 {
+		p = []string{"DATABASE_URL"}
+	}
 	switch {
 	case len(r) == 0 && len(p) == 0:
 		return StorageEmbedded, nil
@@ -63,7 +71,7 @@ func (c *Config) StorageMode() (string, error) {
 // Redis + PostgreSQL mode, or a Redis setting given at all. Commands that
 // need only Redis (mutt dlq) use it.
 func (c *Config) UsesRedis() bool {
-	return c.Storage.Mode == StorageRedis || (c.Storage.Mode == "" && len(c.Storage.redisSet) > 0)
+	return c.Storage.Mode == StorageRedis || (c.Storage.Mode == "" && (len(c.Storage.redisSet) > 0 || c.Redis.URL.IsSet()))
 }
 
 // noteStorageSetting records that the setting name was given.
