@@ -56,3 +56,46 @@ func TestProducerLimitAndMinutes(t *testing.T) {
 		t.Errorf("minute totals %v add up to %d accepted events, want 6 (the refused batch not counted)", rec.totals, total)
 	}
 }
+
+// TestProducerGroupCommit produces from many goroutines at once: every
+// batch is queued exactly once, whatever group its commit shared, and a
+// Produce after Close is refused.
+func TestProducerGroupCommit(t *testing.T) {
+	db := openDB(t)
+	rec := &minuteTotals{totals: map[int64]int64{}}
+	p := NewProducer(db, "mutt:ingest_queue", nil, rec, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	const writers, batches, size = 8, 40, 10
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for range batches {
+				batch := make([][]byte, size)
+				for i := range batch {
+					batch[i] = []byte(`{"w":` + string(rune('0'+w)) + `}`)
+				}
+				if _, err := p.Produce(t.Context(), batch); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	const want = writers * batches * size
+	if n, err := db.Len(t.Context(), "mutt:ingest_queue"); err != nil || n != want {
+		t.Fatalf("queue depth %d (err %v), want %d", n, err, want)
+	}
+	var total int64
+	for _, n := range rec.totals {
+		total += n
+	}
+	if total != want {
+		t.Errorf("minute totals add up to %d, want %d", total, want)
+	}
+	if _, err := p.Produce(t.Context(), [][]byte{[]byte(`{}`)}); !errors.Is(err, ErrProducerClosed) {
+		t.Errorf("Produce after Close: err %v, want ErrProducerClosed", err)
+	}
+}

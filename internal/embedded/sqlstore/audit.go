@@ -132,3 +132,13 @@ func (w *where) sql() string {
 	}
 	return " WHERE " + strings.Join(w.conds, " AND ")
 }
+
+// AuditRowCount returns the exact number of rows in the event audit log
+// (SearchEventAudit estimates above its cap).
+func (d *DB) AuditRowCount(ctx context.Context) (int64, error) {
+	var n int64
+	if err := d.r.QueryRowContext(ctx, `SELECT count(*) FROM event_audit_log`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("counting audit rows: %w", err)
+	}
+	return n, nil
+}

@@ -149,12 +149,48 @@ func (p *Producer) Produce(ctx context.Context, payloads [][]byte) (int64, error
 	return p.db.appendCapped(ctx, p.queue, payloads, p.limit)
 }
 
-// AppendLimited appends payloads to queue in one transaction unless that
-// would take it over limit entries (0 = no limit), and returns the new
-// depth; over the limit it appends nothing and returns a
-// *queue.QueueFullError. For limits that change at run time.
-func (d *DB) AppendLimited(ctx context.Context, queue string, payloads [][]byte, limit int64) (int64, error) {
-	return d.appendCapped(ctx, queue, payloads, limit)
+// AppendGroup appends several batches to queue in one transaction, each
+// refused on its own when it would take the queue over limit entries (0 =
+// no limit): the group commit of concurrent producers, one fsync for all of
+// them. depths[i] is the depth after batch i, refused[i] its
+// *queue.QueueFullError; err fails every batch (nothing was appended).
+func (d *DB) AppendGroup(ctx context.Context, queue string, batches [][][]byte, limit int64) (depths []int64, refused []error, err error) {
+	var rows [][]byte
+	err = d.inTx(ctx, func(tx *sql.Tx) error {
+		depths, refused, rows = make([]int64, len(batches)), make([]error, len(batches)), rows[:0]
+		var depth int64
+		if err := tx.QueryRowContext(ctx, depthSQL, queue).Scan(&depth); err != nil && !errNoRow(err) {
+			return classify(err)
+		}
+		start := depth
+		for i, b := range batches {
+			if limit > 0 && len(b) > 0 && depth+int64(len(b)) > limit {
+				refused[i] = &mqueue.QueueFullError{Depth: depth, Limit: limit}
+				depths[i] = depth
+				continue
+			}
+			depth += int64(len(b))
+			depths[i] = depth
+			rows = append(rows, b...)
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		now := micros(d.now())
+		if _, err := queueInsert.exec(ctx, tx, len(rows), 5, func(args []any, i int) ([]any, error) {
+			return append(args, queue, rows[i], now, 0, 0), nil
+		}); err != nil {
+			return err
+		}
+		return addDepth(ctx, tx, queue, depth-start)
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("appending %d batches to %s: %w", len(batches), queue, err)
+	}
+	if len(rows) > 0 {
+		d.appended.signal()
+	}
+	return depths, refused, nil
 }
 
 // Read returns up to n of the oldest entries of queue whose Seq is greater
