@@ -115,10 +115,20 @@ func wantLen(t *testing.T, what string, l forward.Depth, want int64) {
 	}
 }
 
-func appendOrFail(t *testing.T, tg Target, p [][]byte) {
+// queued appends n alerts named after name and reads them as Consumer.
+func queued(t *testing.T, tg Target, name string, n int) ([][]byte, []queue.Message) {
 	t.Helper()
+	p := payloads(name, n)
 	if err := tg.Append(context.Background(), p...); err != nil {
 		t.Fatalf("Append: %v", err)
+	}
+	return p, readAll(t, tg.Backend.Alerts, Consumer, n)
+}
+
+func wantPending(t *testing.T, src forward.AlertSource, want int64) {
+	t.Helper()
+	if n, err := src.PendingCount(context.Background()); err != nil || n != want {
+		t.Errorf("PendingCount = %d, %v; want %d", n, err, want)
 	}
 }
 
@@ -126,10 +136,8 @@ func appendOrFail(t *testing.T, tg Target, p [][]byte) {
 // commit empties the queue.
 func testReadInOrder(t *testing.T, tg Target) {
 	ctx := context.Background()
-	p := payloads("order", 7)
-	appendOrFail(t, tg, p)
+	p, msgs := queued(t, tg, "order", 7)
 	src := tg.Backend.Alerts
-	msgs := readAll(t, src, Consumer, 7)
 	for i, m := range msgs {
 		if !bytes.Equal(m.Payload, p[i]) || m.Deliveries != 1 || m.Attempts != 0 || m.Replays != 0 {
 			t.Errorf("message %d = %q deliveries %d attempts %d replays %d; want %q, 1, 0, 0",
@@ -140,15 +148,11 @@ func testReadInOrder(t *testing.T, tg Target) {
 	if err != nil || len(more) != 0 {
 		t.Fatalf("a second consumer read %d messages already handed out (%v)", len(more), err)
 	}
-	if n, err := src.PendingCount(ctx); err != nil || n != 7 {
-		t.Errorf("PendingCount = %d, %v; want 7", n, err)
-	}
+	wantPending(t, src, 7)
 	wantLen(t, "alert queue", src, 7)
 	commit(t, tg.Backend, forward.DeliveryCommit{IDs: ids(msgs)}, 7)
 	wantLen(t, "alert queue", src, 0)
-	if n, err := src.PendingCount(ctx); err != nil || n != 0 {
-		t.Errorf("PendingCount after the commit = %d, %v; want 0", n, err)
-	}
+	wantPending(t, src, 0)
 }
 
 // testReclaim: a message read and never committed goes to another
@@ -156,10 +160,8 @@ func testReadInOrder(t *testing.T, tg Target) {
 // commit then changes nothing.
 func testReclaim(t *testing.T, tg Target) {
 	ctx := context.Background()
-	p := payloads("reclaim", 1)
-	appendOrFail(t, tg, p)
+	p, first := queued(t, tg, "reclaim", 1)
 	src := tg.Backend.Alerts
-	first := readAll(t, src, Consumer, 1)
 	var got []queue.Message
 	deadline := time.Now().Add(5 * time.Second)
 	for len(got) == 0 {
@@ -190,9 +192,7 @@ func testReclaim(t *testing.T, tg Target) {
 // once (by Recover or by Read), not after an idle time.
 func testRestart(t *testing.T, tg Target) {
 	ctx := context.Background()
-	p := payloads("restart", 3)
-	appendOrFail(t, tg, p)
-	held := readAll(t, tg.Backend.Alerts, Consumer, 3)
+	p, held := queued(t, tg, "restart", 3)
 	b := tg.Restart(t)
 	if err := b.Alerts.Prepare(ctx); err != nil {
 		t.Fatalf("Prepare after the restart: %v", err)
@@ -227,9 +227,7 @@ func testRestart(t *testing.T, tg Target) {
 // another forwarder finished) adds no schedule entry and no dead letter.
 func testIdempotent(t *testing.T, tg Target) {
 	ctx := context.Background()
-	p := payloads("twice", 3)
-	appendOrFail(t, tg, p)
-	msgs := readAll(t, tg.Backend.Alerts, Consumer, 3)
+	p, msgs := queued(t, tg, "twice", 3)
 	q := tg.Queues
 	c := forward.DeliveryCommit{
 		IDs: ids(msgs),
@@ -257,9 +255,7 @@ func testIdempotent(t *testing.T, tg Target) {
 // on both dead-letter queues.
 func testDeadLetters(t *testing.T, tg Target) {
 	ctx := context.Background()
-	p := payloads("dead", 3)
-	appendOrFail(t, tg, p)
-	msgs := readAll(t, tg.Backend.Alerts, Consumer, 3)
+	p, msgs := queued(t, tg, "dead", 3)
 	q := tg.Queues
 	dlq := []queue.DeadLetter{
 		{Payload: p[0], Reason: "retries_exhausted", Error: "HTTP 503: unavailable", Source: q.AlertQueue,
@@ -301,9 +297,7 @@ func equalDeadLetter(a, b queue.DeadLetter) bool {
 // alert queue and leaves the rest, saying when the next is due.
 func testSchedule(t *testing.T, tg Target) {
 	ctx := context.Background()
-	p := payloads("sched", 3)
-	appendOrFail(t, tg, p)
-	msgs := readAll(t, tg.Backend.Alerts, Consumer, 3)
+	p, msgs := queued(t, tg, "sched", 3)
 	now := time.Now()
 	commit(t, tg.Backend, forward.DeliveryCommit{IDs: ids(msgs), Schedule: []forward.Scheduled{
 		{ID: msgs[0].ID, Payload: p[0], Attempts: 2, Replays: 1, Due: now.Add(-time.Second)},
