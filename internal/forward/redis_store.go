@@ -15,9 +15,12 @@ import (
 
 // NewRedisBackend returns the forwarder's storage on Redis under the keys
 // of opts: the alert stream read by ConsumerGroup, the schedule sorted set
-// and the two dead-letter streams. logger receives what the reclaimer's
-// housekeeping (pruning consumer names) has to say.
+// and the two dead-letter streams. logger (nil: none) receives what the
+// reclaimer's housekeeping (pruning consumer names) has to say.
 func NewRedisBackend(rdb redis.UniversalClient, opts ForwarderOptions, logger *slog.Logger) Backend {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	return Backend{
 		Alerts: &redisSource{stream: queue.NewStream(rdb, opts.AlertQueue, ConsumerGroup), logger: logger},
 		Commits: &redisCommitter{rdb: rdb,
