@@ -75,3 +75,43 @@ func TestLocalBreakerStore(t *testing.T) {
 	check("a probe that died is replaced", "t6", StateHalfOpen, true)
 	record("the probe is delivered and closes", true, 0, "t6", StateClosed)
 }
+
+// TestChainInProcess builds the chain on the in-process bucket and breaker
+// state, as embedded mode does without Redis: the limit parks what it has
+// no tokens for, and failures open the breaker.
+func TestChainInProcess(t *testing.T) {
+	ctx := context.Background()
+	next := &standIn{}
+	s, breaker := Chain(next,
+		RateLimitOptions{Bucket: NewLocalBucket(), Limit: constInt(2), Period: constDuration(time.Hour), Burst: constInt(2)},
+		BreakerOptions{Store: NewLocalBreakerStore(), Threshold: constInt(1), OpenFor: constDuration(time.Hour)},
+		RetryOptions{MaxAttempts: 5},
+	)
+	if breaker == nil {
+		t.Fatal("Chain left the breaker out with a Store given")
+	}
+	alerts := []Alert{{ID: "1", Attempt: 1}, {ID: "2", Attempt: 1}, {ID: "3", Attempt: 1}}
+	res := s.Send(ctx, alerts)
+	if res[0].Outcome != Delivered || res[1].Outcome != Delivered || res[2].Outcome != Park || res[2].Reason != reasonRateLimit {
+		t.Fatalf("results over the limit = %+v", res)
+	}
+
+	next = &standIn{result: always(Result{Outcome: Retry, Status: 503, Reason: reasonHTTP5xx})}
+	s, breaker = Chain(next,
+		RateLimitOptions{},
+		BreakerOptions{Store: NewLocalBreakerStore(), Threshold: constInt(1), OpenFor: constDuration(time.Hour)},
+		RetryOptions{MaxAttempts: 5},
+	)
+	if r := s.Send(ctx, alerts[:1]); r[0].Outcome != Retry {
+		t.Fatalf("a 503 = %+v, want Retry", r[0])
+	}
+	if st, err := breaker.State(ctx); err != nil || st != StateOpen {
+		t.Fatalf("breaker after the threshold = %s, %v; want OPEN", st, err)
+	}
+	if r := s.Send(ctx, alerts[1:2]); r[0].Outcome != Park || r[0].Reason != reasonOpen {
+		t.Fatalf("a send while open = %+v, want parked", r[0])
+	}
+	if calls, _ := next.counts(); calls != 1 {
+		t.Errorf("Moogsoft called %d times, want once before the breaker opened", calls)
+	}
+}

@@ -27,7 +27,10 @@ const readPoll = 20 * time.Millisecond
 // out and not yet committed: Read returns only entries past the last one
 // handed out, Reclaim hands out again what a consumer held for the idle
 // time. A new process starts with nothing handed out, so its first reads
-// return everything left uncommitted before it stopped, at once.
+// return everything left uncommitted before it stopped, at once; delivery
+// counts (ForwarderOptions.MaxDeliveries) start again at 1 then, so an
+// alert that crashes the process is dead-lettered only after that many
+// deliveries within one run.
 func NewForwardBackend(db *sqlstore.DB, opts forward.ForwarderOptions) forward.Backend {
 	src := newAlertSource(db, opts.AlertQueue)
 	return forward.Backend{
