@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"log/slog"
 	"strconv"
 	"sync/atomic"
@@ -14,7 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Breaker defaults and the state values stored in Redis.
+// Breaker defaults and the state values a BreakerStore keeps.
 const (
 	DefaultBreakerPrefix    = "mutt:circuit_breaker:moogsoft"
 	DefaultBreakerName      = "moogsoft"
@@ -33,118 +32,11 @@ const (
 	halfOpenWait = 250 * time.Millisecond // alerts waiting for the probe's verdict
 )
 
-// breakerBeforeScript runs before a batch is sent. It creates the state key
-// as CLOSED when missing; turns an OPEN breaker whose open period is over
-// into HALF_OPEN; and in HALF_OPEN tries to take the probe lock, which lets
-// exactly one alert through across all forwarders until its result is in.
-// An OPEN state without an open time counts as opened now, so it recovers.
-//
-// KEYS: state, open_time, probe, failures.
-// ARGV: open period in ms, probe lock lifetime in ms, probe token.
-// Returns {state, previous state if this call changed it or "", ms left
-// while OPEN, 1 if this call holds the probe, failures}.
-var breakerBeforeScript = redis.NewScript(`
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local failures = tonumber(redis.call('GET', KEYS[4])) or 0
-local state = redis.call('GET', KEYS[1])
-if not state then
-  redis.call('SET', KEYS[1], 'CLOSED')
-  state = 'CLOSED'
-end
-local from = ''
-if state == 'OPEN' then
-  local opened = tonumber(redis.call('GET', KEYS[2]))
-  if not opened then
-    opened = now
-    redis.call('SET', KEYS[2], string.format('%.6f', now))
-  end
-  local left = (opened - now) * 1000 + tonumber(ARGV[1])
-  if left > 0 then
-    return {'OPEN', '', math.ceil(left), 0, failures}
-  end
-  redis.call('SET', KEYS[1], 'HALF_OPEN')
-  from = 'OPEN'
-  state = 'HALF_OPEN'
-end
-if state == 'HALF_OPEN' then
-  local probe = 0
-  if redis.call('SET', KEYS[3], ARGV[3], 'NX', 'PX', ARGV[2]) then probe = 1 end
-  return {'HALF_OPEN', from, 0, probe, failures}
-end
-return {'CLOSED', '', 0, 0, failures}
-`)
-
-// breakerAfterScript records a batch's results. A delivery is a success:
-// failures go to 0 (written only when not already 0) and HALF_OPEN closes.
-// Failures count only in CLOSED, where reaching the threshold opens the
-// breaker; in HALF_OPEN only the probe's failure reopens it, with a fresh
-// open time; late failures while OPEN do not push the reopen time out. The
-// probe lock is released when the caller holds it.
-//
-// KEYS: state, open_time, probe, failures.
-// ARGV: 1 if any alert was delivered, failures to count, threshold, probe token or "".
-// Returns {state before, state after, failures}.
-var breakerAfterScript = redis.NewScript(`
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local state = redis.call('GET', KEYS[1])
-if state ~= 'OPEN' and state ~= 'HALF_OPEN' then state = 'CLOSED' end
-local from = state
-local probe = false
-if ARGV[4] ~= '' and redis.call('GET', KEYS[3]) == ARGV[4] then
-  probe = true
-  redis.call('DEL', KEYS[3])
-end
-local raw = redis.call('GET', KEYS[4])
-local failures = tonumber(raw) or 0
-local k = tonumber(ARGV[2])
-if ARGV[1] == '1' then
-  if raw ~= '0' then redis.call('SET', KEYS[4], '0') end
-  failures = 0
-  if state == 'HALF_OPEN' then
-    redis.call('SET', KEYS[1], 'CLOSED')
-    redis.call('DEL', KEYS[2])
-    state = 'CLOSED'
-  end
-elseif k > 0 then
-  if state == 'CLOSED' then
-    failures = redis.call('INCRBY', KEYS[4], k)
-    if failures >= tonumber(ARGV[3]) then
-      redis.call('SET', KEYS[1], 'OPEN')
-      redis.call('SET', KEYS[2], string.format('%.6f', now))
-      state = 'OPEN'
-    end
-  elseif state == 'HALF_OPEN' and probe then
-    redis.call('SET', KEYS[1], 'OPEN')
-    redis.call('SET', KEYS[2], string.format('%.6f', now))
-    state = 'OPEN'
-  end
-end
-return {from, state, failures}
-`)
-
-// breakerStateScript reports the state without changing it: an OPEN breaker
-// whose open period is over reads as HALF_OPEN, a missing one as CLOSED.
-//
-// KEYS: state, open_time, failures. ARGV: open period in ms.
-// Returns {state, failures}.
-var breakerStateScript = redis.NewScript(`
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local failures = tonumber(redis.call('GET', KEYS[3])) or 0
-local state = redis.call('GET', KEYS[1])
-if state == 'OPEN' then
-  local opened = tonumber(redis.call('GET', KEYS[2]))
-  if opened and (now - opened) * 1000 >= tonumber(ARGV[1]) then state = 'HALF_OPEN' end
-elseif state ~= 'HALF_OPEN' then
-  state = 'CLOSED'
-end
-return {state, failures}
-`)
-
 // BreakerOptions configure a Breaker.
 type BreakerOptions struct {
+	// Store keeps the state; when nil, a Redis store on Redis under
+	// KeyPrefix.
+	Store BreakerStore
 	Redis redis.UniversalClient
 	// KeyPrefix names the shared state: <prefix>:state, :failures,
 	// :open_time and :probe. DefaultBreakerPrefix when empty.
@@ -165,12 +57,13 @@ type BreakerOptions struct {
 	// Registerer receives the breaker metrics; Metrics' registerer when
 	// nil. They exist only when a breaker is built.
 	Registerer prometheus.Registerer
-	Logger     *slog.Logger // for Redis failures; nothing is logged when nil
+	Logger     *slog.Logger // for store failures; nothing is logged when nil
 }
 
 // Breaker stops calling Moogsoft while it is unavailable, with the state
-// shared by all forwarders through Redis. Every state operation is one Lua
-// script, so forwarders never race on it.
+// shared by all forwarders through a BreakerStore (Redis, or in process in
+// embedded mode). Every state operation is one atomic step of the store,
+// so forwarders never race on it.
 //
 // CLOSED: alerts pass; each 5xx, timeout or connection failure counts and a
 // delivery resets the count (429s and other 4xx neither count nor reset).
@@ -179,13 +72,12 @@ type BreakerOptions struct {
 // alert, from one forwarder, probes; its delivery closes the breaker, its
 // failure opens it again.
 //
-// When Redis fails the breaker lets alerts through: it guards Moogsoft, and
+// When the store fails the breaker lets alerts through: it guards Moogsoft, and
 // must not become an outage of its own.
 type Breaker struct {
 	next       Sender
-	rdb        redis.UniversalClient
-	keys       []string // state, open_time, probe, failures
-	stateKeys  []string // state, open_time, failures
+	store      BreakerStore
+	name       string // the store's name, for logs
 	threshold  func() int64
 	openFor    func() time.Duration
 	probeTTL   time.Duration
@@ -216,11 +108,11 @@ func NewBreaker(next Sender, opts BreakerOptions) *Breaker {
 	}
 	var id [8]byte
 	_, _ = rand.Read(id[:])
-	p := opts.KeyPrefix
+	if opts.Store == nil {
+		opts.Store = NewRedisBreakerStore(opts.Redis, opts.KeyPrefix)
+	}
 	return &Breaker{
-		next: next, rdb: opts.Redis,
-		keys:      []string{p + ":state", p + ":open_time", p + ":probe", p + ":failures"},
-		stateKeys: []string{p + ":state", p + ":open_time", p + ":failures"},
+		next: next, store: opts.Store, name: opts.KeyPrefix + ":state",
 		threshold: opts.Threshold, openFor: opts.OpenFor, probeTTL: opts.ProbeTimeout,
 		metrics: opts.Metrics, bm: newBreakerMetrics(reg, opts.Name), logger: opts.Logger,
 		tokenBase: hex.EncodeToString(id[:]),
@@ -245,15 +137,6 @@ func (b *Breaker) currentOpenFor() time.Duration {
 	return DefaultBreakerOpenFor
 }
 
-// beforeState is what breakerBeforeScript answered.
-type beforeState struct {
-	state    string
-	from     string
-	left     time.Duration
-	probe    bool
-	failures int64
-}
-
 // Send asks the shared state whether alerts may go, sends those that may,
 // and records the results.
 func (b *Breaker) Send(ctx context.Context, alerts []Alert) []Result {
@@ -268,20 +151,20 @@ func (b *Breaker) Send(ctx context.Context, alerts []Alert) []Result {
 		}
 		return b.next.Send(ctx, alerts)
 	}
-	b.bm.observe(st.state, st.failures)
-	if st.from != "" {
-		b.bm.transition(st.from, st.state)
+	b.bm.observe(st.State, st.Failures)
+	if st.From != "" {
+		b.bm.transition(st.From, st.State)
 	}
-	switch st.state {
+	switch st.State {
 	case StateOpen:
 		res := make([]Result, len(alerts))
-		parkAll(res, max(st.left, minOpenWait), reasonOpen)
+		parkAll(res, max(st.Left, minOpenWait), reasonOpen)
 		b.blocked(len(alerts))
 		return res
 	case StateHalfOpen:
 		res := make([]Result, len(alerts))
 		parkAll(res, halfOpenWait, reasonOpen)
-		if !st.probe {
+		if !st.Probe {
 			b.blocked(len(alerts))
 			return res
 		}
@@ -301,22 +184,8 @@ func (b *Breaker) blocked(n int) {
 	b.metrics.notSent(reasonOpen, n)
 }
 
-func (b *Breaker) before(ctx context.Context, token string) (beforeState, error) {
-	v, err := breakerBeforeScript.Run(ctx, b.rdb, b.keys,
-		strconv.FormatInt(b.currentOpenFor().Milliseconds(), 10),
-		strconv.FormatInt(b.probeTTL.Milliseconds(), 10), token).Slice()
-	if err != nil {
-		return beforeState{}, fmt.Errorf("reading circuit breaker state: %w", err)
-	}
-	if len(v) != 5 {
-		return beforeState{}, fmt.Errorf("reading circuit breaker state: unexpected script reply %v", v)
-	}
-	state, _ := v[0].(string)
-	from, _ := v[1].(string)
-	left, _ := v[2].(int64)
-	probe, _ := v[3].(int64)
-	failures, _ := v[4].(int64)
-	return beforeState{state: state, from: from, left: time.Duration(left) * time.Millisecond, probe: probe == 1, failures: failures}, nil
+func (b *Breaker) before(ctx context.Context, token string) (BreakerCheck, error) {
+	return b.store.Before(ctx, b.currentOpenFor(), b.probeTTL, token)
 }
 
 // countsAsFailure reports whether a result says Moogsoft is unavailable. A
@@ -349,22 +218,12 @@ func (b *Breaker) after(ctx context.Context, res []Result, token string) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	d := "0"
-	if delivered {
-		d = "1"
-	}
-	v, err := breakerAfterScript.Run(ctx, b.rdb, b.keys, d, strconv.Itoa(failures),
-		strconv.FormatInt(b.currentThreshold(), 10), token).Slice()
-	if err == nil && len(v) != 3 {
-		err = fmt.Errorf("unexpected script reply %v", v)
-	}
+	ch, err := b.store.After(ctx, delivered, failures, b.currentThreshold(), token)
 	if err != nil {
 		b.failure("recording results in the circuit breaker", err)
 		return
 	}
-	from, _ := v[0].(string)
-	to, _ := v[1].(string)
-	n, _ := v[2].(int64)
+	from, to, n := ch.From, ch.To, ch.Failures
 	b.bm.observe(to, n)
 	if from != to {
 		b.bm.transition(from, to)
@@ -380,16 +239,10 @@ func (b *Breaker) after(ctx context.Context, res []Result, token string) {
 // and refreshes the state and failure gauges. For health checks, the
 // remediation service and a periodic metrics refresh.
 func (b *Breaker) State(ctx context.Context) (string, error) {
-	v, err := breakerStateScript.Run(ctx, b.rdb, b.stateKeys,
-		strconv.FormatInt(b.currentOpenFor().Milliseconds(), 10)).Slice()
+	state, failures, err := b.store.State(ctx, b.currentOpenFor())
 	if err != nil {
-		return "", fmt.Errorf("reading circuit breaker state: %w", err)
+		return "", err
 	}
-	if len(v) != 2 {
-		return "", fmt.Errorf("reading circuit breaker state: unexpected script reply %v", v)
-	}
-	state, _ := v[0].(string)
-	failures, _ := v[1].(int64)
 	b.bm.observe(state, failures)
 	return state, nil
 }
@@ -404,7 +257,7 @@ func (b *Breaker) failure(msg string, err error) {
 	if now-last < int64(10*time.Second) || !b.lastLog.CompareAndSwap(last, now) {
 		return
 	}
-	b.logger.Warn(msg, "key", b.keys[0], "error", err)
+	b.logger.Warn(msg, "key", b.name, "error", err)
 }
 
 // breakerMetrics are the breaker's gauges and counters: the state and

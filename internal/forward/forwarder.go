@@ -36,16 +36,15 @@ type ForwarderOptions struct {
 
 // Forwarder consumes the alert queue and delivers each alert through a
 // Sender. What the Sender cannot deliver now is rescheduled (Retry, Park) or
-// dead-lettered (Failed); every batch ends in one atomic Redis step, so a
-// crash leaves its alerts pending for another forwarder, never lost.
+// dead-lettered (Failed); every batch ends in one atomic Commit of its
+// Backend, so a crash leaves its alerts pending for another forwarder (or
+// for itself after a restart), never lost.
 type Forwarder struct {
-	opts     ForwarderOptions
-	rdb      redis.UniversalClient
-	alerts   *queue.Stream
-	schedule *queue.Schedule
-	sender   Sender
-	logger   *slog.Logger
-	metrics  *forwarderMetrics
+	opts    ForwarderOptions
+	backend Backend
+	sender  Sender
+	logger  *slog.Logger
+	metrics *forwarderMetrics
 }
 
 type forwarderMetrics struct {
@@ -80,22 +79,27 @@ func newForwarderMetrics(reg prometheus.Registerer) *forwarderMetrics {
 	return m
 }
 
-// NewForwarder builds a forwarder; nothing runs until Run.
+// NewForwarder builds a forwarder on Redis under the keys of opts; nothing
+// runs until Run.
 func NewForwarder(opts ForwarderOptions, rdb redis.UniversalClient, sender Sender, reg prometheus.Registerer, logger *slog.Logger) *Forwarder {
+	return New(opts, NewRedisBackend(rdb, opts, logger), sender, reg, logger)
+}
+
+// New builds a forwarder on backend; the queue names of opts label dead
+// letters (AlertQueue is their source). Nothing runs until Run.
+func New(opts ForwarderOptions, backend Backend, sender Sender, reg prometheus.Registerer, logger *slog.Logger) *Forwarder {
 	if opts.MaxDeliveries <= 0 {
 		opts.MaxDeliveries = 10
 	}
 	return &Forwarder{
-		opts: opts, rdb: rdb, sender: sender, logger: logger,
-		alerts:   queue.NewStream(rdb, opts.AlertQueue, ConsumerGroup),
-		schedule: queue.NewSchedule(rdb, opts.RetryKey, opts.AlertQueue),
-		metrics:  newForwarderMetrics(reg),
+		opts: opts, backend: backend, sender: sender, logger: logger,
+		metrics: newForwarderMetrics(reg),
 	}
 }
 
 // Run delivers until ctx ends; the batch in hand is finished first.
 func (f *Forwarder) Run(ctx context.Context) error {
-	if err := f.alerts.EnsureGroup(ctx); err != nil {
+	if err := f.backend.Alerts.Prepare(ctx); err != nil {
 		return err
 	}
 	var wg sync.WaitGroup
@@ -127,7 +131,7 @@ func (f *Forwarder) workLoop(ctx context.Context, consumer string) {
 	defer cancel()
 	// A restart under the same name delivers its own alerts in flight
 	// first, instead of leaving them to the reclaimer's idle timeout.
-	n, err := f.alerts.RecoverPending(pctx, consumer, f.opts.BatchSize, func(ctx context.Context, msgs []queue.Message) error {
+	n, err := f.backend.Alerts.Recover(pctx, consumer, f.opts.BatchSize, func(ctx context.Context, msgs []queue.Message) error {
 		_, err := f.process(ctx, consumer, msgs)
 		return err
 	})
@@ -141,7 +145,7 @@ func (f *Forwarder) workLoop(ctx context.Context, consumer string) {
 		if pause > 0 {
 			queue.Sleep(ctx, pause)
 		}
-		msgs, err := f.alerts.Read(ctx, consumer, f.opts.BatchSize, min(f.opts.Block, queue.MaxBlock))
+		msgs, err := f.backend.Alerts.Read(ctx, consumer, f.opts.BatchSize, min(f.opts.Block, queue.MaxBlock))
 		if err != nil {
 			if ctx.Err() == nil {
 				log.Warn("reading alert queue", "error", err)
@@ -171,16 +175,16 @@ const holdLimit = time.Second
 // as few deliveries as possible. It returns a pause for the worker when
 // nothing could be attempted (an open breaker), so workers do not spin.
 func (f *Forwarder) process(ctx context.Context, consumer string, msgs []queue.Message) (time.Duration, error) {
-	c := &forwardCommit{ids: make([]string, 0, len(msgs))}
+	c := &DeliveryCommit{IDs: make([]string, 0, len(msgs))}
 	held := make([]queue.Message, 0, len(msgs))
 	for _, m := range msgs {
 		switch {
 		case m.Payload == nil:
-			c.ids = append(c.ids, m.ID)
-			c.dead = append(c.dead, f.deadLetter(m, "malformed_alert", "entry has no payload field", 0))
+			c.IDs = append(c.IDs, m.ID)
+			c.Dead = append(c.Dead, f.deadLetter(m, "malformed_alert", "entry has no payload field", 0))
 		case m.Deliveries > f.opts.MaxDeliveries:
-			c.ids = append(c.ids, m.ID)
-			c.dead = append(c.dead, f.deadLetter(m, "max_deliveries",
+			c.IDs = append(c.IDs, m.ID)
+			c.Dead = append(c.Dead, f.deadLetter(m, "max_deliveries",
 				fmt.Sprintf("handed to forwarders %d times without finishing", m.Deliveries), 0))
 		default:
 			held = append(held, m)
@@ -205,13 +209,13 @@ func (f *Forwarder) process(ctx context.Context, consumer string, msgs []queue.M
 				wait = min(wait, r.RetryAfter)
 				continue
 			}
-			c.ids = append(c.ids, m.ID)
+			c.IDs = append(c.IDs, m.ID)
 			switch r.Outcome {
 			case Delivered:
 				f.metrics.processed.WithLabelValues("success").Inc()
 			case Retry:
-				c.scheduled = append(c.scheduled, scheduled{
-					due: now.Add(r.RetryAfter), member: queue.Member(m.Attempts+1, m.Replays, m.ID, m.Payload),
+				c.Schedule = append(c.Schedule, Scheduled{
+					ID: m.ID, Payload: m.Payload, Attempts: m.Attempts + 1, Replays: m.Replays, Due: now.Add(r.RetryAfter),
 				})
 				f.metrics.processed.WithLabelValues("error").Inc()
 			case Park:
@@ -219,8 +223,8 @@ func (f *Forwarder) process(ctx context.Context, consumer string, msgs []queue.M
 				if minPark < 0 || r.RetryAfter < minPark {
 					minPark = r.RetryAfter
 				}
-				c.scheduled = append(c.scheduled, scheduled{
-					due: now.Add(r.RetryAfter), member: queue.Member(m.Attempts, m.Replays, m.ID, m.Payload),
+				c.Schedule = append(c.Schedule, Scheduled{
+					ID: m.ID, Payload: m.Payload, Attempts: m.Attempts, Replays: m.Replays, Due: now.Add(r.RetryAfter),
 				})
 				f.metrics.processed.WithLabelValues("parked").Inc()
 			case Failed:
@@ -232,16 +236,16 @@ func (f *Forwarder) process(ctx context.Context, consumer string, msgs []queue.M
 				dl.Attempts = m.Attempts + 1
 				if r.Reason == "malformed_alert" {
 					// It can never be delivered: straight to the terminal queue.
-					c.dead = append(c.dead, dl)
+					c.Dead = append(c.Dead, dl)
 				} else {
-					c.dlq = append(c.dlq, dl)
+					c.DLQ = append(c.DLQ, dl)
 				}
 			}
 		}
 		if err := f.commitAndCount(ctx, c); err != nil {
 			return 0, err
 		}
-		c = &forwardCommit{}
+		c = &DeliveryCommit{}
 		if parkedLong > 0 && parkedLong == len(results) {
 			pause = min(max(minPark, 50*time.Millisecond), time.Second)
 		}
@@ -260,7 +264,7 @@ func (f *Forwarder) process(ctx context.Context, consumer string, msgs []queue.M
 			for i, m := range held {
 				ids[i] = m.ID
 			}
-			if err := f.alerts.Touch(ctx, consumer, ids...); err != nil {
+			if err := f.backend.Alerts.Touch(ctx, consumer, ids); err != nil {
 				f.logger.Warn("refreshing held alerts", "error", err)
 			}
 			touched = time.Now()
@@ -270,8 +274,8 @@ func (f *Forwarder) process(ctx context.Context, consumer string, msgs []queue.M
 	// the schedule, attempt unspent, due at once.
 	now := time.Now()
 	for _, m := range held {
-		c.ids = append(c.ids, m.ID)
-		c.scheduled = append(c.scheduled, scheduled{due: now, member: queue.Member(m.Attempts, m.Replays, m.ID, m.Payload)})
+		c.IDs = append(c.IDs, m.ID)
+		c.Schedule = append(c.Schedule, Scheduled{ID: m.ID, Payload: m.Payload, Attempts: m.Attempts, Replays: m.Replays, Due: now})
 	}
 	if err := f.commitAndCount(ctx, c); err != nil {
 		return 0, err
@@ -281,14 +285,14 @@ func (f *Forwarder) process(ctx context.Context, consumer string, msgs []queue.M
 
 // commitAndCount commits c (when it holds anything) and counts its dead
 // letters.
-func (f *Forwarder) commitAndCount(ctx context.Context, c *forwardCommit) error {
-	if len(c.ids) == 0 {
+func (f *Forwarder) commitAndCount(ctx context.Context, c *DeliveryCommit) error {
+	if c.empty() {
 		return nil
 	}
 	if err := f.commitWithRetry(ctx, c); err != nil {
 		return err
 	}
-	for _, list := range [][]queue.DeadLetter{c.dlq, c.dead} {
+	for _, list := range [][]queue.DeadLetter{c.DLQ, c.Dead} {
 		for _, d := range list {
 			f.metrics.processed.WithLabelValues("dlq").Inc()
 			f.metrics.deadLetters.WithLabelValues(d.Reason).Inc()
@@ -304,17 +308,17 @@ func (f *Forwarder) deadLetter(m queue.Message, reason, detail string, status in
 	}
 }
 
-func (f *Forwarder) commitWithRetry(ctx context.Context, c *forwardCommit) error {
+func (f *Forwarder) commitWithRetry(ctx context.Context, c *DeliveryCommit) error {
 	wait := 100 * time.Millisecond
 	for {
-		err := f.runCommit(ctx, c)
+		_, err := f.backend.Commits.Commit(ctx, *c)
 		if err == nil {
 			return nil
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		f.logger.Warn("committing delivery batch to Redis; retrying", "error", err)
+		f.logger.Warn("committing delivery batch; retrying", "error", err)
 		if !queue.Sleep(ctx, wait) {
 			return ctx.Err()
 		}
@@ -325,7 +329,7 @@ func (f *Forwarder) commitWithRetry(ctx context.Context, c *forwardCommit) error
 // moveLoop puts alerts whose wait is over back on the alert queue.
 func (f *Forwarder) moveLoop(ctx context.Context) {
 	for ctx.Err() == nil {
-		moved, next, err := f.schedule.MoveDue(ctx, 1000)
+		moved, next, err := f.backend.Schedule.MoveDue(ctx, 1000)
 		if err != nil {
 			if ctx.Err() == nil {
 				f.logger.Warn("moving due alerts", "error", err)
@@ -344,31 +348,70 @@ func (f *Forwarder) moveLoop(ctx context.Context) {
 	}
 }
 
-// reclaimLoop takes over alerts left pending by forwarders that stopped.
+// reclaimLoop takes over alerts left pending by forwarders that stopped:
+// first what its own name held before a restart, then, every half idle
+// time, whatever any consumer has held for the idle time.
 func (f *Forwarder) reclaimLoop(ctx context.Context) {
 	consumer := f.opts.PodName + "-reclaim"
-	f.alerts.ReclaimLoop(ctx, consumer, f.opts.ReclaimIdle, f.opts.BatchSize, nil,
-		func(n int) { f.metrics.reclaimed.Add(float64(n)) },
-		func(ctx context.Context, msgs []queue.Message) error {
-			_, err := f.process(ctx, consumer, msgs)
-			return err
-		}, f.logger)
+	src := f.backend.Alerts
+	process := func(ctx context.Context, msgs []queue.Message) error {
+		_, err := f.process(ctx, consumer, msgs)
+		return err
+	}
+	interval := max(f.opts.ReclaimIdle/2, 500*time.Millisecond)
+	recovered := false
+	for {
+		if !recovered {
+			n, err := src.Recover(ctx, consumer, f.opts.BatchSize, process)
+			recovered = err == nil
+			if err != nil && ctx.Err() == nil {
+				f.logger.Warn("taking back pending alerts", "error", err)
+			} else if n > 0 {
+				f.logger.Info("took back pending alerts", "consumer", consumer, "count", n)
+			}
+		}
+		for ctx.Err() == nil {
+			msgs, err := src.Reclaim(ctx, consumer, f.opts.ReclaimIdle, f.opts.BatchSize)
+			if err != nil {
+				if ctx.Err() == nil {
+					f.logger.Warn("reclaiming pending alerts", "error", err)
+				}
+				break
+			}
+			if len(msgs) == 0 {
+				break
+			}
+			f.metrics.reclaimed.Add(float64(len(msgs)))
+			f.logger.Info("reclaimed pending alerts", "count", len(msgs))
+			if err := process(ctx, msgs); err != nil {
+				if ctx.Err() == nil {
+					f.logger.Warn("delivering reclaimed alerts", "error", err)
+				}
+				break
+			}
+		}
+		if !queue.Sleep(ctx, interval) {
+			return
+		}
+	}
 }
 
 // monitorLoop samples queue depths for the gauges.
 func (f *Forwarder) monitorLoop(ctx context.Context) {
-	dlq := queue.NewStream(f.rdb, f.opts.MoogDLQ, "")
+	b := f.backend
 	for {
-		if n, err := f.alerts.Len(ctx); err == nil {
+		if n, err := b.Alerts.Len(ctx); err == nil {
 			f.metrics.queueDepth.Set(float64(n))
 		}
-		if n, err := f.alerts.PendingCount(ctx); err == nil {
+		if n, err := b.Alerts.PendingCount(ctx); err == nil {
 			f.metrics.pending.Set(float64(n))
 		}
-		if n, err := dlq.Len(ctx); err == nil {
-			f.metrics.dlqDepth.Set(float64(n))
+		if b.MoogDLQ != nil {
+			if n, err := b.MoogDLQ.Len(ctx); err == nil {
+				f.metrics.dlqDepth.Set(float64(n))
+			}
 		}
-		if n, err := f.schedule.Len(ctx); err == nil {
+		if n, err := b.Schedule.Len(ctx); err == nil {
 			f.metrics.retryDepth.Set(float64(n))
 		}
 		if !queue.Sleep(ctx, time.Second) {

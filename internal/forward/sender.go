@@ -77,16 +77,16 @@ type Sender interface {
 
 // Chain builds retry(breaker(ratelimit(webhook))): the breaker is asked
 // first, so an open breaker spends neither a rate-limit token nor an attempt.
-// The rate limiter is left out when rl.Redis is nil and the breaker when
-// br.Redis is nil. The breaker is returned too (nil when left out), so the
+// The rate limiter is left out when it has neither a Bucket nor Redis, and
+// the breaker when it has neither a Store nor Redis. The breaker is returned too (nil when left out), so the
 // caller can read its state.
 func Chain(webhook Sender, rl RateLimitOptions, br BreakerOptions, rt RetryOptions) (Sender, *Breaker) {
 	s := webhook
-	if rl.Redis != nil {
+	if rl.Bucket != nil || rl.Redis != nil {
 		s = NewRateLimiter(s, rl)
 	}
 	var breaker *Breaker
-	if br.Redis != nil {
+	if br.Store != nil || br.Redis != nil {
 		breaker = NewBreaker(s, br)
 		s = breaker
 	}
