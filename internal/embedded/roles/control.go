@@ -209,3 +209,21 @@ func (r *IngestRates) Counts(ctx context.Context, minutes int, hourStarts []time
 	}
 	return counts, totals, nil
 }
+
+// QueueDepths measures the embedded queues for the dashboard's overview
+// (ui.QueueDepths), one indexed lookup each.
+type QueueDepths struct {
+	db *sqlstore.DB
+}
+
+// NewQueueDepths returns the queue lengths of db.
+func NewQueueDepths(db *sqlstore.DB) *QueueDepths { return &QueueDepths{db: db} }
+
+// Depths returns the length of each queue.
+func (q *QueueDepths) Depths(ctx context.Context, keys []string) ([]int64, []error) {
+	lens, errs := make([]int64, len(keys)), make([]error, len(keys))
+	for i, k := range keys {
+		lens[i], errs[i] = q.db.Len(ctx, k)
+	}
+	return lens, errs
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/mutt-go/mutt/internal/store"
 	"github.com/mutt-go/mutt/internal/web/auth"
 	"github.com/mutt-go/mutt/internal/web/auth/sessiontest"
+	"github.com/mutt-go/mutt/internal/web/ui"
 )
 
 // openDB opens a database file of its own in t.TempDir().
@@ -127,5 +128,17 @@ func TestAdminChangeReachesStore(t *testing.T) {
 	_, total, err := db.SearchConfigAudit(t.Context(), store.ConfigAuditFilter{TableName: configadmin.AuditTable})
 	if err != nil || total < 3 {
 		t.Errorf("%d audit rows (%v), want one per change", total, err)
+	}
+}
+
+func TestQueueDepths(t *testing.T) {
+	db := openDB(t)
+	if err := db.Append(t.Context(), "mutt:ingest_queue", [][]byte{[]byte(`{"a":1}`), []byte(`{"a":2}`)}); err != nil {
+		t.Fatal(err)
+	}
+	var depths ui.QueueDepths = roles.NewQueueDepths(db)
+	lens, errs := depths.Depths(t.Context(), []string{"mutt:ingest_queue", "mutt:alert_queue"})
+	if len(lens) != 2 || lens[0] != 2 || lens[1] != 0 || errs[0] != nil || errs[1] != nil {
+		t.Errorf("Depths = %v, %v; want 2 and 0", lens, errs)
 	}
 }
