@@ -11,7 +11,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/mutt-go/mutt/internal/dynconfig"
-	"github.com/mutt-go/mutt/internal/rediskeys"
 	"github.com/mutt-go/mutt/internal/store"
 )
 
@@ -21,9 +20,6 @@ const AuditTable = "dynamic_config"
 
 // updatesName is the channel suffix, never a config name.
 const updatesName = "updates"
-
-// scanCount is the COUNT hint of each SCAN and the size of each MGET.
-const scanCount = 100
 
 // Errors of the writer; test with errors.Is.
 var (
@@ -35,20 +31,38 @@ var (
 	ErrNotFound = store.ErrNotFound
 )
 
-// Admin reads and changes the dynamic values under one prefix. It is safe
-// for concurrent use; the caller owns and closes the clients.
+// Backend is where the Admin reads and writes the values: Redis with the
+// audit log in PostgreSQL, or the embedded database. Implementations are
+// safe for concurrent use.
+type Backend interface {
+	// Get returns the value of name; found is false when it is unset.
+	Get(ctx context.Context, name string) (value string, found bool, err error)
+	// List returns every stored value by name.
+	List(ctx context.Context) (map[string]string, error)
+	// CompareAndSet replaces the value of name with next (nil: delete)
+	// only if it still holds old (nil: unset), records change in the
+	// config audit log and tells every reader of the name. The value and
+	// the row both happen or neither does; swapped is false, with no row
+	// and nothing changed, when the value was no longer old.
+	CompareAndSet(ctx context.Context, name string, old, next *string, change store.ConfigChange) (swapped bool, err error)
+}
+
+// Admin reads and changes the dynamic values through one Backend. It is
+// safe for concurrent use; the caller owns and closes the clients.
 type Admin struct {
-	rdb     redis.UniversalClient
-	prefix  string // e.g. "mutt:config"
-	channel string // prefix + ":updates"
-	st      *store.Store
+	backend Backend
 	logger  *slog.Logger
 }
 
-// New returns an Admin for the keys under prefix (e.g. "mutt:config") that
-// records its changes through st.
+// New returns an Admin for the Redis keys under prefix (e.g. "mutt:config")
+// that records its changes through st (RedisPostgres).
 func New(rdb redis.UniversalClient, prefix string, st *store.Store, logger *slog.Logger) *Admin {
-	return &Admin{rdb: rdb, prefix: prefix, channel: prefix + ":" + updatesName, st: st, logger: logger}
+	return NewFrom(NewRedisPostgres(rdb, prefix, st, logger), logger)
+}
+
+// NewFrom returns an Admin over backend.
+func NewFrom(backend Backend, logger *slog.Logger) *Admin {
+	return &Admin{backend: backend, logger: logger}
 }
 
 // Entry is one stored value.
@@ -58,58 +72,26 @@ type Entry struct {
 	Key         dynconfig.Key // its declaration; zero when unknown
 }
 
-// List returns every value stored under the prefix, sorted by name. It
-// enumerates Redis itself, so it sees what every instance wrote.
+// List returns every value stored, sorted by name. It asks the backend
+// itself, so it sees what every instance wrote.
 func (a *Admin) List(ctx context.Context) ([]Entry, error) {
-	var names []string
-	iter := a.rdb.Scan(ctx, 0, rediskeys.GlobEscape(a.prefix)+":*", scanCount).Iterator()
-	for iter.Next(ctx) {
-		name := strings.TrimPrefix(iter.Val(), a.prefix+":")
-		if name != updatesName {
-			names = append(names, name)
-		}
+	vals, err := a.backend.List(ctx)
+	if err != nil {
+		return nil, err
 	}
-	if err := iter.Err(); err != nil {
-		return nil, fmt.Errorf("scanning %s:*: %w", a.prefix, err)
+	out := make([]Entry, 0, len(vals))
+	for name, v := range vals {
+		k, known := dynconfig.Lookup(name)
+		out = append(out, Entry{Name: name, Value: v, Known: known, Key: k})
 	}
-	sort.Strings(names)
-	names = compactSorted(names) // SCAN may return a key twice
-	out := make([]Entry, 0, len(names))
-	for start := 0; start < len(names); start += scanCount {
-		batch := names[start:min(start+scanCount, len(names))]
-		keys := make([]string, len(batch))
-		for i, n := range batch {
-			keys[i] = a.key(n)
-		}
-		vals, err := a.rdb.MGet(ctx, keys...).Result()
-		if err != nil {
-			return nil, fmt.Errorf("reading %s:*: %w", a.prefix, err)
-		}
-		for i, raw := range vals {
-			v, ok := raw.(string) // nil: deleted since the scan, or not a string
-			if !ok {
-				continue
-			}
-			k, known := dynconfig.Lookup(batch[i])
-			out = append(out, Entry{Name: batch[i], Value: v, Known: known, Key: k})
-		}
-	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 
-// Get reads the value of name from Redis; found is false when it is unset.
+// Get reads the value of name; found is false when it is unset.
 func (a *Admin) Get(ctx context.Context, name string) (value string, found bool, err error) {
-	v, err := a.rdb.Get(ctx, a.key(name)).Result()
-	if errors.Is(err, redis.Nil) {
-		return "", false, nil
-	}
-	if err != nil {
-		return "", false, fmt.Errorf("reading %s: %w", a.key(name), err)
-	}
-	return v, true, nil
+	return a.backend.Get(ctx, name)
 }
-
-func (a *Admin) key(name string) string { return a.prefix + ":" + name }
 
 // checkName refuses names that cannot be config names.
 func checkName(name string) error {
@@ -122,14 +104,4 @@ func checkName(name string) error {
 		return fmt.Errorf("%w: key name %q contains a space or a glob character", ErrInvalidValue, name)
 	}
 	return nil
-}
-
-func compactSorted(s []string) []string {
-	out := s[:0]
-	for i, v := range s {
-		if i == 0 || v != s[i-1] {
-			out = append(out, v)
-		}
-	}
-	return out
 }

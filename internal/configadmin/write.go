@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/redis/go-redis/v9"
-
 	"github.com/mutt-go/mutt/internal/dynconfig"
 	"github.com/mutt-go/mutt/internal/store"
 )
@@ -40,31 +37,6 @@ const maxAttempts = 5
 // caller's cancellation is ignored, so that Redis and the audit log are
 // never left disagreeing because a request went away.
 const writeTimeout = 15 * time.Second
-
-// casSetScript sets KEYS[1] to ARGV[3] only if it still holds ARGV[2]
-// (ARGV[1] = "1") or is still absent (ARGV[1] = "0"), then publishes the
-// name ARGV[5] on channel ARGV[4]. It returns 1 when it wrote.
-var casSetScript = redis.NewScript(`
-local cur = redis.call('GET', KEYS[1])
-if ARGV[1] == '1' then
-  if cur ~= ARGV[2] then return 0 end
-elseif cur then
-  return 0
-end
-redis.call('SET', KEYS[1], ARGV[3])
-redis.call('PUBLISH', ARGV[4], ARGV[5])
-return 1
-`)
-
-// casDelScript deletes KEYS[1] only if it still holds ARGV[1], then
-// publishes the name ARGV[3] on channel ARGV[2]. It returns 1 when it
-// deleted.
-var casDelScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('PUBLISH', ARGV[2], ARGV[3])
-return 1
-`)
 
 // Set validates value and stores it under name with its audit row. Unknown
 // names are accepted with a warning (nothing reads them); for known names
@@ -157,14 +129,11 @@ func (a *Admin) currentFunc(ctx context.Context) func(string) (string, bool) {
 	}
 }
 
-// errRaced rolls back an attempt whose old value changed under it.
-var errRaced = errors.New("changed concurrently")
-
 // apply makes one change of name with its audit row. decide sees the
 // current value and returns the new one (nil: delete), or skip to change
-// nothing. The audit row is inserted first, in a transaction that commits
-// only after Redis has swapped the value, and only if the value was still
-// the one recorded as old, so the row's old value is exact.
+// nothing. The backend's compare-and-set makes the change only if the value
+// is still the one recorded as old, so the row's old value is exact; when
+// it is not, apply reads again, at most maxAttempts times.
 func (a *Admin) apply(ctx context.Context, name string, actor store.Actor,
 	decide func(old *string) (next *string, skip bool, err error)) (Change, bool, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
@@ -196,73 +165,14 @@ func (a *Admin) apply(ctx context.Context, name string, actor store.Actor,
 		if next != nil {
 			row.New = map[string]string{"key": name, "value": *next}
 		}
-		swapped := false
-		err = a.st.InTx(ctx, func(tx pgx.Tx) error {
-			if _, err := store.RecordConfigChangeTx(ctx, tx, row); err != nil {
-				return err
-			}
-			ok, err := a.swap(ctx, name, old, next)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return errRaced
-			}
-			swapped = true
-			return nil
-		})
-		switch {
-		case errors.Is(err, errRaced):
-			continue
-		case err != nil && swapped:
-			// The commit failed after Redis took the change: undo it, so
-			// that nothing stands unrecorded.
-			if _, rerr := a.swap(ctx, name, next, old); rerr != nil {
-				a.logger.Error("dynamic config changed but not audited, and the change could not be undone",
-					"key", name, "error", err, "undo_error", rerr)
-			}
-			return Change{}, false, fmt.Errorf("recording the change of %s (undone in Redis): %w", name, err)
-		case err != nil:
+		swapped, err := a.backend.CompareAndSet(ctx, name, old, next, row)
+		if err != nil {
 			return Change{}, false, fmt.Errorf("changing %s: %w", name, err)
+		}
+		if !swapped {
+			continue // changed under us: read the old value again
 		}
 		return c, true, nil
 	}
 	return Change{}, false, fmt.Errorf("changing %s: changed by someone else %d times in a row; try again", name, maxAttempts)
-}
-
-// swap replaces old with next in Redis (nil: absent) and publishes the name.
-// ok is false when the key no longer holds old. When Redis answers with an
-// error the swap may still have happened (the reply was lost), so the key
-// is read again to tell.
-func (a *Admin) swap(ctx context.Context, name string, old, next *string) (ok bool, err error) {
-	key := a.key(name)
-	var res any
-	switch {
-	case next != nil:
-		expect, oldVal := "0", ""
-		if old != nil {
-			expect, oldVal = "1", *old
-		}
-		res, err = casSetScript.Run(ctx, a.rdb, []string{key}, expect, oldVal, *next, a.channel, name).Result()
-	case old != nil:
-		res, err = casDelScript.Run(ctx, a.rdb, []string{key}, *old, a.channel, name).Result()
-	default:
-		return true, nil
-	}
-	if err != nil {
-		if cur, found, gerr := a.Get(ctx, name); gerr == nil && sameValue(cur, found, next) && !sameValue(cur, found, old) {
-			return true, nil
-		}
-		return false, fmt.Errorf("writing %s: %w", key, err)
-	}
-	n, _ := res.(int64)
-	return n == 1, nil
-}
-
-// sameValue reports whether a read (cur, found) shows v (nil: absent).
-func sameValue(cur string, found bool, v *string) bool {
-	if v == nil {
-		return !found
-	}
-	return found && cur == *v
 }

@@ -1,10 +1,11 @@
-// Package dynconfig is MUTT's runtime configuration: values under
-// mutt:config:<name> in Redis that override static settings without a
-// restart, a registry that declares every known name with its type, bounds
-// and default, and a Store that caches the values and drops a cached value
-// as soon as its name is published on mutt:config:updates.
+// Package dynconfig is MUTT's runtime configuration: values that override
+// static settings without a restart, kept by a Backend (under
+// mutt:config:<name> in Redis, or in the embedded database), a registry that
+// declares every known name with its type, bounds and default, and a Store
+// that caches the values and drops a cached value as soon as the backend's
+// watch names it (on Redis, a publish on mutt:config:updates).
 //
-// It must not import other MUTT packages.
+// It imports only the rediskeys package of MUTT.
 package dynconfig
 
 import (

@@ -2,7 +2,6 @@ package dynconfig
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -16,9 +15,7 @@ import (
 // Store caches the dynamic values. A nil *Store is valid and always returns
 // the fallback, which is how a service runs with dynamic config disabled.
 type Store struct {
-	rdb     redis.UniversalClient
-	prefix  string // e.g. "mutt:config"
-	channel string // e.g. "mutt:config:updates"
+	backend Backend
 	logger  *slog.Logger
 
 	mu     sync.RWMutex
@@ -27,42 +24,41 @@ type Store struct {
 	notify chan struct{}
 }
 
-// New returns a store for the keys under prefix. Call Run to load and watch.
+// New returns a store for the Redis keys under prefix. Call Run to load and
+// watch.
 func New(rdb redis.UniversalClient, prefix string, logger *slog.Logger) *Store {
-	return &Store{
-		rdb: rdb, prefix: prefix, channel: prefix + ":updates", logger: logger,
-		values: map[string]string{}, notify: make(chan struct{}),
-	}
+	return NewFrom(NewRedis(rdb, prefix), logger)
+}
+
+// NewFrom returns a store reading backend. Call Run to load and watch.
+func NewFrom(backend Backend, logger *slog.Logger) *Store {
+	return &Store{backend: backend, logger: logger, values: map[string]string{}, notify: make(chan struct{})}
 }
 
 // Run loads every value, then keeps the cache current until ctx ends: a
-// name published on the updates channel is re-read at once, and the whole
-// set is re-read every 30 s and after the subscription reconnects, so a
-// missed message costs at most that long.
+// name the backend's watch delivers is re-read at once, and the whole set
+// is re-read every 30 s, so a missed change costs at most that long.
 func (s *Store) Run(ctx context.Context) error {
-	sub := s.rdb.Subscribe(ctx, s.channel)
-	defer sub.Close()
-	// Wait for the subscription to be confirmed before the first load, so no
-	// change can fall between the two.
-	if _, err := sub.Receive(ctx); err != nil {
+	// Watch before the first load, so no change can fall between the two.
+	ch, err := s.backend.Watch(ctx)
+	if err != nil {
 		s.logger.Warn("subscribing to dynamic config updates", "error", err)
 	}
 	if err := s.refresh(ctx); err != nil {
 		s.logger.Warn("loading dynamic config", "error", err)
 	}
-	ch := sub.Channel(redis.WithChannelHealthCheckInterval(10 * time.Second))
 	tick := time.NewTicker(30 * time.Second)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case msg, ok := <-ch:
+		case name, ok := <-ch:
 			if !ok {
 				return nil
 			}
-			if err := s.reload(ctx, msg.Payload); err != nil {
-				s.logger.Warn("reloading dynamic config key", "key", msg.Payload, "error", err)
+			if err := s.reload(ctx, name); err != nil {
+				s.logger.Warn("reloading dynamic config key", "key", name, "error", err)
 			}
 		case <-tick.C:
 			if err := s.refresh(ctx); err != nil {
@@ -86,16 +82,16 @@ func (s *Store) refresh(ctx context.Context) error {
 	keys := Keys()
 	names := make([]string, len(keys))
 	for i, k := range keys {
-		names[i] = s.prefix + ":" + k.Name
+		names[i] = k.Name
 	}
-	vals, err := s.rdb.MGet(ctx, names...).Result()
+	vals, err := s.backend.GetMany(ctx, names)
 	if err != nil {
-		return fmt.Errorf("reading %s:*: %w", s.prefix, err)
+		return err
 	}
 	fresh := map[string]string{}
-	for i, raw := range vals {
-		if v, ok := raw.(string); ok && s.valid(keys[i].Name, v) {
-			fresh[keys[i].Name] = v
+	for _, k := range keys {
+		if v, ok := vals[k.Name]; ok && s.valid(k.Name, v) {
+			fresh[k.Name] = v
 		}
 	}
 	s.mu.Lock()
@@ -115,17 +111,15 @@ func (s *Store) refresh(ctx context.Context) error {
 }
 
 func (s *Store) reload(ctx context.Context, name string) error {
-	name = strings.TrimPrefix(name, s.prefix+":")
 	if _, ok := Lookup(name); !ok {
 		return nil
 	}
-	v, err := s.rdb.Get(ctx, s.prefix+":"+name).Result()
-	absent := errors.Is(err, redis.Nil)
-	if err != nil && !absent {
+	v, found, err := s.backend.Get(ctx, name)
+	if err != nil {
 		return err
 	}
 	s.mu.Lock()
-	if absent || !s.valid(name, v) {
+	if !found || !s.valid(name, v) {
 		delete(s.values, name)
 	} else {
 		s.values[name] = v
@@ -204,16 +198,20 @@ func (s *Store) Bool(name string, fallback bool) bool {
 
 // Set validates and stores a value and tells every service about it,
 // without an audit row; operators and the API change values through the
-// audited writer instead (package configadmin).
+// audited writer instead (package configadmin). Only a backend with a Set
+// method of its own (RedisBackend) takes such writes.
 func (s *Store) Set(ctx context.Context, name, value string) error {
 	if err := Validate(name, value); err != nil {
 		return err
 	}
-	if err := s.rdb.Set(ctx, s.prefix+":"+name, value, 0).Err(); err != nil {
-		return fmt.Errorf("setting %s: %w", name, err)
+	w, ok := s.backend.(interface {
+		Set(ctx context.Context, name, value string) error
+	})
+	if !ok {
+		return fmt.Errorf("setting %s: the dynamic config backend takes audited writes only", name)
 	}
-	if err := s.rdb.Publish(ctx, s.channel, name).Err(); err != nil {
-		return fmt.Errorf("announcing %s: %w", name, err)
+	if err := w.Set(ctx, name, value); err != nil {
+		return err
 	}
 	return s.reload(ctx, name)
 }

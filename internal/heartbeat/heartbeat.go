@@ -55,16 +55,36 @@ type Options struct {
 	TTL      time.Duration
 }
 
-// Writer keeps the heartbeats of one process's roles.
-type Writer struct {
-	rdb    redis.UniversalClient
-	opts   Options
-	beats  map[string][]byte // key → value
-	logger *slog.Logger
+// Backend keeps the heartbeats: Redis (RedisBackend), or the embedded
+// database. A beat is known by its role and instance. Implementations are
+// safe for concurrent use.
+type Backend interface {
+	// Put writes every beat, replacing the one of the same role and
+	// instance, each living ttl from now.
+	Put(ctx context.Context, beats []Beat, ttl time.Duration) error
+	// Delete removes the beats of the roles and instances of beats.
+	Delete(ctx context.Context, beats []Beat) error
+	// Live returns every beat whose lifetime is not over, in any order.
+	Live(ctx context.Context) ([]Beat, error)
 }
 
-// New prepares the heartbeats of opts.Roles; nothing is written until Run.
+// Writer keeps the heartbeats of one process's roles.
+type Writer struct {
+	backend Backend
+	opts    Options
+	beats   []Beat
+	logger  *slog.Logger
+}
+
+// New prepares the heartbeats of opts.Roles in Redis, under opts.Prefix;
+// nothing is written until Run.
 func New(opts Options, rdb redis.UniversalClient, logger *slog.Logger) *Writer {
+	return NewFrom(opts, NewRedis(rdb, opts.Prefix), logger)
+}
+
+// NewFrom prepares the heartbeats of opts.Roles in backend (opts.Prefix is
+// unused); nothing is written until Run.
+func NewFrom(opts Options, backend Backend, logger *slog.Logger) *Writer {
 	if opts.Interval <= 0 {
 		opts.Interval = DefaultInterval
 	}
@@ -72,25 +92,18 @@ func New(opts Options, rdb redis.UniversalClient, logger *slog.Logger) *Writer {
 		opts.TTL = DefaultTTL
 	}
 	host, _ := os.Hostname()
-	w := &Writer{rdb: rdb, opts: opts, beats: map[string][]byte{}, logger: logger}
+	w := &Writer{backend: backend, opts: opts, logger: logger}
 	started := time.Now().UTC().Truncate(time.Second)
 	for _, role := range opts.Roles {
-		b, _ := json.Marshal(Beat{Role: role, Instance: opts.Instance, Host: host, PID: os.Getpid(),
-			Version: version.Version(), StartedAt: started}) // a struct of plain fields always encodes
-		w.beats[Key(opts.Prefix, role, opts.Instance)] = b
+		w.beats = append(w.beats, Beat{Role: role, Instance: opts.Instance, Host: host, PID: os.Getpid(),
+			Version: version.Version(), StartedAt: started})
 	}
 	return w
 }
 
 // Beat writes every heartbeat once, with the TTL.
 func (w *Writer) Beat(ctx context.Context) error {
-	_, err := w.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for k, v := range w.beats {
-			p.Set(ctx, k, v, w.opts.TTL)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := w.backend.Put(ctx, w.beats, w.opts.TTL); err != nil {
 		return fmt.Errorf("writing heartbeats: %w", err)
 	}
 	return nil
@@ -116,27 +129,80 @@ func (w *Writer) Run(ctx context.Context) error {
 // Clear deletes the heartbeats: the roles stopped cleanly. Call it once
 // their work in hand is finished.
 func (w *Writer) Clear(ctx context.Context) error {
-	keys := make([]string, 0, len(w.beats))
-	for k := range w.beats {
-		keys = append(keys, k)
-	}
-	if err := w.rdb.Del(ctx, keys...).Err(); err != nil {
+	if err := w.backend.Delete(ctx, w.beats); err != nil {
 		return fmt.Errorf("deleting heartbeats: %w", err)
 	}
 	return nil
 }
 
-// Live returns the heartbeats under prefix, ordered by role and host. A
-// key that vanished between listing and reading is skipped; one whose
-// value does not decode is still reported, by its key.
+// Live returns the heartbeats in Redis under prefix, ordered by role and
+// host (LiveFrom a RedisBackend).
 func Live(ctx context.Context, rdb redis.UniversalClient, prefix string) ([]Beat, error) {
-	keys, err := rediskeys.WithPrefix(ctx, rdb, prefix+":heartbeat:")
+	return LiveFrom(ctx, NewRedis(rdb, prefix))
+}
+
+// LiveFrom returns the heartbeats of backend, ordered by role, host and
+// instance.
+func LiveFrom(ctx context.Context, backend Backend) ([]Beat, error) {
+	out, err := backend.Live(ctx)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b Beat) int {
+		return strings.Compare(a.Role+"\x00"+a.Host+"\x00"+a.Instance, b.Role+"\x00"+b.Host+"\x00"+b.Instance)
+	})
+	return out, nil
+}
+
+// RedisBackend keeps each beat, JSON-encoded, in the Redis string
+// Key(prefix, role, instance) with the lifetime as its TTL.
+type RedisBackend struct {
+	rdb    redis.UniversalClient
+	prefix string
+}
+
+var _ Backend = (*RedisBackend)(nil)
+
+// NewRedis returns the heartbeats under MUTT's key prefix prefix.
+func NewRedis(rdb redis.UniversalClient, prefix string) *RedisBackend {
+	return &RedisBackend{rdb: rdb, prefix: prefix}
+}
+
+// Put writes the beats in one pipeline.
+func (r *RedisBackend) Put(ctx context.Context, beats []Beat, ttl time.Duration) error {
+	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, b := range beats {
+			v, _ := json.Marshal(b) // a struct of plain fields always encodes
+			p.Set(ctx, Key(r.prefix, b.Role, b.Instance), v, ttl)
+		}
+		return nil
+	})
+	return err
+}
+
+// Delete deletes the beats' keys.
+func (r *RedisBackend) Delete(ctx context.Context, beats []Beat) error {
+	keys := make([]string, 0, len(beats))
+	for _, b := range beats {
+		keys = append(keys, Key(r.prefix, b.Role, b.Instance))
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	return r.rdb.Del(ctx, keys...).Err()
+}
+
+// Live lists the heartbeat keys under the prefix. A key that vanished
+// between listing and reading is skipped; one whose value does not decode
+// is still reported, by its key.
+func (r *RedisBackend) Live(ctx context.Context) ([]Beat, error) {
+	keys, err := rediskeys.WithPrefix(ctx, r.rdb, r.prefix+":heartbeat:")
 	if err != nil {
 		return nil, err
 	}
 	var out []Beat
 	for _, k := range keys {
-		v, err := rdb.Get(ctx, k).Bytes()
+		v, err := r.rdb.Get(ctx, k).Bytes()
 		if errors.Is(err, redis.Nil) {
 			continue
 		}
@@ -145,12 +211,9 @@ func Live(ctx context.Context, rdb redis.UniversalClient, prefix string) ([]Beat
 		}
 		var b Beat
 		if json.Unmarshal(v, &b) != nil || b.Role == "" {
-			b = Beat{Role: strings.TrimPrefix(k, prefix+":heartbeat:"), Host: "unknown host"}
+			b = Beat{Role: strings.TrimPrefix(k, r.prefix+":heartbeat:"), Host: "unknown host"}
 		}
 		out = append(out, b)
 	}
-	slices.SortFunc(out, func(a, b Beat) int {
-		return strings.Compare(a.Role+"\x00"+a.Host+"\x00"+a.Instance, b.Role+"\x00"+b.Host+"\x00"+b.Instance)
-	})
 	return out, nil
 }

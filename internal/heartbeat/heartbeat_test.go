@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/mutt-go/mutt/internal/heartbeat"
 	"github.com/mutt-go/mutt/internal/itest"
@@ -51,19 +50,4 @@ func TestBeatLiveClear(t *testing.T) {
 	if beats, err := heartbeat.Live(ctx, rdb, prefix); err != nil || len(beats) != 0 {
 		t.Errorf("Live after Clear = %+v, %v", beats, err)
 	}
-}
-
-// TestKilledBeatExpires checks that a heartbeat nobody renews disappears
-// after its TTL: a SIGKILLed process does not block restores for ever.
-func TestKilledBeatExpires(t *testing.T) {
-	rdb, prefix := itest.Redis(t)
-	w := heartbeat.New(heartbeat.Options{Prefix: prefix, Instance: "gone", Roles: []string{"alerter"}, TTL: 200 * time.Millisecond},
-		rdb, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err := w.Beat(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	itest.Eventually(t, 3*time.Second, "the unrenewed heartbeat expires", func() bool {
-		beats, err := heartbeat.Live(t.Context(), rdb, prefix)
-		return err == nil && len(beats) == 0
-	})
 }

@@ -13,10 +13,9 @@ import (
 // rate do not each cost a Redis round trip. It is safe for concurrent use;
 // concurrent misses wait for one computation instead of each running one.
 type Cache struct {
-	rdb    redis.UniversalClient
-	prefix string
-	ttl    time.Duration
-	now    func() time.Time
+	src Source
+	ttl time.Duration
+	now func() time.Time
 
 	// sem is a one-slot lock, taken with a select so that a caller whose
 	// context ends stops waiting; it guards report and computedAt.
@@ -29,13 +28,13 @@ type Cache struct {
 // NewCache returns a cache of the report for the counters under
 // metricsPrefix that recomputes it when it is older than ttl.
 func NewCache(rdb redis.UniversalClient, metricsPrefix string, ttl time.Duration) *Cache {
-	return &Cache{
-		rdb:    rdb,
-		prefix: metricsPrefix,
-		ttl:    ttl,
-		now:    time.Now,
-		sem:    make(chan struct{}, 1),
-	}
+	return NewCacheFrom(NewRedisSource(rdb, metricsPrefix), ttl)
+}
+
+// NewCacheFrom returns a cache of the report computed from src that
+// recomputes it when it is older than ttl.
+func NewCacheFrom(src Source, ttl time.Duration) *Cache {
+	return &Cache{src: src, ttl: ttl, now: time.Now, sem: make(chan struct{}, 1)}
 }
 
 // Get returns the report, computing it when the cached one is missing or
@@ -52,7 +51,7 @@ func (c *Cache) Get(ctx context.Context) (r Report, cached bool, err error) {
 	if c.valid && now.Sub(c.computedAt) < c.ttl {
 		return c.report.clone(), true, nil
 	}
-	r, err = Compute(ctx, c.rdb, c.prefix, now)
+	r, err = ComputeFrom(ctx, c.src, now)
 	if err != nil {
 		return Report{}, false, err
 	}

@@ -46,45 +46,51 @@ type Report struct {
 	Chart24h Chart   `json:"chart_24h"`
 }
 
-// Compute builds the report: the minute buckets are found with SCAN (they
-// expire after two hours, so there are at most about 120), the newest 60
-// read with one MGET, and the 24 hour keys (now back to now-23 h) with
-// another.
+// Source reads the ingest counters: Redis (RedisSource), or the embedded
+// database. Implementations are safe for concurrent use.
+type Source interface {
+	// Counts returns the counts of the newest minutes that have a count,
+	// newest first and at most minutes of them, and the totals of the
+	// hours = len(hourStarts) clock hours that start at hourStarts (UTC),
+	// 0 for an hour without traffic.
+	Counts(ctx context.Context, minutes int, hourStarts []time.Time) (minuteCounts, hourTotals []float64, err error)
+}
+
+// Compute builds the report from the Redis counters under metricsPrefix
+// (ComputeFrom a RedisSource).
+func Compute(ctx context.Context, rdb redis.UniversalClient, metricsPrefix string, now time.Time) (Report, error) {
+	return ComputeFrom(ctx, NewRedisSource(rdb, metricsPrefix), now)
+}
+
+// ComputeFrom builds the report from src: the newest 60 minute counts and
+// the 24 clock hours from now back to now-23 h.
 //
 // The summary keeps the original's semantics: a minute without traffic has
 // no bucket, so the windows are the newest existing buckets, not clock
 // minutes. The current rate is the newest bucket (in a quiet minute, the
 // last minute that had traffic), the 15-minute average the mean of the
 // newest 15 buckets and the hourly average the mean of the newest 60;
-// sparse traffic therefore inflates the averages. A bucket that holds
-// something other than an integer counts as 0. Chart labels are "HH:00"
+// sparse traffic therefore inflates the averages. Chart labels are "HH:00"
 // (UTC) and each point is that hour's total divided by 60.
-func Compute(ctx context.Context, rdb redis.UniversalClient, metricsPrefix string, now time.Time) (Report, error) {
+func ComputeFrom(ctx context.Context, src Source, now time.Time) (Report, error) {
 	now = now.UTC()
-	minuteKeys, err := newestMinuteKeys(ctx, rdb, metricsPrefix+":1m:", minutesRead)
+	hours := make([]time.Time, hoursRead)
+	for i := range hoursRead {
+		hours[i] = now.Add(-time.Duration(i) * time.Hour).Truncate(time.Hour)
+	}
+	minutes, hourTotals, err := src.Counts(ctx, minutesRead, hours)
 	if err != nil {
 		return Report{}, err
 	}
-	keys := make([]string, 0, len(minuteKeys)+hoursRead)
-	keys = append(keys, minuteKeys...)
-	hours := make([]time.Time, hoursRead)
-	for i := range hoursRead {
-		hours[i] = now.Add(-time.Duration(i) * time.Hour)
-		keys = append(keys, metricsPrefix+":1h:"+hours[i].Format(hourLayout))
+	if len(hourTotals) != hoursRead || len(minutes) > minutesRead {
+		return Report{}, fmt.Errorf("reading ingest rate counters: got %d minutes and %d hours for %d and %d",
+			len(minutes), len(hourTotals), minutesRead, hoursRead)
 	}
-	vals, err := rdb.MGet(ctx, keys...).Result()
-	if err != nil {
-		return Report{}, fmt.Errorf("reading ingest rate counters: %w", err)
-	}
-	if len(vals) != len(keys) {
-		return Report{}, fmt.Errorf("reading ingest rate counters: got %d values for %d keys", len(vals), len(keys))
-	}
-	minutes := vals[:len(minuteKeys)]
 	r := Report{
 		Summary: Summary{
-			CurrentRate1m: round2(meanExisting(minutes[:min(1, len(minutes))])),
-			AvgRate15m:    round2(meanExisting(minutes[:min(avgShort, len(minutes))])),
-			AvgRate1h:     round2(meanExisting(minutes)),
+			CurrentRate1m: round2(mean(minutes[:min(1, len(minutes))])),
+			AvgRate15m:    round2(mean(minutes[:min(avgShort, len(minutes))])),
+			AvgRate1h:     round2(mean(minutes)),
 		},
 		Chart24h: Chart{
 			Labels: make([]string, hoursRead),
@@ -92,14 +98,72 @@ func Compute(ctx context.Context, rdb redis.UniversalClient, metricsPrefix strin
 		},
 	}
 	// Oldest first: position 0 is the hour 23 hours ago.
-	hourVals := vals[len(minuteKeys):]
 	for i := range hoursRead {
 		j := hoursRead - 1 - i
 		r.Chart24h.Labels[i] = hours[j].Format("15") + ":00"
-		total, _ := toCount(hourVals[j])
-		r.Chart24h.Data[i] = round2(total / 60)
+		r.Chart24h.Data[i] = round2(hourTotals[j] / 60)
 	}
 	return r, nil
+}
+
+// mean is the mean of vals, 0 when there are none.
+func mean(vals []float64) float64 {
+	if len(vals) == 0 {
+		return 0
+	}
+	sum := 0.0
+	for _, v := range vals {
+		sum += v
+	}
+	return sum / float64(len(vals))
+}
+
+// RedisSource reads the counters the ingestor increments in Redis: the
+// minute buckets are found with SCAN (they expire after two hours, so
+// there are at most about 120), and the newest 60 and the hour keys read
+// with one MGET. A bucket that holds something other than an integer
+// counts as 0.
+type RedisSource struct {
+	rdb    redis.UniversalClient
+	prefix string
+}
+
+var _ Source = (*RedisSource)(nil)
+
+// NewRedisSource returns the counters under metricsPrefix.
+func NewRedisSource(rdb redis.UniversalClient, metricsPrefix string) *RedisSource {
+	return &RedisSource{rdb: rdb, prefix: metricsPrefix}
+}
+
+// Counts reads the counters with one SCAN and one MGET.
+func (s *RedisSource) Counts(ctx context.Context, minutes int, hourStarts []time.Time) ([]float64, []float64, error) {
+	minuteKeys, err := newestMinuteKeys(ctx, s.rdb, s.prefix+":1m:", minutes)
+	if err != nil {
+		return nil, nil, err
+	}
+	keys := make([]string, 0, len(minuteKeys)+len(hourStarts))
+	keys = append(keys, minuteKeys...)
+	for _, h := range hourStarts {
+		keys = append(keys, s.prefix+":1h:"+h.UTC().Format(hourLayout))
+	}
+	vals, err := s.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading ingest rate counters: %w", err)
+	}
+	if len(vals) != len(keys) {
+		return nil, nil, fmt.Errorf("reading ingest rate counters: got %d values for %d keys", len(vals), len(keys))
+	}
+	counts := make([]float64, 0, len(minuteKeys))
+	for _, v := range vals[:len(minuteKeys)] {
+		if c, exists := toCount(v); exists { // gone since the SCAN: no bucket
+			counts = append(counts, c)
+		}
+	}
+	totals := make([]float64, len(hourStarts))
+	for i, v := range vals[len(minuteKeys):] {
+		totals[i], _ = toCount(v)
+	}
+	return counts, totals, nil
 }
 
 // newestMinuteKeys returns the newest n minute buckets under prefix,
@@ -117,24 +181,6 @@ func newestMinuteKeys(ctx context.Context, rdb redis.UniversalClient, prefix str
 		}
 	}
 	return keys, nil
-}
-
-// meanExisting is the mean of the counters among vals whose key exists,
-// 0 when none does.
-func meanExisting(vals []any) float64 {
-	sum, n := 0.0, 0
-	for _, v := range vals {
-		c, exists := toCount(v)
-		if !exists {
-			continue
-		}
-		sum += c
-		n++
-	}
-	if n == 0 {
-		return 0
-	}
-	return sum / float64(n)
 }
 
 // toCount converts one MGET value to a count. exists is false for a

@@ -26,13 +26,20 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 			"status": "unhealthy", "service": healthService, "version": version.Version(), "error": msg,
 		})
 	}
-	if s.deps.Redis == nil {
+	switch {
+	case s.deps.Health != nil:
+		if err := s.deps.Health.Ping(ctx); err != nil {
+			fail("redis unavailable", err)
+			return
+		}
+	case s.deps.Redis == nil:
 		fail("redis unavailable", errors.New("no Redis client"))
 		return
-	}
-	if err := s.deps.Redis.Ping(ctx).Err(); err != nil {
-		fail("redis unavailable", err)
-		return
+	default:
+		if err := s.deps.Redis.Ping(ctx).Err(); err != nil {
+			fail("redis unavailable", err)
+			return
+		}
 	}
 	if s.deps.Store == nil {
 		fail("database unavailable", errors.New("no database"))

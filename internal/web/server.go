@@ -34,13 +34,19 @@ const shutdownGrace = 10 * time.Second
 // Deps are what the web server reads and writes through. Nil dependencies
 // make their endpoints answer 503.
 type Deps struct {
-	Store  *store.Store
-	Redis  redis.UniversalClient // health check
-	Keys   config.Keys
-	Config *configadmin.Admin
-	Rates  *ratestats.Cache
-	SLO    *slo.Evaluator
-	Logger *slog.Logger
+	Store *store.Store
+	Redis redis.UniversalClient // health check and sessions, unless Health and SessionStore are set
+	// Health, when not nil, is what the health check pings instead of
+	// Redis: the embedded database, in the single-process mode.
+	Health Pinger
+	// SessionStore, when not nil, keeps the sessions built when Sessions
+	// is nil, instead of Redis under SessionPrefix.
+	SessionStore auth.SessionStore
+	Keys         config.Keys
+	Config       *configadmin.Admin
+	Rates        *ratestats.Cache
+	SLO          *slo.Evaluator
+	Logger       *slog.Logger
 	// Registerer receives the web metrics; Gatherer is served at /metrics.
 	// When Gatherer is nil and Registerer is a *prometheus.Registry, that
 	// registry is served. Both nil: a private registry.
@@ -92,10 +98,25 @@ type Server struct {
 	closed bool
 }
 
+// Pinger is a dependency the health check asks whether it answers.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
 // NewAuth builds the keyring and the session store (in rdb, under
 // sessionPrefix) from the configuration. Without any key it fails, unless
 // cfg.Dev is set: then a random key is generated and written once to out.
 func NewAuth(cfg config.Web, rdb redis.UniversalClient, sessionPrefix string, out io.Writer) (*auth.Keyring, *auth.Sessions, error) {
+	var st auth.SessionStore
+	if rdb != nil {
+		st = auth.NewRedisSessions(rdb, sessionPrefix)
+	}
+	return NewAuthFrom(cfg, st, out)
+}
+
+// NewAuthFrom is NewAuth with the session records in st (nil: sign-in
+// fails with auth.ErrNoSessionStore).
+func NewAuthFrom(cfg config.Web, st auth.SessionStore, out io.Writer) (*auth.Keyring, *auth.Sessions, error) {
 	keys, err := cfg.Keys()
 	if err != nil {
 		return nil, nil, err
@@ -119,7 +140,7 @@ func NewAuth(cfg config.Web, rdb redis.UniversalClient, sessionPrefix string, ou
 	if err != nil {
 		return nil, nil, &config.FieldError{Field: "MUTT_WEBUI_SESSION_KEY_FILE", Rule: err.Error()}
 	}
-	return ring, auth.NewSessions(rdb, sessionPrefix, sk, auth.DefaultSessionTTL), nil
+	return ring, auth.NewSessionsFrom(st, sk, auth.DefaultSessionTTL), nil
 }
 
 // SessionPrefix is the Redis key prefix of dashboard sessions for the key
@@ -141,7 +162,14 @@ func New(cfg config.Web, deps Deps) (*Server, error) {
 		if prefix == "" {
 			prefix = SessionPrefix(strings.TrimSuffix(cmp.Or(deps.Keys.ConfigPrefix, "mutt:config"), ":config"))
 		}
-		ring, sess, err := NewAuth(cfg, deps.Redis, prefix, deps.DevKeyOut)
+		var ring *auth.Keyring
+		var sess *auth.Sessions
+		var err error
+		if deps.SessionStore != nil {
+			ring, sess, err = NewAuthFrom(cfg, deps.SessionStore, deps.DevKeyOut)
+		} else {
+			ring, sess, err = NewAuth(cfg, deps.Redis, prefix, deps.DevKeyOut)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -31,7 +31,7 @@ const (
 // sessionIDLen is the length of a session id: 32 random bytes, base64url.
 const sessionIDLen = 43
 
-// ErrNoSessionStore is returned when sessions are used without Redis.
+// ErrNoSessionStore is returned when sessions are used without a store.
 var ErrNoSessionStore = errors.New("dashboard sessions need Redis, and none is configured")
 
 // String is the identity in the form sessions store: name/fingerprint.
@@ -46,19 +46,73 @@ func ParseIdentity(s string) (Identity, bool) {
 	return Identity{Name: name, Fingerprint: fp}, true
 }
 
-// Sessions keeps dashboard sessions in Redis. The cookie holds only a
-// random session id; the record, under prefix and named by an HMAC of the
-// id (so that whoever reads Redis or a backup of it cannot present a
-// session), holds the identity of the key that signed in and expires with
-// the session. A session is good only while its record exists and its key
-// is still in the keyring with the same fingerprint: logging out deletes
-// the record, and rotating a key out of the configuration ends every
-// session opened with it. Safe for concurrent use.
-type Sessions struct {
+// SessionStore keeps the session records, each named by an id the
+// Sessions derive (never the cookie's value), holding an identity, and
+// gone once its lifetime is over. Implementations are safe for concurrent
+// use.
+type SessionStore interface {
+	// Create stores identity under id for ttl; created is false, and
+	// nothing changes, when a record with id is alive.
+	Create(ctx context.Context, id, identity string, ttl time.Duration) (created bool, err error)
+	// Get returns the identity of the live record id; found is false when
+	// there is none.
+	Get(ctx context.Context, id string) (identity string, found bool, err error)
+	// Delete removes the record id; a missing record is no error.
+	Delete(ctx context.Context, id string) error
+}
+
+// RedisSessions keeps each record in the Redis string <prefix>:<id>, its
+// lifetime the key's TTL (ADR 0007).
+type RedisSessions struct {
 	rdb    redis.UniversalClient
 	prefix string
-	key    []byte
-	ttl    time.Duration
+}
+
+var _ SessionStore = (*RedisSessions)(nil)
+
+// NewRedisSessions returns the session records under the Redis key prefix
+// prefix.
+func NewRedisSessions(rdb redis.UniversalClient, prefix string) *RedisSessions {
+	return &RedisSessions{rdb: rdb, prefix: strings.TrimSuffix(prefix, ":")}
+}
+
+func (r *RedisSessions) key(id string) string { return r.prefix + ":" + id }
+
+// Create stores the record with SET NX and the TTL.
+func (r *RedisSessions) Create(ctx context.Context, id, identity string, ttl time.Duration) (bool, error) {
+	return r.rdb.SetNX(ctx, r.key(id), identity, ttl).Result()
+}
+
+// Get reads the record.
+func (r *RedisSessions) Get(ctx context.Context, id string) (string, bool, error) {
+	v, err := r.rdb.Get(ctx, r.key(id)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	return v, true, nil
+}
+
+// Delete deletes the record.
+func (r *RedisSessions) Delete(ctx context.Context, id string) error {
+	return r.rdb.Del(ctx, r.key(id)).Err()
+}
+
+// Sessions keeps dashboard sessions in a SessionStore (Redis, or the
+// embedded database). The cookie holds only a random session id; the
+// record, named by an HMAC of the id (so that whoever reads the store or a
+// backup of it cannot present a session), holds the identity of the key
+// that signed in and expires with the session. A session is good only
+// while its record exists and its key is still in the keyring with the
+// same fingerprint: logging out deletes the record, and rotating a key out
+// of the configuration ends every session opened with it. Safe for
+// concurrent use.
+type Sessions struct {
+	store SessionStore
+	key   []byte
+	ttl   time.Duration
 }
 
 // NewSessions returns the session store on rdb with Redis key prefix
@@ -66,13 +120,23 @@ type Sessions struct {
 // the process does) and session lifetime ttl (DefaultSessionTTL when not
 // positive). A nil rdb makes every sign-in fail with ErrNoSessionStore.
 func NewSessions(rdb redis.UniversalClient, prefix string, key []byte, ttl time.Duration) *Sessions {
+	var st SessionStore
+	if rdb != nil {
+		st = NewRedisSessions(rdb, prefix)
+	}
+	return NewSessionsFrom(st, key, ttl)
+}
+
+// NewSessionsFrom is NewSessions over any record store; a nil st makes
+// every sign-in fail with ErrNoSessionStore.
+func NewSessionsFrom(st SessionStore, key []byte, ttl time.Duration) *Sessions {
 	if len(key) == 0 {
 		key = RandomKey()
 	}
 	if ttl <= 0 {
 		ttl = DefaultSessionTTL
 	}
-	return &Sessions{rdb: rdb, prefix: strings.TrimSuffix(prefix, ":"), key: append([]byte(nil), key...), ttl: ttl}
+	return &Sessions{store: st, key: append([]byte(nil), key...), ttl: ttl}
 }
 
 // RandomKey returns 32 random bytes, for a session key that lives as long as
@@ -113,8 +177,8 @@ func (s *Sessions) mac(parts ...string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// recordKey is the Redis key of session id.
-func (s *Sessions) recordKey(id string) string { return s.prefix + ":" + s.mac("session", id) }
+// recordID is the record name of session id.
+func (s *Sessions) recordID(id string) string { return s.mac("session", id) }
 
 // Session is the valid session of one request.
 type Session struct {
@@ -128,11 +192,11 @@ type Session struct {
 // session lifetime and sets the cookie, HttpOnly, SameSite=Strict, Path=/,
 // and Secure when the request came over TLS.
 func (s *Sessions) Issue(ctx context.Context, w http.ResponseWriter, r *http.Request, identity Identity) error {
-	if s.rdb == nil {
+	if s.store == nil {
 		return ErrNoSessionStore
 	}
 	id := base64.RawURLEncoding.EncodeToString(RandomKey())
-	ok, err := s.rdb.SetNX(ctx, s.recordKey(id), identity.String(), s.ttl).Result()
+	ok, err := s.store.Create(ctx, s.recordID(id), identity.String(), s.ttl)
 	if err != nil {
 		return fmt.Errorf("storing the session: %w", err)
 	}
@@ -169,7 +233,7 @@ func cookieID(r *http.Request) (string, bool) {
 // Lookup returns the request's session when its cookie names a stored,
 // unexpired session whose key is still in ring with the same fingerprint;
 // nil and no error when there is none. A session whose key left the ring
-// is deleted. Errors are Redis failures.
+// is deleted. Errors are failures of the session store.
 func (s *Sessions) Lookup(ctx context.Context, r *http.Request, ring *Keyring) (*Session, error) {
 	if s == nil {
 		return nil, nil
@@ -178,21 +242,21 @@ func (s *Sessions) Lookup(ctx context.Context, r *http.Request, ring *Keyring) (
 	if !ok {
 		return nil, nil
 	}
-	if s.rdb == nil {
+	if s.store == nil {
 		return nil, ErrNoSessionStore
 	}
-	rk := s.recordKey(id)
-	v, err := s.rdb.Get(ctx, rk).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, nil
-	}
+	rk := s.recordID(id)
+	v, found, err := s.store.Get(ctx, rk)
 	if err != nil {
 		return nil, fmt.Errorf("reading the session: %w", err)
+	}
+	if !found {
+		return nil, nil
 	}
 	stored, ok := ParseIdentity(v)
 	cur, found := ring.ByName(stored.Name)
 	if !ok || !found || cur.Fingerprint != stored.Fingerprint {
-		if err := s.rdb.Del(ctx, rk).Err(); err != nil {
+		if err := s.store.Delete(ctx, rk); err != nil {
 			return nil, fmt.Errorf("deleting the session of a removed key: %w", err)
 		}
 		return nil, nil
@@ -207,10 +271,10 @@ func (s *Sessions) Revoke(ctx context.Context, r *http.Request) error {
 	if !ok {
 		return nil
 	}
-	if s.rdb == nil {
+	if s.store == nil {
 		return ErrNoSessionStore
 	}
-	if err := s.rdb.Del(ctx, s.recordKey(id)).Err(); err != nil {
+	if err := s.store.Delete(ctx, s.recordID(id)); err != nil {
 		return fmt.Errorf("deleting the session: %w", err)
 	}
 	return nil

@@ -83,29 +83,60 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request, s *session) {
 	})
 }
 
-// depths measures each stream with one pipelined XLEN.
+// QueueDepths measures the queues the overview shows: Redis streams
+// (RedisDepths), or the embedded database's queues.
+type QueueDepths interface {
+	// Depths returns the length of each queue, by key, or the error that
+	// left it unknown.
+	Depths(ctx context.Context, keys []string) ([]int64, []error)
+}
+
+// RedisDepths measures streams with one pipelined XLEN.
+type RedisDepths struct{ rdb redis.UniversalClient }
+
+// NewRedisDepths returns the stream lengths of rdb.
+func NewRedisDepths(rdb redis.UniversalClient) *RedisDepths { return &RedisDepths{rdb: rdb} }
+
+// Depths runs one XLEN per key in one pipeline.
+func (r *RedisDepths) Depths(ctx context.Context, keys []string) ([]int64, []error) {
+	cmds := make([]*redis.IntCmd, len(keys))
+	_, _ = r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			cmds[i] = p.XLen(ctx, k)
+		}
+		return nil
+	})
+	lens, errs := make([]int64, len(keys)), make([]error, len(keys))
+	for i, c := range cmds {
+		lens[i], errs[i] = c.Result()
+	}
+	return lens, errs
+}
+
+// depths measures each queue through Deps.Depths, or Redis.
 func (u *UI) depths(ctx context.Context, ds []depth) []depth {
-	if u.deps.Redis == nil {
+	src := u.deps.Depths
+	if src == nil && u.deps.Redis != nil {
+		src = NewRedisDepths(u.deps.Redis)
+	}
+	if src == nil {
 		for i := range ds {
 			ds[i].Err = "Redis not configured"
 		}
 		return ds
 	}
-	cmds := make([]*redis.IntCmd, len(ds))
-	_, _ = u.deps.Redis.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, d := range ds {
-			cmds[i] = p.XLen(ctx, d.Key)
-		}
-		return nil
-	})
-	for i, c := range cmds {
-		n, err := c.Result()
-		if err != nil {
+	keys := make([]string, len(ds))
+	for i, d := range ds {
+		keys[i] = d.Key
+	}
+	lens, errs := src.Depths(ctx, keys)
+	for i := range ds {
+		if errs[i] != nil {
 			ds[i].Err = "unavailable"
-			u.logger.Warn("dashboard: measuring queue", "key", ds[i].Key, "error", err)
+			u.logger.Warn("dashboard: measuring queue", "key", ds[i].Key, "error", errs[i])
 			continue
 		}
-		ds[i].Length = n
+		ds[i].Length = lens[i]
 	}
 	return ds
 }

@@ -20,8 +20,11 @@ import (
 // Sessions are required; a nil Store, Redis, Config or Rates makes the
 // pages that need it say so instead of failing.
 type Deps struct {
-	Store    *store.Store
-	Redis    redis.UniversalClient
+	Store *store.Store
+	Redis redis.UniversalClient
+	// Depths, when not nil, measures the overview's queues instead of
+	// Redis: the embedded database's queues.
+	Depths   QueueDepths
 	Keys     config.Keys
 	Config   *configadmin.Admin
 	Rates    *ratestats.Cache
