@@ -152,8 +152,8 @@ func (q *DLQ) Len(ctx context.Context, key string) (int64, error) {
 	return q.db.DeadLetterCount(ctx, key)
 }
 
-// Lens counts the dead letters of each queue; the reads see no writes
-// between them only when none happen, which a gauge can live with.
+// Lens counts the dead letters of each queue, one query each rather than
+// one snapshot, which the depth gauges can live with.
 func (q *DLQ) Lens(ctx context.Context, dlqs []string) ([]int64, error) {
 	out := make([]int64, len(dlqs))
 	for i, k := range dlqs {

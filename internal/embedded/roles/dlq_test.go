@@ -70,7 +70,7 @@ func openDB(t *testing.T) *sqlstore.DB {
 }
 
 func defaultKeys() config.Keys {
-	var c config.Config
+	c := config.Default()
 	c.Finish()
 	return c.Keys
 }
