@@ -17,12 +17,13 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/mutt-go/mutt/internal/app"
 	"github.com/mutt-go/mutt/internal/config"
 	"github.com/mutt-go/mutt/internal/dlqadmin"
+	"github.com/mutt-go/mutt/internal/embedded/roles"
+	"github.com/mutt-go/mutt/internal/embedded/sqlstore"
 	"github.com/mutt-go/mutt/internal/queue"
 	"github.com/mutt-go/mutt/internal/store"
 )
@@ -160,15 +161,15 @@ func (f *dlqSelectFlags) describe() map[string]any {
 }
 
 // selectDLQ runs s on q, saying what to do when a named entry is missing.
-func selectDLQ(ctx context.Context, rdb redis.UniversalClient, s dlqadmin.Selector, q dlqadmin.Queue) ([]queue.Entry, int, error) {
-	entries, matched, err := s.Select(ctx, rdb, q)
+func selectDLQ(ctx context.Context, b dlqadmin.Backend, s dlqadmin.Selector, q dlqadmin.Queue) ([]queue.Entry, int, error) {
+	entries, matched, err := s.SelectFrom(ctx, b, q)
 	return entries, matched, dlqHint(q, err)
 }
 
 // lookupDLQEntry reads one entry, with an error that says what to do when it
 // is not there.
-func lookupDLQEntry(ctx context.Context, rdb redis.UniversalClient, q dlqadmin.Queue, id string) (queue.Entry, error) {
-	e, err := dlqadmin.Lookup(ctx, rdb, q, id)
+func lookupDLQEntry(ctx context.Context, b dlqadmin.Backend, q dlqadmin.Queue, id string) (queue.Entry, error) {
+	e, err := b.Lookup(ctx, q.Key, id)
 	return e, dlqHint(q, err)
 }
 
@@ -181,16 +182,21 @@ func dlqHint(q dlqadmin.Queue, err error) error {
 }
 
 // dlqSession is what every dlq subcommand needs once its arguments are
-// checked: the configuration, the queue and a Redis client.
+// checked: the configuration, the queue and the storage of the queues.
 type dlqSession struct {
 	cfg config.Config
 	q   dlqadmin.Queue
-	rdb *redis.Client
+	b   dlqadmin.Backend
+	// openAudit makes the audit log ready before a change: PostgreSQL in
+	// the Redis mode, the database already open in the embedded mode.
+	openAudit func(context.Context) (dlqadmin.AuditWriter, func(), error)
+	close     func()
 }
 
 // openDLQ loads the configuration and resolves the queue, then calls
-// check, which validates the remaining arguments, before connecting to
-// Redis, so that usage errors never wait on a server.
+// check, which validates the remaining arguments, before opening the
+// storage of the queues (Redis, or the embedded database when the settings
+// name no Redis), so that usage errors never wait on a server.
 func (g *globalOptions) openDLQ(ctx context.Context, arg string, check func(config.Config) error) (*dlqSession, error) {
 	cfg, err := g.loadConfig()
 	if err != nil {
@@ -205,11 +211,41 @@ func (g *globalOptions) openDLQ(ctx context.Context, arg string, check func(conf
 			return nil, err
 		}
 	}
-	rdb, err := app.ConnectRedis(ctx, cfg.Redis, g.logger(cfg))
+	if cfg.UsesRedis() || g.redisURL != "" {
+		rdb, err := app.ConnectRedis(ctx, cfg.Redis, g.logger(cfg))
+		if err != nil {
+			return nil, err
+		}
+		return &dlqSession{cfg: cfg, q: q, b: dlqadmin.NewRedis(rdb), close: func() { _ = rdb.Close() },
+			openAudit: func(ctx context.Context) (dlqadmin.AuditWriter, func(), error) { return g.openDLQAudit(ctx, cfg) },
+		}, nil
+	}
+	if _, err := cfg.StorageMode(); err != nil {
+		return nil, err
+	}
+	db, err := openEmbeddedDLQ(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &dlqSession{cfg: cfg, q: q, rdb: rdb}, nil
+	b := roles.NewDLQ(db)
+	return &dlqSession{cfg: cfg, q: q, b: b, close: func() { _ = db.Close() },
+		openAudit: func(context.Context) (dlqadmin.AuditWriter, func(), error) { return b, func() {}, nil },
+	}, nil
+}
+
+// openEmbeddedDLQ opens the embedded database of the data directory; one
+// that is not there is an error rather than a new, empty database.
+func openEmbeddedDLQ(ctx context.Context, cfg config.Config) (*sqlstore.DB, error) {
+	path := cfg.Storage.DatabaseFile()
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("opening the embedded database: %w; set MUTT_DATA_DIR to the data directory of `mutt serve`, "+
+			"or REDIS_URL and DATABASE_URL for the Redis + PostgreSQL mode", err)
+	}
+	db, err := sqlstore.Open(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("opening the embedded database: %w", err)
+	}
+	return db, nil
 }
 
 func newDLQCommand(g *globalOptions) *cobra.Command {
@@ -222,8 +258,10 @@ func newDLQCommand(g *globalOptions) *cobra.Command {
   moog     alerts Moogsoft would not take; replayed to the alert queue
   dead     entries given up on; each is replayed to the queue it failed from
 
-Every replay and purge is recorded in PostgreSQL (config_audit_log, table_name
-redis_dlq). Nothing changes without --yes or a confirmation on a terminal.`,
+Every replay and purge is recorded in config_audit_log (table_name redis_dlq):
+in PostgreSQL in the Redis + PostgreSQL mode, in the embedded database in the
+embedded mode (MUTT_DATA_DIR). Nothing changes without --yes or a confirmation
+on a terminal.`,
 	}
 	cmd.AddCommand(newDLQListCommand(g), newDLQShowCommand(g), newDLQReplayCommand(g), newDLQPurgeCommand(g))
 	return cmd
@@ -252,14 +290,14 @@ func newDLQListCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer sess.rdb.Close()
-			entries, matched, err := selectDLQ(cmd.Context(), sess.rdb, s, sess.q)
+			defer sess.close()
+			entries, matched, err := selectDLQ(cmd.Context(), sess.b, s, sess.q)
 			if err != nil {
 				return err
 			}
-			total, err := sess.rdb.XLen(cmd.Context(), sess.q.Key).Result()
+			total, err := sess.b.Len(cmd.Context(), sess.q.Key)
 			if err != nil {
-				return fmt.Errorf("measuring %s: %w", sess.q.Key, err)
+				return err
 			}
 			countOut := g.stdout
 			if asJSON {
@@ -303,8 +341,8 @@ func newDLQShowCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer sess.rdb.Close()
-			e, err := lookupDLQEntry(cmd.Context(), sess.rdb, sess.q, id)
+			defer sess.close()
+			e, err := lookupDLQEntry(cmd.Context(), sess.b, sess.q, id)
 			if err != nil {
 				return err
 			}
@@ -379,7 +417,7 @@ func (f *dlqChangeFlags) changedBy() (string, error) {
 
 // openDLQAudit connects to PostgreSQL and checks the audit table before any
 // change, so that a change is not made that could not be recorded.
-func (g *globalOptions) openDLQAudit(ctx context.Context, cfg config.Config) (*store.Store, func(), error) {
+func (g *globalOptions) openDLQAudit(ctx context.Context, cfg config.Config) (dlqadmin.AuditWriter, func(), error) {
 	pool, err := app.ConnectPostgres(ctx, cfg.Postgres, g.logger(cfg))
 	if err != nil {
 		return nil, nil, fmt.Errorf("nothing changed: the audit log is needed first: %w", err)
@@ -394,7 +432,7 @@ func (g *globalOptions) openDLQAudit(ctx context.Context, cfg config.Config) (*s
 
 // dlqAudit writes the row of a change that was made. When it cannot, it
 // prints the row for the operator to file and fails loudly.
-func (g *globalOptions) dlqAudit(ctx context.Context, st *store.Store, c store.ConfigChange, action string) error {
+func (g *globalOptions) dlqAudit(ctx context.Context, st dlqadmin.AuditWriter, c store.ConfigChange, action string) error {
 	// The change is made: an interrupt now must not cost its record.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
@@ -449,8 +487,8 @@ instead (entries of the dead queue at the limit are left where they are).`,
 			if err != nil {
 				return err
 			}
-			defer sess.rdb.Close()
-			entries, matched, err := selectDLQ(ctx, sess.rdb, s, sess.q)
+			defer sess.close()
+			entries, matched, err := selectDLQ(ctx, sess.b, s, sess.q)
 			if err != nil {
 				return err
 			}
@@ -467,12 +505,12 @@ instead (entries of the dead queue at the limit are left where they are).`,
 			if err := confirm(cmd, g, f.yes, "replay", fmt.Sprintf("replay %d entries from %s to %s?", plan.Count(), sess.q.Key, plan.TargetList())); err != nil {
 				return err
 			}
-			st, closeDB, err := g.openDLQAudit(ctx, sess.cfg)
+			st, closeDB, err := sess.openAudit(ctx)
 			if err != nil {
 				return err
 			}
 			defer closeDB()
-			out, replayErr := dlqadmin.Replay(ctx, sess.rdb, sess.cfg.Keys, sess.q, plan)
+			out, replayErr := dlqadmin.ReplayOn(ctx, sess.b, sess.cfg.Keys, sess.q, plan)
 			fmt.Fprintf(g.stdout, "replayed %d, sent to %s %d (over %d replays), missing %d (no longer in %s)\n",
 				out.Replayed, sess.cfg.Keys.DeadDLQ, out.Dead, maxReplays, out.Missing, sess.q.Key)
 			who, _ := f.changedBy()
@@ -554,8 +592,8 @@ func newDLQPurgeCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer sess.rdb.Close()
-			entries, matched, err := selectDLQ(ctx, sess.rdb, s, sess.q)
+			defer sess.close()
+			entries, matched, err := selectDLQ(ctx, sess.b, s, sess.q)
 			if err != nil {
 				return err
 			}
@@ -578,26 +616,16 @@ func newDLQPurgeCommand(g *globalOptions) *cobra.Command {
 			if err := confirm(cmd, g, f.yes, "purge", fmt.Sprintf("delete %d entries from %s for good?", len(ids), sess.q.Key)); err != nil {
 				return err
 			}
-			st, closeDB, err := g.openDLQAudit(ctx, sess.cfg)
+			st, closeDB, err := sess.openAudit(ctx)
 			if err != nil {
 				return err
 			}
 			defer closeDB()
-			deleted, delErr := queue.Delete(ctx, sess.rdb, sess.q.Key, ids)
+			deleted, delErr := sess.b.Purge(ctx, sess.q.Key, ids)
 			fmt.Fprintf(g.stdout, "deleted %d, missing %d (no longer in %s)\n", deleted, int64(len(ids))-deleted, sess.q.Key)
 			who, _ := f.changedBy()
-			// A DELETE row keeps no new values, so what was done goes
-			// with the selection into old_values.
-			old := dlqadmin.AuditSelection(sess.q, ids, f.sel.describe())
-			old["action"] = "purge"
-			old["deleted"] = deleted
-			if delErr != nil {
-				old["error"] = delErr.Error()
-			}
-			aerr := g.dlqAudit(ctx, st, store.ConfigChange{
-				ChangedBy: who, Operation: store.OpDelete, TableName: dlqadmin.AuditTable, RecordID: dlqadmin.AuditRecordID,
-				Old: old, Reason: f.reasonText, CorrelationID: uuid.NewString(),
-			}, "purge")
+			aerr := g.dlqAudit(ctx, st, dlqadmin.PurgeChange(sess.q, ids, f.sel.describe(), dlqadmin.Purged{Deleted: deleted, Err: delErr},
+				store.Actor{ChangedBy: who, Reason: f.reasonText, CorrelationID: uuid.NewString()}), "purge")
 			return errors.Join(delErr, aerr)
 		},
 	}

@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +18,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/mutt-go/mutt/internal/config"
+	"github.com/mutt-go/mutt/internal/embedded/roles"
+	"github.com/mutt-go/mutt/internal/embedded/sqlstore"
 	"github.com/mutt-go/mutt/internal/itest"
 	"github.com/mutt-go/mutt/internal/queue"
 	"github.com/mutt-go/mutt/internal/store"
@@ -677,5 +681,72 @@ func TestDLQLegacyListKey(t *testing.T) {
 	code, _, errOut := runDLQ("dlq", "list", "moog")
 	if code != exitFailure || !strings.Contains(errOut, "is not a Redis stream") || !strings.Contains(errOut, "redis-cli TYPE") {
 		t.Errorf("exit %d: %s", code, errOut)
+	}
+}
+
+// TestDLQEmbedded lists and replays the dead letters of an embedded data
+// directory: no Redis, no PostgreSQL, the audit row in the same database.
+func TestDLQEmbedded(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("MUTT_STORAGE", "embedded")
+	t.Setenv("MUTT_DATA_DIR", dir)
+	t.Setenv("USER", "tester")
+	ctx := t.Context()
+	c := config.Default()
+	c.Finish()
+	k := c.Keys
+
+	code, _, errOut := runDLQ("dlq", "list", "moog")
+	if code != exitFailure || !strings.Contains(errOut, "MUTT_DATA_DIR") {
+		t.Errorf("without a database: exit %d: %s", code, errOut)
+	}
+
+	db, err := sqlstore.Open(ctx, filepath.Join(dir, "mutt.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	var dead []sqlstore.DeadLetter
+	for i, reason := range []string{"http_4xx", "http_5xx", "http_5xx"} {
+		d := dlqMoogLetter(reason, int64(i), 503)
+		d.Payload, d.SourceID = []byte(`{"hostname":"r`+strconv.Itoa(i)+`"}`), strconv.Itoa(10+i)
+		sd, err := roles.StoreDeadLetter(k.MoogDLQ, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dead = append(dead, sd)
+	}
+	if _, err := db.Commit(ctx, sqlstore.Batch{Dead: dead}); err != nil {
+		t.Fatal(err)
+	}
+
+	code, out, errOut := runDLQ("dlq", "list", "moog")
+	if code != exitOK {
+		t.Fatalf("list: exit %d: %s", code, errOut)
+	}
+	ids := dlqListedIDs(out)
+	if len(ids) != 3 || !strings.Contains(out, "3 of 3 entries shown") || !strings.Contains(out, "http_4xx") {
+		t.Fatalf("list shows %v:\n%s", ids, out)
+	}
+	code, out, errOut = runDLQ("dlq", "show", "moog", ids[0])
+	if code != exitOK || !regexp.MustCompile(`(?m)^source_id:\s+10$`).MatchString(out) || !strings.Contains(out, `"hostname": "r0"`) {
+		t.Errorf("show %s: exit %d: %s\n%s", ids[0], code, errOut, out)
+	}
+
+	code, out, errOut = runDLQ("dlq", "replay", "moog", "--reason", "http_5xx", "--yes", "--reason-text", "Moogsoft back after INC-7")
+	if code != exitOK || !strings.Contains(out, "replayed 2, sent to "+k.DeadDLQ+" 0") {
+		t.Fatalf("replay: exit %d: %s\n%s", code, errOut, out)
+	}
+	alerts, err := db.Read(ctx, k.AlertQueue, 0, 10)
+	if err != nil || len(alerts) != 2 || string(alerts[0].Payload) != `{"hostname":"r1"}` || alerts[0].Replays != 2 || alerts[1].Replays != 3 {
+		t.Errorf("alert queue = %+v, %v", alerts, err)
+	}
+	if n, err := db.DeadLetterCount(ctx, k.MoogDLQ); err != nil || n != 1 {
+		t.Errorf("the moog DLQ holds %d, %v; want 1", n, err)
+	}
+	rows, _, err := db.SearchConfigAudit(ctx, store.ConfigAuditFilter{TableName: "redis_dlq", Limit: 10})
+	if err != nil || len(rows) != 1 || rows[0].ChangedBy != "tester" || rows[0].Operation != store.OpUpdate ||
+		rows[0].Reason == nil || *rows[0].Reason != "Moogsoft back after INC-7" {
+		t.Errorf("audit rows = %+v, %v", rows, err)
 	}
 }

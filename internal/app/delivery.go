@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -128,17 +127,11 @@ func (s *Server) startRemediation(listen func(string, string, http.Handler) erro
 		Interval: rc.Interval, BatchSize: rc.BatchSize, MaxReplays: rc.MaxReplays,
 		Dynamic:     s.dyn.Int,
 		MoogHealthy: probe,
-		BreakerOpen: func(ctx context.Context) (bool, error) {
-			v, err := s.rdb.Get(ctx, breakerKey).Result()
-			if errors.Is(err, redis.Nil) {
-				return false, nil
-			}
-			return v == "OPEN", err
-		},
+		BreakerOpen: remediation.RedisBreakerOpen(s.rdb, breakerKey),
 		AlertQueueLimit: func() int64 {
 			return s.dyn.Int("alerter_queue_shed_threshold", cfg.Alerter.Shedding.ShedThreshold)
 		},
-	}, s.rdb, s.reg, s.logger.With("component", "remediation"))
+	}, remediation.NewRedis(s.rdb), s.reg, s.logger.With("component", "remediation"))
 	if err := s.listenRole(listen, "remediation", rc.MetricsListen, rc.HealthListen, svc.HealthHandler()); err != nil {
 		return err
 	}

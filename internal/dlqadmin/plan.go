@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/mutt-go/mutt/internal/config"
 	"github.com/mutt-go/mutt/internal/queue"
 )
@@ -103,13 +101,13 @@ type Outcome struct {
 	ByTarget map[string]int // target key → entries replayed to it
 }
 
-// Replay carries p out: the entries of q go to their targets, those over
-// the limit to the dead queue. It stops at the first failing target and
-// returns what was done until then with the error.
-func Replay(ctx context.Context, rdb redis.UniversalClient, k config.Keys, q Queue, p Plan) (Outcome, error) {
+// ReplayOn carries p out on b: the entries of q go to their targets, those
+// over the limit to the dead queue. It stops at the first failing target
+// and returns what was done until then with the error.
+func ReplayOn(ctx context.Context, b Backend, k config.Keys, q Queue, p Plan) (Outcome, error) {
 	out := Outcome{ByTarget: map[string]int{}}
 	for _, target := range p.Targets() {
-		res, err := queue.Replay(ctx, rdb, q.Key, target, k.DeadDLQ, p.MaxReplays, p.ByTarget[target])
+		res, err := b.Replay(ctx, q.Key, target, k.DeadDLQ, p.MaxReplays, p.ByTarget[target])
 		out.Replayed += res.Replayed
 		out.Dead += res.Dead
 		out.Missing += res.Missing

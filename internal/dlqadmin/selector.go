@@ -5,16 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/mutt-go/mutt/internal/queue"
 )
 
-// pageSize is how many entries one XRANGE reads while selecting.
+// pageSize is how many entries one List reads while selecting.
 const pageSize = 1000
 
 // Selector picks entries of a DLQ. The zero Selector picks every entry.
@@ -43,10 +39,10 @@ func (s Selector) Match(e queue.Entry) bool {
 	return true
 }
 
-// Select returns the matching entries of q, oldest first, up to the limit,
-// and how many match in all. Named IDs that are missing are an error
-// wrapping ErrNoEntry.
-func (s Selector) Select(ctx context.Context, rdb redis.UniversalClient, q Queue) ([]queue.Entry, int, error) {
+// SelectFrom returns the matching entries of q in b, oldest first, up to
+// the limit, and how many match in all. Named IDs that are missing are an
+// error wrapping ErrNoEntry.
+func (s Selector) SelectFrom(ctx context.Context, b Backend, q Queue) ([]queue.Entry, int, error) {
 	var out []queue.Entry
 	matched := 0
 	keep := func(e queue.Entry) {
@@ -60,7 +56,7 @@ func (s Selector) Select(ctx context.Context, rdb redis.UniversalClient, q Queue
 	}
 	if s.IDs != nil {
 		for _, id := range s.IDs {
-			e, err := Lookup(ctx, rdb, q, id)
+			e, err := b.Lookup(ctx, q.Key, id)
 			if err != nil {
 				return nil, 0, err
 			}
@@ -71,14 +67,11 @@ func (s Selector) Select(ctx context.Context, rdb redis.UniversalClient, q Queue
 		sort.SliceStable(out, func(i, j int) bool { return IDLess(out[i].ID, out[j].ID) })
 		return out, matched, nil
 	}
-	start := "-"
-	if !s.After.IsZero() {
-		start = strconv.FormatInt(s.After.UnixMilli(), 10)
-	}
+	after := ""
 	for {
-		page, err := queue.Range(ctx, rdb, q.Key, start, pageSize)
+		page, err := b.List(ctx, q.Key, after, s.After, pageSize)
 		if err != nil {
-			return nil, 0, readError(q, err)
+			return nil, 0, err
 		}
 		for _, e := range page {
 			if !s.Before.IsZero() && !e.Time().Before(s.Before) {
@@ -91,7 +84,7 @@ func (s Selector) Select(ctx context.Context, rdb redis.UniversalClient, q Queue
 		if len(page) < pageSize {
 			return out, matched, nil
 		}
-		start = "(" + page[len(page)-1].ID
+		after = page[len(page)-1].ID
 	}
 }
 
@@ -108,25 +101,3 @@ func (e *NoEntryError) Error() string { return fmt.Sprintf("no entry %s in %s", 
 
 // Is makes errors.Is(err, ErrNoEntry) true.
 func (e *NoEntryError) Is(target error) bool { return target == ErrNoEntry }
-
-// Lookup reads the entry id (normalized) of q.
-func Lookup(ctx context.Context, rdb redis.UniversalClient, q Queue, id string) (queue.Entry, error) {
-	got, err := queue.Range(ctx, rdb, q.Key, id, 1)
-	if err != nil {
-		return queue.Entry{}, readError(q, err)
-	}
-	if len(got) == 0 || got[0].ID != id {
-		return queue.Entry{}, &NoEntryError{ID: id, Key: q.Key}
-	}
-	return got[0], nil
-}
-
-// readError adds what to do when a DLQ key holds something other than a
-// stream, such as a list left behind by an older MUTT.
-func readError(q Queue, err error) error {
-	if strings.Contains(err.Error(), "WRONGTYPE") {
-		return fmt.Errorf("%w: %s is not a Redis stream (a list from an older MUTT?); look at it with `redis-cli TYPE %s` and move or rename it",
-			err, q.Key, q.Key)
-	}
-	return err
-}

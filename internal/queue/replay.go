@@ -56,6 +56,20 @@ func Range(ctx context.Context, rdb redis.UniversalClient, key, start string, co
 	return out, nil
 }
 
+// Page returns up to n entries of a stream, oldest first: those after the
+// entry after ("" starts at the head) or, without after, from since's
+// millisecond on (zero: from the oldest).
+func Page(ctx context.Context, rdb redis.UniversalClient, key, after string, since time.Time, n int) ([]Entry, error) {
+	start := "-"
+	switch {
+	case after != "":
+		start = "(" + after
+	case !since.IsZero():
+		start = strconv.FormatInt(since.UnixMilli(), 10)
+	}
+	return Range(ctx, rdb, key, start, int64(n))
+}
+
 // replayScript moves the named entries from a dead-letter stream to their
 // target stream with the replay counter raised, or, past the replay limit,
 // to the terminal dead-letter stream with the reason replay_limit. An ID no

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/mutt-go/mutt/internal/obs"
 	"github.com/mutt-go/mutt/internal/queue"
@@ -60,7 +59,8 @@ var alerterPermanent = map[string]bool{
 	"invalid_event": true,
 }
 
-// Options configure a Service. Queue names are full Redis keys.
+// Options configure a Service. Queue names are full keys (Redis keys, or
+// the embedded store's queue names, which are the same).
 type Options struct {
 	AlertQueue  string // replay target of the Moogsoft DLQ
 	IngestQueue string // replay target of the alerter DLQ
@@ -106,7 +106,7 @@ type Report struct {
 // replay twice the batch.
 type Service struct {
 	opts    Options
-	rdb     redis.UniversalClient
+	q       Queues
 	logger  *slog.Logger
 	metrics *metrics
 	moog    lane
@@ -124,9 +124,9 @@ type lane struct {
 	permanent map[string]bool
 }
 
-// New returns a service; its metrics are registered on reg (a private
-// registry when nil).
-func New(opts Options, rdb redis.UniversalClient, reg *prometheus.Registry, logger *slog.Logger) *Service {
+// New returns a service working on q (NewRedis, or the embedded store's);
+// its metrics are registered on reg (a private registry when nil).
+func New(opts Options, q Queues, reg *prometheus.Registry, logger *slog.Logger) *Service {
 	if opts.Interval <= 0 {
 		opts.Interval = DefaultInterval
 	}
@@ -145,7 +145,7 @@ func New(opts Options, rdb redis.UniversalClient, reg *prometheus.Registry, logg
 	}
 	return &Service{
 		opts:    opts,
-		rdb:     rdb,
+		q:       q,
 		logger:  logger,
 		metrics: newMetrics(r),
 		moog:    lane{name: "moog", dlq: opts.MoogDLQ, target: opts.AlertQueue, permanent: moogPermanent},
@@ -192,19 +192,12 @@ func (s *Service) Close() error {
 	return nil
 }
 
-// HealthHandler answers 200 while Redis answers PING and 503 otherwise.
-// Moogsoft's state is deliberately not part of it: an outage there is what
-// this service waits out, not a reason to restart it.
+// HealthHandler answers 200 while the queues' storage answers (Redis:
+// PING) and 503 otherwise. Moogsoft's state is deliberately not part of it:
+// an outage there is what this service waits out, not a reason to restart
+// it.
 func (s *Service) HealthHandler() http.Handler {
-	return obs.HealthHandler(map[string]any{"service": "mutt-remediation", "version": version.Version()}, obs.Check{
-		Name: "redis",
-		Check: func(ctx context.Context) error {
-			if err := s.rdb.Ping(ctx).Err(); err != nil {
-				return fmt.Errorf("pinging redis: %w", err)
-			}
-			return nil
-		},
-	})
+	return obs.HealthHandler(map[string]any{"service": "mutt-remediation", "version": version.Version()}, s.q.Health())
 }
 
 // interval is the wait before the next cycle. The dynamic value is whole
@@ -287,19 +280,13 @@ func (s *Service) Cycle(ctx context.Context) (Report, error) {
 // before any gate so that the gauges stay true while replay is paused.
 func (s *Service) measure(ctx context.Context) error {
 	keys := []string{s.opts.MoogDLQ, s.opts.AlerterDLQ, s.opts.DeadDLQ}
-	cmds := make([]*redis.IntCmd, len(keys))
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, k := range keys {
-			cmds[i] = p.XLen(ctx, k)
-		}
-		return nil
-	})
+	lens, err := s.q.Lens(ctx, keys)
 	if err != nil {
 		s.metrics.replayFail.WithLabelValues(failRedis).Inc()
 		return fmt.Errorf("measuring dead-letter queues: %w", err)
 	}
 	for i, k := range keys {
-		s.metrics.depth.WithLabelValues(k).Set(float64(cmds[i].Val()))
+		s.metrics.depth.WithLabelValues(k).Set(float64(lens[i]))
 	}
 	return nil
 }
@@ -336,7 +323,7 @@ func (s *Service) alerterGate(ctx context.Context) (string, error) {
 	if limit <= 0 {
 		return "", nil
 	}
-	n, err := s.rdb.XLen(ctx, s.opts.AlertQueue).Result()
+	n, err := s.q.QueueLen(ctx, s.opts.AlertQueue)
 	if err != nil {
 		s.metrics.replayFail.WithLabelValues(failRedis).Inc()
 		return "alert queue length unknown: " + err.Error(), err
@@ -347,52 +334,47 @@ func (s *Service) alerterGate(ctx context.Context) (string, error) {
 	return "", nil
 }
 
-// deadMove is one entry bound for the dead queue and what to record there.
-type deadMove struct {
-	id, reason, detail string
-}
-
 // classify decides an entry's fate: replay (ok) or the dead queue.
-func (l lane) classify(e queue.Entry) (deadMove, bool) {
+func (l lane) classify(e queue.Entry) (Burial, bool) {
 	if p, found := e.Fields[queue.PayloadField]; !found || p == "" {
-		return deadMove{id: e.ID, reason: ReasonMalformed, detail: "entry has no payload"}, false
+		return Burial{ID: e.ID, Reason: ReasonMalformed, Detail: "entry has no payload"}, false
 	}
 	reason := e.Fields["reason"]
 	if reason == "" {
-		return deadMove{id: e.ID, reason: ReasonMalformed, detail: "entry has no reason"}, false
+		return Burial{ID: e.ID, Reason: ReasonMalformed, Detail: "entry has no reason"}, false
 	}
 	if l.permanent[reason] {
 		detail := "not replayed: " + reason + " is a permanent failure"
 		if msg := e.Fields["error"]; msg != "" {
 			detail += ": " + msg
 		}
-		return deadMove{id: e.ID, reason: reason, detail: detail}, false
+		return Burial{ID: e.ID, Reason: reason, Detail: detail}, false
 	}
-	return deadMove{}, true
+	return Burial{}, true
 }
 
 // drain replays up to batch retryable entries of the lane's DLQ, oldest
 // first, and moves the unreplayable ones it passes on the way to the dead
 // queue.
 func (s *Service) drain(ctx context.Context, l lane, batch, maxReplays int) (replayed, dead int, err error) {
-	pageSize := int64(min(max(batch, 100), 1000))
+	pageSize := min(max(batch, 100), 1000)
 	var ids []string
-	start := "-"
+	after := ""
 	examined := 0
 scan:
 	for len(ids) < batch && examined < batch+scanLimit {
-		page, err := queue.Range(ctx, s.rdb, l.dlq, start, pageSize)
+		page, err := s.q.List(ctx, l.dlq, after, time.Time{}, pageSize)
 		if err != nil {
 			s.metrics.replayFail.WithLabelValues(failRedis).Inc()
 			return replayed, dead, fmt.Errorf("scanning the %s DLQ: %w", l.name, err)
 		}
-		var moves []deadMove
+		var moves []Burial
 		for _, e := range page {
 			if len(ids) == batch {
 				break
 			}
 			examined++
-			start = "(" + e.ID
+			after = e.ID
 			if m, ok := l.classify(e); !ok {
 				moves = append(moves, m)
 			} else {
@@ -406,14 +388,14 @@ scan:
 		if err != nil {
 			return replayed, dead, err
 		}
-		if int64(len(page)) < pageSize {
+		if len(page) < pageSize {
 			break scan
 		}
 	}
 	if len(ids) == 0 {
 		return replayed, dead, nil
 	}
-	res, err := queue.Replay(ctx, s.rdb, l.dlq, l.target, s.opts.DeadDLQ, maxReplays, ids)
+	res, err := s.q.Replay(ctx, l.dlq, l.target, s.opts.DeadDLQ, maxReplays, ids)
 	replayed = res.Replayed
 	dead += res.Dead
 	s.metrics.replaySuccess.Add(float64(res.Replayed))
@@ -431,62 +413,12 @@ scan:
 	return replayed, dead, nil
 }
 
-// buryScript moves the named entries from a DLQ to the dead queue, keeping
-// every field but recording the reason and detail given, the DLQ they came
-// from (source, source_id; the original source becomes origin, origin_id)
-// and when (failed_at). An ID no longer in the DLQ is skipped. Each entry
-// moves atomically.
-//
-// KEYS: dlq, dead. ARGV: now (RFC 3339), then id, reason, detail per entry.
-// Returns one flag per entry: 1 moved, 0 missing.
-var buryScript = redis.NewScript(`
-local flags = {}
-local replaced = {e = true, reason = true, error = true, source = true, source_id = true,
-  failed_at = true, origin = true, origin_id = true}
-for i = 2, #ARGV, 3 do
-  local id = ARGV[i]
-  local got = redis.call('XRANGE', KEYS[1], id, id)
-  if #got == 0 then
-    flags[#flags + 1] = 0
-  else
-    local f = got[1][2]
-    local orig = {}
-    local out = {}
-    for j = 1, #f, 2 do
-      orig[f[j]] = f[j + 1]
-      if not replaced[f[j]] then
-        out[#out + 1] = f[j]
-        out[#out + 1] = f[j + 1]
-      end
-    end
-    local add = {'e', orig['e'] or '', 'reason', ARGV[i + 1], 'error', ARGV[i + 2],
-      'source', KEYS[1], 'source_id', id, 'failed_at', ARGV[1]}
-    if orig['source'] then
-      add[#add + 1] = 'origin'
-      add[#add + 1] = orig['source']
-      add[#add + 1] = 'origin_id'
-      add[#add + 1] = orig['source_id'] or ''
-    end
-    for _, v in ipairs(add) do out[#out + 1] = v end
-    redis.call('XADD', KEYS[2], '*', unpack(out))
-    redis.call('XDEL', KEYS[1], id)
-    flags[#flags + 1] = 1
-  end
-end
-return flags
-`)
-
 // bury moves entries to the dead queue and counts them.
-func (s *Service) bury(ctx context.Context, dlq string, moves []deadMove) (int, error) {
+func (s *Service) bury(ctx context.Context, dlq string, moves []Burial) (int, error) {
 	if len(moves) == 0 {
 		return 0, nil
 	}
-	args := make([]any, 0, 1+3*len(moves))
-	args = append(args, time.Now().UTC().Format(time.RFC3339Nano))
-	for _, m := range moves {
-		args = append(args, m.id, m.reason, m.detail)
-	}
-	res, err := buryScript.Run(ctx, s.rdb, []string{dlq, s.opts.DeadDLQ}, args...).Int64Slice()
+	res, err := s.q.Bury(ctx, dlq, s.opts.DeadDLQ, moves)
 	if err != nil {
 		s.metrics.replayFail.WithLabelValues(failRedis).Inc()
 		return 0, fmt.Errorf("moving %d entries of %s to the dead queue: %w", len(moves), dlq, err)
@@ -497,10 +429,10 @@ func (s *Service) bury(ctx context.Context, dlq string, moves []deadMove) (int, 
 	moved := 0
 	byReason := map[string]int{}
 	for i, m := range moves {
-		if res[i] == 1 {
+		if res[i] {
 			moved++
-			byReason[m.reason]++
-			s.metrics.dead.WithLabelValues(m.reason).Inc()
+			byReason[m.Reason]++
+			s.metrics.dead.WithLabelValues(m.Reason).Inc()
 		}
 	}
 	s.metrics.poison.Add(float64(moved))

@@ -47,7 +47,7 @@ func newEnv(t *testing.T, configure func(*remediation.Options)) *env {
 		configure(&opts)
 	}
 	reg := prometheus.NewRegistry()
-	return &env{rdb: rdb, reg: reg, opts: opts, svc: remediation.New(opts, rdb, reg, nil)}
+	return &env{rdb: rdb, reg: reg, opts: opts, svc: remediation.New(opts, remediation.NewRedis(rdb), reg, nil)}
 }
 
 // add writes a dead letter the way the alerter and forwarder do.
@@ -495,7 +495,7 @@ func TestCycleReportsRedisErrors(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialerRetries: 1, DialTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { _ = rdb.Close() })
 	reg := prometheus.NewRegistry()
-	svc := remediation.New(remediation.Options{AlertQueue: "a", IngestQueue: "i", MoogDLQ: "m", AlerterDLQ: "d", DeadDLQ: "x"}, rdb, reg, nil)
+	svc := remediation.New(remediation.Options{AlertQueue: "a", IngestQueue: "i", MoogDLQ: "m", AlerterDLQ: "d", DeadDLQ: "x"}, remediation.NewRedis(rdb), reg, nil)
 	_, err := svc.Cycle(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "measuring dead-letter queues") {
 		t.Errorf("Cycle against a closed port = %v, want an error saying what failed", err)
@@ -600,7 +600,7 @@ func TestHealthHandler(t *testing.T) {
 		wantState  string
 	}{
 		{name: "redis answers", svc: up.svc, wantStatus: 200, wantState: "healthy"},
-		{name: "redis down", svc: remediation.New(remediation.Options{}, down, nil, nil), wantStatus: 503, wantState: "unhealthy"},
+		{name: "redis down", svc: remediation.New(remediation.Options{}, remediation.NewRedis(down), nil, nil), wantStatus: 503, wantState: "unhealthy"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
