@@ -2,7 +2,6 @@ package roles_test
 
 import (
 	"context"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -57,16 +56,6 @@ func park(ctx context.Context, db *sqlstore.DB, key string, letters ...queue.Dea
 	}
 	_, err := db.Commit(ctx, sqlstore.Batch{Dead: dead})
 	return err
-}
-
-func openDB(t *testing.T) *sqlstore.DB {
-	t.Helper()
-	db, err := sqlstore.Open(t.Context(), filepath.Join(t.TempDir(), "mutt.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	return db
 }
 
 func defaultKeys() config.Keys {

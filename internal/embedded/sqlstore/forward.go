@@ -187,12 +187,3 @@ func (d *DB) ScheduleLen(ctx context.Context, schedule string) (int64, error) {
 	}
 	return n, nil
 }
-
-// DeadLetterCount returns how many dead letters queue holds.
-func (d *DB) DeadLetterCount(ctx context.Context, queue string) (int64, error) {
-	var n int64
-	if err := d.r.QueryRowContext(ctx, `SELECT count(*) FROM dead_letters WHERE queue = ?`, queue).Scan(&n); err != nil {
-		return 0, fmt.Errorf("measuring dead letters of %s: %w", queue, err)
-	}
-	return n, nil
-}

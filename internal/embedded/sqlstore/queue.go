@@ -347,12 +347,3 @@ func (d *DB) DeadLetters(ctx context.Context, queue string, n int) ([]DeadLetter
 	}
 	return out, rows.Err()
 }
-
-// DeadLetterCount returns how many dead letters queue holds.
-func (d *DB) DeadLetterCount(ctx context.Context, queue string) (int64, error) {
-	var n int64
-	if err := d.r.QueryRowContext(ctx, `SELECT count(*) FROM dead_letters WHERE queue = ?`, queue).Scan(&n); err != nil {
-		return 0, fmt.Errorf("counting dead letters of %s: %w", queue, err)
-	}
-	return n, nil
-}
