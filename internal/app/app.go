@@ -28,6 +28,7 @@ import (
 	"github.com/mutt-go/mutt/internal/embedded/datadir"
 	"github.com/mutt-go/mutt/internal/embedded/roles"
 	"github.com/mutt-go/mutt/internal/embedded/sqlstore"
+	"github.com/mutt-go/mutt/internal/forward"
 	"github.com/mutt-go/mutt/internal/heartbeat"
 	"github.com/mutt-go/mutt/internal/ingest"
 	"github.com/mutt-go/mutt/internal/obs"
@@ -122,6 +123,9 @@ type Server struct {
 	// alerter is set by Run (once the role starts) and read by Reload,
 	// which the SIGHUP goroutine calls at any time.
 	alerter atomic.Pointer[alerter.Alerter]
+	// breaker is the forwarder's circuit breaker (nil when disabled or the
+	// role does not run here); embedded remediation reads its state.
+	breaker atomic.Pointer[forward.Breaker]
 }
 
 // NewServer connects to the dependencies the roles need.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mutt-go/mutt/internal/config"
 	"github.com/mutt-go/mutt/internal/dynconfig"
+	"github.com/mutt-go/mutt/internal/embedded/roles"
 	"github.com/mutt-go/mutt/internal/forward"
 	"github.com/mutt-go/mutt/internal/obs"
 	"github.com/mutt-go/mutt/internal/remediation"
@@ -31,6 +32,31 @@ type Forwarder struct {
 // benchmarks observe deliveries with it.
 func NewForwarder(cfg config.Config, rdb redis.UniversalClient, dyn *dynconfig.Store, reg prometheus.Registerer, logger *slog.Logger,
 	wrap func(forward.Sender) forward.Sender) (*Forwarder, error) {
+	return newForwarder(cfg, forwarderStorage{rdb: rdb}, dyn, reg, logger, wrap)
+}
+
+// forwarderStorage is where a forwarder keeps its queues and the state it
+// shares: Redis (rdb) or, in embedded mode, the database (backend) with
+// the token bucket and breaker state in process.
+type forwarderStorage struct {
+	rdb     redis.UniversalClient
+	backend func(forward.ForwarderOptions) forward.Backend
+	bucket  forward.TokenBucket
+	breaker forward.BreakerStore
+}
+
+// forwarderOptions are the forwarder's options from cfg.
+func forwarderOptions(cfg config.Config) forward.ForwarderOptions {
+	fc := cfg.Forwarder
+	return forward.ForwarderOptions{
+		PodName: cfg.PodName, AlertQueue: cfg.Keys.AlertQueue, MoogDLQ: cfg.Keys.MoogDLQ, DeadDLQ: cfg.Keys.DeadDLQ,
+		RetryKey: cfg.Keys.MoogRetry, Workers: fc.Workers, BatchSize: fc.BatchSize, Block: fc.Block,
+		ReclaimIdle: fc.ReclaimIdle,
+	}
+}
+
+func newForwarder(cfg config.Config, st forwarderStorage, dyn *dynconfig.Store, reg prometheus.Registerer, logger *slog.Logger,
+	wrap func(forward.Sender) forward.Sender) (*Forwarder, error) {
 	fc := cfg.Forwarder
 	m := forward.NewMetrics(reg)
 	webhook, err := forward.NewWebhook(forward.WebhookOptions{
@@ -48,11 +74,11 @@ func NewForwarder(cfg config.Config, rdb redis.UniversalClient, dyn *dynconfig.S
 		OpenFor:   seconds("circuit_breaker_timeout", fc.BreakerTimeout),
 	}
 	if fc.BreakerEnabled {
-		br.Redis = rdb
+		br.Redis, br.Store = st.rdb, st.breaker
 	}
 	sender, breaker := forward.Chain(webhook,
 		forward.RateLimitOptions{
-			Redis: rdb, Key: cfg.Keys.MoogRateLimit, Metrics: m, Logger: logger,
+			Redis: st.rdb, Bucket: st.bucket, Key: cfg.Keys.MoogRateLimit, Metrics: m, Logger: logger,
 			Limit:  func() int64 { return dyn.Int("moog_rate_limit", int64(fc.RateLimit)) },
 			Period: seconds("moog_rate_period", fc.RatePeriod),
 		},
@@ -62,11 +88,13 @@ func NewForwarder(cfg config.Config, rdb redis.UniversalClient, dyn *dynconfig.S
 	if wrap != nil {
 		sender = wrap(sender)
 	}
-	f := forward.NewForwarder(forward.ForwarderOptions{
-		PodName: cfg.PodName, AlertQueue: cfg.Keys.AlertQueue, MoogDLQ: cfg.Keys.MoogDLQ, DeadDLQ: cfg.Keys.DeadDLQ,
-		RetryKey: cfg.Keys.MoogRetry, Workers: fc.Workers, BatchSize: fc.BatchSize, Block: fc.Block,
-		ReclaimIdle: fc.ReclaimIdle,
-	}, rdb, sender, reg, logger)
+	opts := forwarderOptions(cfg)
+	var f *forward.Forwarder
+	if st.backend != nil {
+		f = forward.New(opts, st.backend(opts), sender, reg, logger)
+	} else {
+		f = forward.NewForwarder(opts, st.rdb, sender, reg, logger)
+	}
 	return &Forwarder{Forwarder: f, Webhook: webhook, Breaker: breaker}, nil
 }
 
@@ -74,10 +102,18 @@ func NewForwarder(cfg config.Config, rdb redis.UniversalClient, dyn *dynconfig.S
 func (s *Server) startForwarder(listen func(string, string, http.Handler) error, run func(string, func(context.Context) error)) error {
 	cfg := s.cfg
 	fc := cfg.Forwarder
-	fw, err := NewForwarder(cfg, s.rdb, s.dyn, s.reg, s.logger.With("component", "forwarder"), nil)
+	st := forwarderStorage{rdb: s.rdb}
+	if s.db != nil {
+		st = forwarderStorage{
+			backend: func(o forward.ForwarderOptions) forward.Backend { return roles.NewForwardBackend(s.db, o) },
+			bucket:  forward.NewLocalBucket(), breaker: forward.NewLocalBreakerStore(),
+		}
+	}
+	fw, err := newForwarder(cfg, st, s.dyn, s.reg, s.logger.With("component", "forwarder"), nil)
 	if err != nil {
 		return err
 	}
+	s.breaker.Store(fw.Breaker)
 	if b := fw.Breaker; b != nil {
 		// Keep the breaker gauges current while no alerts flow.
 		run("breaker gauges", func(ctx context.Context) error {
@@ -94,12 +130,12 @@ func (s *Server) startForwarder(listen func(string, string, http.Handler) error,
 		})
 	}
 	f := fw.Forwarder
-	// Liveness is the process and Redis; Moogsoft's reachability is a
+	// Liveness is the process and its storage; Moogsoft's reachability is a
 	// metric and the breaker's business, so an outage there does not get
 	// forwarders restarted in a loop.
 	health := obs.HealthHandler(
 		map[string]any{"service": "mutt-moog-forwarder", "version": version.Version(), "pod": cfg.PodName},
-		obs.Check{Name: "Redis", Check: func(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }},
+		s.storageCheck(),
 	)
 	if err := s.listenRole(listen, "forwarder", fc.MetricsListen, fc.HealthListen, health); err != nil {
 		return err
@@ -120,18 +156,36 @@ func (s *Server) startRemediation(listen func(string, string, http.Handler) erro
 		}
 		probe = remediation.NewProbe(url, cfg.Forwarder.APIKey, rc.HealthTimeout, nil)
 	}
-	breakerKey := cfg.Keys.BreakerPrefix + ":state"
+	var (
+		queues      remediation.Queues
+		breakerOpen func(context.Context) (bool, error)
+	)
+	if s.db != nil {
+		queues = roles.NewDLQ(s.db)
+		// The breaker lives in this process, in the forwarder role.
+		breakerOpen = func(ctx context.Context) (bool, error) {
+			b := s.breaker.Load()
+			if b == nil {
+				return false, nil
+			}
+			state, err := b.State(ctx)
+			return state == "OPEN", err
+		}
+	} else {
+		queues = remediation.NewRedis(s.rdb)
+		breakerOpen = remediation.RedisBreakerOpen(s.rdb, cfg.Keys.BreakerPrefix+":state")
+	}
 	svc := remediation.New(remediation.Options{
 		AlertQueue: cfg.Keys.AlertQueue, IngestQueue: cfg.Keys.IngestQueue, MoogDLQ: cfg.Keys.MoogDLQ,
 		AlerterDLQ: cfg.Keys.AlerterDLQ, DeadDLQ: cfg.Keys.DeadDLQ,
 		Interval: rc.Interval, BatchSize: rc.BatchSize, MaxReplays: rc.MaxReplays,
 		Dynamic:     s.dyn.Int,
 		MoogHealthy: probe,
-		BreakerOpen: remediation.RedisBreakerOpen(s.rdb, breakerKey),
+		BreakerOpen: breakerOpen,
 		AlertQueueLimit: func() int64 {
 			return s.dyn.Int("alerter_queue_shed_threshold", cfg.Alerter.Shedding.ShedThreshold)
 		},
-	}, remediation.NewRedis(s.rdb), s.reg, s.logger.With("component", "remediation"))
+	}, queues, s.reg, s.logger.With("component", "remediation"))
 	if err := s.listenRole(listen, "remediation", rc.MetricsListen, rc.HealthListen, svc.HealthHandler()); err != nil {
 		return err
 	}
