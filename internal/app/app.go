@@ -159,6 +159,9 @@ func NewServer(ctx context.Context, cfg config.Config, opts ServeOptions, logger
 		if err := s.openEmbedded(ctx); err != nil {
 			return nil, err
 		}
+		if cfg.DynamicConfigEnabled {
+			s.dyn = dynconfig.NewFrom(roles.NewDynConfig(s.db), logger.With("component", "dynconfig"))
+		}
 		return s, nil
 	}
 	logger.Info("storage: Redis + PostgreSQL")
@@ -280,18 +283,20 @@ func (s *Server) Run(ctx context.Context) error {
 			break
 		}
 	}
-	// Each running role says so in Redis, for tools that must not run
+	// Each running role says so in its storage, for tools that must not run
 	// beside it (restores); the first beat is written before Ready.
 	var beats *heartbeat.Writer
-	if startErr == nil && s.rdb != nil {
-		beats = heartbeat.New(heartbeat.Options{Prefix: s.cfg.KeyPrefix, Instance: s.cfg.PodName, Roles: s.opts.Roles},
-			s.rdb, s.logger.With("component", "heartbeat"))
+	if startErr == nil {
+		opts := heartbeat.Options{Prefix: s.cfg.KeyPrefix, Instance: s.cfg.PodName, Roles: s.opts.Roles}
+		if s.db != nil {
+			beats = heartbeat.NewFrom(opts, roles.NewHeartbeats(s.db), s.logger.With("component", "heartbeat"))
+		} else {
+			beats = heartbeat.New(opts, s.rdb, s.logger.With("component", "heartbeat"))
+		}
 		if err := beats.Beat(ctx); err != nil {
 			s.logger.Warn("heartbeat", "error", err)
 		}
 		runComponent("heartbeat", beats.Run)
-	}
-	if startErr == nil {
 		s.logger.Info("MUTT started", "roles", s.opts.Roles, "addresses", addrs, "pod", s.cfg.PodName)
 		if s.opts.Ready != nil {
 			s.opts.Ready(addrs)

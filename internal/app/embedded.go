@@ -79,15 +79,12 @@ func (s *Server) ingestProducer() (ingest.Producer, func() error) {
 	cfg := s.cfg
 	limit := func() int64 { return s.dyn.Int("max_ingest_queue_size", cfg.Ingest.MaxQueueSize) }
 	if s.db != nil {
-		p := roles.NewProducer(s.db, cfg.Keys.IngestQueue, limit, s.ingestMinutes(), s.logger.With("component", "producer"))
+		p := roles.NewProducer(s.db, cfg.Keys.IngestQueue, limit, true, s.logger.With("component", "producer"))
 		return p, p.Close
 	}
 	p := queue.NewProducer(s.rdb, cfg.Keys.IngestQueue, queue.ProducerOptions{Limit: limit, MetricsPrefix: cfg.Keys.MetricsPrefix})
 	return p, p.Close
 }
-
-// ingestMinutes records the per-minute ingest counts in embedded mode.
-func (s *Server) ingestMinutes() roles.MinuteRecorder { return nil }
 
 // embeddedAlerterQueues names the alerter's queues as the Redis keys do.
 func embeddedAlerterQueues(cfg config.Config) roles.AlerterQueues {

@@ -79,7 +79,7 @@ func embeddedBenchConfig() config.Config {
 func BenchmarkEmbeddedIngest(b *testing.B) {
 	db := openBenchDB(b)
 	cfg := embeddedBenchConfig()
-	p := roles.NewProducer(db, cfg.Keys.IngestQueue, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	p := roles.NewProducer(db, cfg.Keys.IngestQueue, nil, false, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	defer p.Close()
 	snap, _ := rules.Compile(RuleSet(50), nil, nil)
 	payloads, _, err := prepareEvents(min(b.N, 100_000), 1, snap, cfg.Ingest.RequiredFields)

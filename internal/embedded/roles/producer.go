@@ -10,23 +10,16 @@ import (
 	"github.com/mutt-go/mutt/internal/embedded/sqlstore"
 )
 
-// MinuteRecorder adds accepted-event counts to per-minute totals, the
-// source of the ingest rate the dashboard shows.
-type MinuteRecorder interface {
-	// AddIngestMinutes adds counts (minute as Unix seconds → events).
-	AddIngestMinutes(ctx context.Context, counts map[int64]int64) error
-}
-
 // Producer appends events to an embedded queue with a limit that may
 // change at run time; it is what the ingest server and the receivers'
-// feeder need. It counts accepted events per minute in memory and hands
-// the totals to its MinuteRecorder every flushEvery, not in every batch's
-// transaction.
+// feeder need. It counts accepted events per minute in memory and adds
+// the totals to the database's ingest minutes (the dashboard's ingest
+// rate) every flushEvery, not in every batch's transaction.
 type Producer struct {
 	db      *sqlstore.DB
 	queue   string
 	limit   func() int64
-	minutes MinuteRecorder
+	minutes bool
 	logger  *slog.Logger
 
 	mu      sync.Mutex
@@ -59,14 +52,14 @@ var ErrProducerClosed = errors.New("the embedded ingest producer is closed")
 const flushEvery = 10 * time.Second
 
 // NewProducer returns a producer appending to queue; limit (nil: none)
-// gives the queue's cap at each batch; minutes (nil: not counted) records
-// the per-minute totals. Close stops it after a last flush.
-func NewProducer(db *sqlstore.DB, queue string, limit func() int64, minutes MinuteRecorder, logger *slog.Logger) *Producer {
+// gives the queue's cap at each batch; minutes says whether accepted
+// events are counted per minute. Close stops it after a last flush.
+func NewProducer(db *sqlstore.DB, queue string, limit func() int64, minutes bool, logger *slog.Logger) *Producer {
 	p := &Producer{db: db, queue: queue, limit: limit, minutes: minutes, logger: logger,
 		counts: make(map[int64]int64), stop: make(chan struct{}), stopped: make(chan struct{}),
 		requests: make(chan *appendRequest, 64), committed: make(chan struct{})}
 	go p.commitLoop()
-	if minutes == nil {
+	if !minutes {
 		close(p.stopped)
 		return p
 	}
@@ -139,7 +132,7 @@ func (p *Producer) commitGroup(group []*appendRequest) {
 		}
 		close(r.done)
 	}
-	if accepted > 0 && p.minutes != nil {
+	if accepted > 0 && p.minutes {
 		p.mu.Lock()
 		p.counts[now] += accepted
 		p.mu.Unlock()
@@ -208,7 +201,11 @@ func (p *Producer) flush() {
 	p.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := p.minutes.AddIngestMinutes(ctx, counts); err != nil {
+	rows := make([]sqlstore.MinuteCount, 0, len(counts))
+	for m, n := range counts {
+		rows = append(rows, sqlstore.MinuteCount{Minute: time.Unix(m, 0), Events: n})
+	}
+	if err := p.db.AddIngestCounts(ctx, rows); err != nil {
 		p.logger.Warn("recording ingest minute counts; keeping them for the next try", "error", err)
 		p.mu.Lock()
 		for m, n := range counts {

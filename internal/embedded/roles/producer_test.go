@@ -1,7 +1,6 @@
 package roles
 
 import (
-	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -9,30 +8,29 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/mutt-go/mutt/internal/embedded/sqlstore"
 	"github.com/mutt-go/mutt/internal/queue"
 )
 
-// minuteTotals records what a Producer flushes.
-type minuteTotals struct {
-	mu     sync.Mutex
-	totals map[int64]int64
-}
-
-func (m *minuteTotals) AddIngestMinutes(_ context.Context, counts map[int64]int64) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for k, v := range counts {
-		m.totals[k] += v
+// minuteTotal adds up the ingest minutes recorded in db.
+func minuteTotal(t *testing.T, db *sqlstore.DB) int64 {
+	t.Helper()
+	counts, err := db.IngestMinutes(t.Context(), 60)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return nil
+	var total int64
+	for _, c := range counts {
+		total += c.Events
+	}
+	return total
 }
 
 func TestProducerLimitAndMinutes(t *testing.T) {
 	db := openDB(t)
 	var limit atomic.Int64
 	limit.Store(5)
-	rec := &minuteTotals{totals: map[int64]int64{}}
-	p := NewProducer(db, "mutt:ingest_queue", limit.Load, rec, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	p := NewProducer(db, "mutt:ingest_queue", limit.Load, true, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	batch := [][]byte{[]byte(`{"a":1}`), []byte(`{"a":2}`), []byte(`{"a":3}`)}
 	if depth, err := p.Produce(t.Context(), batch); err != nil || depth != 3 {
 		t.Fatalf("first batch: depth %d, err %v; want 3, nil", depth, err)
@@ -48,12 +46,8 @@ func TestProducerLimitAndMinutes(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
-	var total int64
-	for _, n := range rec.totals {
-		total += n
-	}
-	if total != 6 {
-		t.Errorf("minute totals %v add up to %d accepted events, want 6 (the refused batch not counted)", rec.totals, total)
+	if total := minuteTotal(t, db); total != 6 {
+		t.Errorf("ingest minutes add up to %d accepted events, want 6 (the refused batch not counted)", total)
 	}
 }
 
@@ -62,8 +56,7 @@ func TestProducerLimitAndMinutes(t *testing.T) {
 // Produce after Close is refused.
 func TestProducerGroupCommit(t *testing.T) {
 	db := openDB(t)
-	rec := &minuteTotals{totals: map[int64]int64{}}
-	p := NewProducer(db, "mutt:ingest_queue", nil, rec, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	p := NewProducer(db, "mutt:ingest_queue", nil, true, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	const writers, batches, size = 8, 40, 10
 	var wg sync.WaitGroup
 	for w := range writers {
@@ -88,12 +81,8 @@ func TestProducerGroupCommit(t *testing.T) {
 	if n, err := db.Len(t.Context(), "mutt:ingest_queue"); err != nil || n != want {
 		t.Fatalf("queue depth %d (err %v), want %d", n, err, want)
 	}
-	var total int64
-	for _, n := range rec.totals {
-		total += n
-	}
-	if total != want {
-		t.Errorf("minute totals add up to %d, want %d", total, want)
+	if total := minuteTotal(t, db); total != want {
+		t.Errorf("ingest minutes add up to %d, want %d", total, want)
 	}
 	if _, err := p.Produce(t.Context(), [][]byte{[]byte(`{}`)}); !errors.Is(err, ErrProducerClosed) {
 		t.Errorf("Produce after Close: err %v, want ErrProducerClosed", err)
