@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -101,5 +102,77 @@ func TestEmbeddedIngestToAudit(t *testing.T) {
 	}
 	if depth, err := srv.db.Len(t.Context(), cfg.Keys.AlertQueue); err != nil || depth != n {
 		t.Fatalf("alert queue depth %d (err %v), want %d: every event pages", depth, err, n)
+	}
+}
+
+// TestEmbeddedFullDiskAnswers503 puts the data directory on a 2 MiB tmpfs
+// and posts events until it is full: the ingest API answers 503 with a
+// JSON body saying so, counts the refusal, and the database stays whole.
+func TestEmbeddedFullDiskAnswers503(t *testing.T) {
+	cfg := embeddedConfig(t)
+	if err := syscall.Mount("tmpfs", cfg.Storage.DataDir, "tmpfs", 0, "size=2m"); err != nil {
+		t.Fatalf("mounting a 2 MiB tmpfs on %s (run the tests as root, as scripts/test.sh does): %v", cfg.Storage.DataDir, err)
+	}
+	t.Cleanup(func() { _ = syscall.Unmount(cfg.Storage.DataDir, syscall.MNT_DETACH) })
+	ready := make(chan map[string]string, 1)
+	srv, err := NewServer(t.Context(), cfg, ServeOptions{Roles: []string{RoleIngestor},
+		Ready: func(a map[string]string) { ready <- a }}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	addrs := <-ready
+
+	var body strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&body, `{"hostname":"router-%d","message":"%%LINK-DOWN: %s","timestamp":"2026-12-07T10:00:00Z"}`+"\n",
+			i, strings.Repeat("x", 200))
+	}
+	var (
+		status int
+		reply  []byte
+	)
+	for range 1000 {
+		req, err := http.NewRequest(http.MethodPost, "http://"+addrs["ingestor"]+"/api/v2/ingest", strings.NewReader(body.String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-API-KEY", "embedded-ingest-key-0123456789")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reply, _ = io.ReadAll(res.Body)
+		res.Body.Close()
+		if status = res.StatusCode; status != http.StatusOK {
+			break
+		}
+	}
+	if status != http.StatusServiceUnavailable || !strings.Contains(string(reply), `"Service Unavailable - storage full"`) {
+		t.Fatalf("ingest on a full disk answered %d %s, want 503 saying the storage is full", status, reply)
+	}
+	if err := srv.db.IntegrityCheck(t.Context()); err != nil {
+		t.Fatalf("database after the disk filled: %v", err)
+	}
+	mfs, err := srv.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := false
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetValue() == "storage_full" && m.GetCounter().GetValue() > 0 {
+					refused = true
+				}
+			}
+		}
+	}
+	if !refused {
+		t.Error("no counter with reason storage_full went up")
 	}
 }

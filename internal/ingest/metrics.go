@@ -28,6 +28,7 @@ const (
 	reasonTooLarge  = "too_large"
 	reasonQueueFull = "queue_full"
 	reasonRedis     = "redis"
+	reasonFull      = "storage_full"
 	reasonRateLimit = "rate_limit"
 	// reasonAuthThrottled is a client refused for its earlier wrong keys.
 	reasonAuthThrottled = "auth_throttled"
@@ -70,7 +71,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.authFailures.WithLabelValues(authMissing)
 	m.authFailures.WithLabelValues(authBadKey)
 	// Pre-create the series operators alert on, so they read 0, not absent.
-	for _, r := range []string{reasonAuth, reasonJSON, reasonValidate, reasonTooLarge, reasonQueueFull, reasonRedis, reasonRateLimit, reasonAuthThrottled, reasonUnknown} {
+	for _, r := range []string{reasonAuth, reasonJSON, reasonValidate, reasonTooLarge, reasonQueueFull, reasonRedis, reasonFull, reasonRateLimit, reasonAuthThrottled, reasonUnknown} {
 		m.requests.WithLabelValues("fail", r)
 	}
 	m.requests.WithLabelValues("success", reasonNone)

@@ -311,10 +311,17 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 			})
 			return
 		}
+		w.Header().Set("Retry-After", "5")
+		if errors.Is(err, queue.ErrStorageFull) {
+			fail(reasonFull)
+			s.logger.Error("queueing events: the storage is full; refusing events until there is room", "error", err,
+				"correlation_id", cid)
+			writeError(w, http.StatusServiceUnavailable, cid, "Service Unavailable - storage full", nil)
+			return
+		}
 		fail(reasonRedis)
 		s.logger.Error("queueing events", "error", err, "correlation_id", cid)
-		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, cid, "Service Unavailable - Redis error", nil)
+		writeError(w, http.StatusServiceUnavailable, cid, "Service Unavailable - "+cmp.Or(s.opts.StorageName, "Redis")+" error", nil)
 		return
 	}
 	s.metrics.queueDepth.Set(float64(depth))

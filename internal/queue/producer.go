@@ -18,6 +18,11 @@ var ErrQueueFull = errors.New("queue full")
 // errProducerClosed answers Produce calls made after Close.
 var errProducerClosed = errors.New("producer closed")
 
+// ErrStorageFull is wrapped by a producer's error when the storage under
+// the queue has no room left (a full disk): the batch was not queued, and
+// nothing already queued was damaged.
+var ErrStorageFull = errors.New("storage full")
+
 // QueueFullError carries the depth and limit seen when ErrQueueFull occurred.
 type QueueFullError struct {
 	Depth, Limit int64

@@ -17,6 +17,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	mqueue "github.com/mutt-go/mutt/internal/queue"
 	"github.com/mutt-go/mutt/internal/store"
 )
 
@@ -26,7 +27,7 @@ var migrationFiles embed.FS
 // ErrStorageFull means the disk (or the file size limit) left no room for a
 // write. Nothing of the failed transaction was written; ingest answers it
 // with 503 and the caller may retry once space is freed.
-var ErrStorageFull = errors.New("embedded storage is full")
+var ErrStorageFull = fmt.Errorf("embedded database: %w", mqueue.ErrStorageFull)
 
 // readConns is how many connections serve reads beside the one writer.
 const readConns = 4
