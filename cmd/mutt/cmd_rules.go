@@ -45,6 +45,6 @@ func newRulesCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	test.Flags().StringVar(&raw, "event", "", "the event as a JSON object")
-	cmd.AddCommand(test)
+	cmd.AddCommand(test, newRulesImportCommand(g))
 	return cmd
 }
