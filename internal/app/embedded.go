@@ -15,7 +15,7 @@ import (
 )
 
 // embeddedRoles are the roles that run on the embedded store.
-var embeddedRoles = map[string]bool{RoleIngestor: true, RoleAlerter: true, RoleSyslog: true, RoleSNMPTrap: true}
+var embeddedRoles = map[string]bool{RoleIngestor: true, RoleAlerter: true, RoleWebUI: true, RoleSyslog: true, RoleSNMPTrap: true}
 
 // storageMode is the storage the roles run on. Settings that name only
 // Redis are accepted for roles that need no PostgreSQL (an ingestor or

@@ -148,7 +148,7 @@ type BreakerReader func(ctx context.Context) (forward.BreakerStatus, error)
 
 // ErrNoBreaker is a BreakerReader's answer when the forwarder, and so its
 // breaker, does not run in this process.
-var ErrNoBreaker = errors.New("the forwarder does not run in this process")
+var ErrNoBreaker = errors.New("no circuit breaker runs in this process")
 
 // breaker reads the breaker through Deps.Breaker, or the shared state in
 // Redis (missing means closed: the forwarder creates it on first use).
@@ -157,7 +157,7 @@ func (u *UI) breaker(ctx context.Context) breakerView {
 		st, err := read(ctx)
 		switch {
 		case errors.Is(err, ErrNoBreaker):
-			return breakerView{Err: "forwarder not running in this process"}
+			return breakerView{Err: "no breaker in this process (the forwarder is not running, or its breaker is disabled)"}
 		case err != nil:
 			u.logger.Warn("dashboard: reading breaker state", "error", err)
 			return breakerView{Err: "unavailable"}
