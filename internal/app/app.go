@@ -258,11 +258,6 @@ func (s *Server) Run(ctx context.Context) error {
 	var closers []func() error
 	var startErr error
 	for _, role := range s.opts.Roles {
-		if s.db != nil && !embeddedRoles[role] {
-			startErr = fmt.Errorf("the %s role does not run on the embedded store yet: set REDIS_URL and DATABASE_URL "+
-				"(or MUTT_STORAGE=redis) for it, or leave it out with --only", role)
-			break
-		}
 		switch role {
 		case RoleIngestor:
 			startErr = s.startIngestor(listen, &closers)

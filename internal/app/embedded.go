@@ -14,10 +14,6 @@ import (
 	"github.com/mutt-go/mutt/internal/queue"
 )
 
-// embeddedRoles are the roles that run on the embedded store.
-var embeddedRoles = map[string]bool{RoleIngestor: true, RoleAlerter: true, RoleForwarder: true, RoleRemediation: true,
-	RoleSyslog: true, RoleSNMPTrap: true}
-
 // storageMode is the storage the roles run on. Settings that name only
 // Redis are accepted for roles that need no PostgreSQL (an ingestor or
 // forwarder unit of a split deployment); any other mix is the error

@@ -32,22 +32,51 @@ func embeddedConfig(t *testing.T) config.Config {
 	return cfg
 }
 
+// newEmbeddedServer builds a server of roles on cfg, closed when the test
+// ends, and fails unless it chose the embedded store; its Ready callback
+// sends to the channel returned.
+func newEmbeddedServer(t *testing.T, cfg config.Config, roles ...string) (*Server, <-chan map[string]string) {
+	t.Helper()
+	ready := make(chan map[string]string, 1)
+	srv, err := NewServer(t.Context(), cfg, ServeOptions{Roles: roles,
+		Ready: func(a map[string]string) { ready <- a }}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	if srv.db == nil || srv.rdb != nil || srv.pool != nil {
+		t.Fatal("a configuration without Redis or PostgreSQL settings did not select the embedded store")
+	}
+	return srv, ready
+}
+
+// serve runs srv until the test ends (register srv.Close before, so that
+// it runs after) and returns the addresses its roles listen on, from the
+// Ready callback that sends to ready.
+func serve(t *testing.T, srv *Server, ready <-chan map[string]string) map[string]string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case addrs := <-ready:
+		return addrs
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("roles did not start listening")
+	}
+	return nil
+}
+
 // TestEmbeddedIngestToAudit runs the ingestor and the alerter with no
 // Redis and no PostgreSQL: events posted to the ingest API end as one audit
 // row each in the data directory's database, and a second process on the
 // same directory is refused.
 func TestEmbeddedIngestToAudit(t *testing.T) {
 	cfg := embeddedConfig(t)
-	ready := make(chan map[string]string, 1)
-	srv, err := NewServer(t.Context(), cfg, ServeOptions{Roles: []string{RoleIngestor, RoleAlerter},
-		Ready: func(a map[string]string) { ready <- a }}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	if srv.db == nil || srv.rdb != nil || srv.pool != nil {
-		t.Fatal("a configuration without Redis or PostgreSQL settings did not select the embedded store")
-	}
+	srv, ready := newEmbeddedServer(t, cfg, RoleIngestor, RoleAlerter)
 	match := "LINK-DOWN"
 	if _, err := srv.db.CreateRule(t.Context(), store.Rule{MatchString: &match, MatchType: "contains", Priority: 10,
 		ProdHandling: "page_and_ticket", DevHandling: "ticket_only", TeamAssignment: "NETO", IsActive: true},
@@ -60,18 +89,7 @@ func TestEmbeddedIngestToAudit(t *testing.T) {
 		t.Fatalf("second server on the same data directory: err %v, want ErrInUse", err)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	var addrs map[string]string
-	select {
-	case addrs = <-ready:
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("roles did not start listening")
-	}
+	addrs := serve(t, srv, ready)
 
 	const n = 300
 	var body strings.Builder

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -30,17 +29,8 @@ func TestConfigChangeThroughAPIReachesRunningAlerter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	var addrs map[string]string
-	select {
-	case addrs = <-ready:
-	case <-time.After(30 * time.Second):
-		t.Fatal("roles did not start listening")
-	}
+	t.Cleanup(srv.Close)
+	addrs := serve(t, srv, ready)
 
 	before := srv.dyn.Int("unhandled_threshold", 100)
 	req, err := http.NewRequest(http.MethodPut, "http://"+addrs["webui"]+"/api/v2/config/unhandled_threshold",

@@ -239,12 +239,33 @@ func (b *Breaker) after(ctx context.Context, res []Result, token string) {
 // and refreshes the state and failure gauges. For health checks, the
 // remediation service and a periodic metrics refresh.
 func (b *Breaker) State(ctx context.Context) (string, error) {
-	state, failures, err := b.store.State(ctx, b.currentOpenFor())
-	if err != nil {
-		return "", err
+	st, err := b.Status(ctx)
+	return st.State, err
+}
+
+// BreakerStatus is the breaker state as Status reads it.
+type BreakerStatus struct {
+	State    string
+	Failures int64 // consecutive failures counted
+	// OpenedAt is when the breaker last opened; zero when it is CLOSED or
+	// the store does not say (the Redis store).
+	OpenedAt time.Time
+}
+
+// Status is State with the failure count and, from the in-process store,
+// when the breaker opened: for the dashboard.
+func (b *Breaker) Status(ctx context.Context) (BreakerStatus, error) {
+	var st BreakerStatus
+	if local, ok := b.store.(*LocalBreakerStore); ok {
+		st = local.status(b.currentOpenFor())
+	} else {
+		var err error
+		if st.State, st.Failures, err = b.store.State(ctx, b.currentOpenFor()); err != nil {
+			return BreakerStatus{}, err
+		}
 	}
-	b.bm.observe(state, failures)
-	return state, nil
+	b.bm.observe(st.State, st.Failures)
+	return st, nil
 }
 
 func (b *Breaker) failure(msg string, err error) {

@@ -119,10 +119,20 @@ func (s *LocalBreakerStore) After(_ context.Context, delivered bool, failures in
 // State reports the state as the next Before would see it, changing
 // nothing.
 func (s *LocalBreakerStore) State(_ context.Context, openFor time.Duration) (string, int64, error) {
+	st := s.status(openFor)
+	return st.State, st.Failures, nil
+}
+
+// status is State with the time the breaker opened, read under one lock.
+func (s *LocalBreakerStore) status(openFor time.Duration) BreakerStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	st := BreakerStatus{State: s.state, Failures: s.failures}
 	if s.state == StateOpen && !s.now().Before(s.opened.Add(openFor)) {
-		return StateHalfOpen, s.failures, nil
+		st.State = StateHalfOpen
 	}
-	return s.state, s.failures, nil
+	if st.State != StateClosed {
+		st.OpenedAt = s.opened
+	}
+	return st
 }

@@ -108,6 +108,9 @@ func TestChainInProcess(t *testing.T) {
 	if st, err := breaker.State(ctx); err != nil || st != StateOpen {
 		t.Fatalf("breaker after the threshold = %s, %v; want OPEN", st, err)
 	}
+	if st, err := breaker.Status(ctx); err != nil || st.State != StateOpen || st.Failures != 1 || st.OpenedAt.IsZero() {
+		t.Fatalf("Status after the threshold = %+v, %v; want OPEN after 1 failure, with its opening time", st, err)
+	}
 	if r := s.Send(ctx, alerts[1:2]); r[0].Outcome != Park || r[0].Reason != reasonOpen {
 		t.Fatalf("a send while open = %+v, want parked", r[0])
 	}

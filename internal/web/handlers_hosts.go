@@ -71,7 +71,7 @@ func (s *Server) hostChanged(w http.ResponseWriter, r *http.Request, what string
 // deleteHostRow removes the development host or device team of
 // {hostname} through del.
 func (s *Server) deleteHostRow(w http.ResponseWriter, r *http.Request, what, done string,
-	del func(*store.Store, context.Context, string, store.Actor) error) {
+	del func(store.Interface, context.Context, string, store.Actor) error) {
 	if !s.needStore(w) {
 		return
 	}
@@ -101,7 +101,7 @@ func (s *Server) handleDevHostAdd(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleDevHostDelete(w http.ResponseWriter, r *http.Request) {
-	s.deleteHostRow(w, r, "deleting development host", "Dev host deleted successfully", (*store.Store).DeleteDevHost)
+	s.deleteHostRow(w, r, "deleting development host", "Dev host deleted successfully", store.Interface.DeleteDevHost)
 }
 
 func (s *Server) handleTeamsList(w http.ResponseWriter, r *http.Request) {
@@ -154,5 +154,5 @@ func (s *Server) handleTeamUpdate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleTeamDelete(w http.ResponseWriter, r *http.Request) {
-	s.deleteHostRow(w, r, "deleting device team", "Team mapping deleted successfully", (*store.Store).DeleteTeam)
+	s.deleteHostRow(w, r, "deleting device team", "Team mapping deleted successfully", store.Interface.DeleteTeam)
 }

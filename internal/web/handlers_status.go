@@ -26,12 +26,18 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 			"status": "unhealthy", "service": healthService, "version": version.Version(), "error": msg,
 		})
 	}
+	ok := map[string]string{
+		"status": "healthy", "service": healthService, "version": version.Version(),
+		"redis": "connected", "database": "connected",
+	}
 	switch {
 	case s.deps.Health != nil:
 		if err := s.deps.Health.Ping(ctx); err != nil {
-			fail("redis unavailable", err)
+			fail("embedded database unavailable", err)
 			return
 		}
+		delete(ok, "redis")
+		ok["storage"] = "embedded"
 	case s.deps.Redis == nil:
 		fail("redis unavailable", errors.New("no Redis client"))
 		return
@@ -49,10 +55,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 		fail("database unavailable", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{
-		"status": "healthy", "service": healthService, "version": version.Version(),
-		"redis": "connected", "database": "connected",
-	})
+	writeJSON(w, http.StatusOK, ok)
 }
 
 func (s *Server) handleVersion(w http.ResponseWriter, r *http.Request) {

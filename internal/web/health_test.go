@@ -23,7 +23,7 @@ func TestHealthPingsHealthInsteadOfRedis(t *testing.T) {
 		error string
 	}{
 		{"answers", nil, 200, ""},
-		{"fails", down, 503, "redis unavailable"},
+		{"fails", down, 503, "embedded database unavailable"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -35,6 +35,9 @@ func TestHealthPingsHealthInsteadOfRedis(t *testing.T) {
 			m := e.do(req{method: "GET", path: "/health", noKey: true}).want(t, tt.want).json(t)
 			if !pinged.Load() || tt.error != "" && m["error"] != tt.error {
 				t.Errorf("health %v, pinged %v", m, pinged.Load())
+			}
+			if _, ok := m["redis"]; tt.want == 200 && (ok || m["storage"] != "embedded") {
+				t.Errorf("healthy answer without Redis %v: want storage embedded and no redis", m)
 			}
 		})
 	}

@@ -34,7 +34,7 @@ const shutdownGrace = 10 * time.Second
 // Deps are what the web server reads and writes through. Nil dependencies
 // make their endpoints answer 503.
 type Deps struct {
-	Store *store.Store
+	Store store.Interface
 	Redis redis.UniversalClient // health check and sessions, unless Health and SessionStore are set
 	// Health, when not nil, is what the health check pings instead of
 	// Redis: the embedded database, in the single-process mode.

@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,34 +13,8 @@ import (
 	"github.com/mutt-go/mutt/internal/store"
 )
 
-// Interface is what the roles and the API need of a store: rules, the
-// development hosts and device teams, the rule set the alerter caches, the
-// event audit log and the config audit log.
-type Interface interface {
-	Ping(ctx context.Context) error
-
-	ListRules(ctx context.Context) ([]store.Rule, error)
-	GetRule(ctx context.Context, id int64) (store.Rule, error)
-	CreateRule(ctx context.Context, r store.Rule, a store.Actor) (int64, error)
-	UpdateRule(ctx context.Context, id int64, fields map[string]any, a store.Actor) error
-	DeleteRule(ctx context.Context, id int64, a store.Actor) error
-	LoadRuleSet(ctx context.Context) (store.RuleSet, error)
-
-	ListDevHosts(ctx context.Context) ([]string, error)
-	AddDevHost(ctx context.Context, hostname string, a store.Actor) error
-	DeleteDevHost(ctx context.Context, hostname string, a store.Actor) error
-
-	ListTeams(ctx context.Context) ([]store.Team, error)
-	AddTeam(ctx context.Context, t store.Team, a store.Actor) error
-	UpdateTeam(ctx context.Context, t store.Team, a store.Actor) error
-	DeleteTeam(ctx context.Context, hostname string, a store.Actor) error
-
-	InsertAudit(ctx context.Context, rows []store.AuditRow) (int64, error)
-	SearchEventAudit(ctx context.Context, f store.EventAuditFilter) ([]store.EventAuditRow, int64, bool, error)
-
-	RecordConfigChange(ctx context.Context, c store.ConfigChange) (int64, error)
-	SearchConfigAudit(ctx context.Context, f store.ConfigAuditFilter) ([]store.ConfigAuditRow, int64, error)
-}
+// Interface is store.Interface, under the name the suites' callers use.
+type Interface = store.Interface
 
 // Run runs the suite; newStore returns an empty, migrated store of its own
 // for each subtest and arranges its cleanup.
@@ -121,6 +94,9 @@ func asJSON(t *testing.T, v any) string {
 func testPing(t *testing.T, s Interface) {
 	if err := s.Ping(t.Context()); err != nil {
 		t.Fatalf("Ping: %v", err)
+	}
+	if err := s.CheckConfigAudit(t.Context()); err != nil {
+		t.Fatalf("CheckConfigAudit on a migrated store: %v", err)
 	}
 }
 

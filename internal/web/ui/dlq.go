@@ -59,7 +59,7 @@ func (u *UI) pathQueue(w http.ResponseWriter, r *http.Request, s *session) (dlqa
 		u.notFound(w, r, s)
 		return q, false
 	}
-	if u.deps.Redis == nil {
+	if u.deps.DLQ == nil {
 		u.errorPage(w, r, s, http.StatusServiceUnavailable, "Redis is not configured.")
 		return q, false
 	}
@@ -80,12 +80,12 @@ func (u *UI) dlqQueue(w http.ResponseWriter, r *http.Request, s *session) {
 	if v.Reason != "" {
 		sel.Reasons = map[string]bool{v.Reason: true}
 	}
-	entries, matched, err := sel.Select(ctx, u.deps.Redis, q)
+	entries, matched, err := sel.SelectFrom(ctx, u.deps.DLQ, q)
 	if err != nil {
 		u.failed(w, r, s, "reading "+q.Key, err)
 		return
 	}
-	total, err := u.deps.Redis.XLen(ctx, q.Key).Result()
+	total, err := u.deps.DLQ.Len(ctx, q.Key)
 	if err != nil {
 		u.failed(w, r, s, "measuring "+q.Key, err)
 		return
@@ -208,7 +208,7 @@ func (u *UI) dlqReplay(w http.ResponseWriter, r *http.Request, s *session) {
 		u.failed(w, r, s, "checking the audit log before a replay (nothing changed)", err)
 		return
 	}
-	entries, _, err := sel.Select(ctx, u.deps.Redis, q)
+	entries, _, err := sel.SelectFrom(ctx, u.deps.DLQ, q)
 	if errors.Is(err, dlqadmin.ErrNoEntry) {
 		u.redirect(w, r, back, flash{Text: err.Error() + " (already replayed or purged?); nothing changed.", Error: true})
 		return
@@ -223,7 +223,7 @@ func (u *UI) dlqReplay(w http.ResponseWriter, r *http.Request, s *session) {
 			len(plan.Unknown)+len(plan.AtLimit)), Error: true})
 		return
 	}
-	out, replayErr := dlqadmin.Replay(ctx, u.deps.Redis, u.deps.Keys, q, plan)
+	out, replayErr := dlqadmin.ReplayOn(ctx, u.deps.DLQ, u.deps.Keys, q, plan)
 	change := dlqadmin.ReplayChange(q, plan, filters, out, replayErr, u.actor(r, s))
 	// The change is made: a closed browser must not cost its record.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)

@@ -25,7 +25,7 @@ type depth struct {
 	Err              string
 }
 
-// breakerView is the Moogsoft circuit breaker as Redis holds it.
+// breakerView is the Moogsoft circuit breaker as the overview shows it.
 type breakerView struct {
 	State    string
 	Failures string
@@ -141,9 +141,29 @@ func (u *UI) depths(ctx context.Context, ds []depth) []depth {
 	return ds
 }
 
-// breaker reads the shared breaker state (missing means closed: the
-// forwarder creates it on first use).
+// BreakerReader reads the forwarder's circuit breaker, as
+// forward.Breaker.Status does; it returns ErrNoBreaker when no breaker runs
+// where it looks.
+type BreakerReader func(ctx context.Context) (forward.BreakerStatus, error)
+
+// ErrNoBreaker is a BreakerReader's answer when the forwarder, and so its
+// breaker, does not run in this process.
+var ErrNoBreaker = errors.New("no circuit breaker runs in this process")
+
+// breaker reads the breaker through Deps.Breaker, or the shared state in
+// Redis (missing means closed: the forwarder creates it on first use).
 func (u *UI) breaker(ctx context.Context) breakerView {
+	if read := u.deps.Breaker; read != nil {
+		st, err := read(ctx)
+		switch {
+		case errors.Is(err, ErrNoBreaker):
+			return breakerView{Err: "no breaker in this process (the forwarder is not running, or its breaker is disabled)"}
+		case err != nil:
+			u.logger.Warn("dashboard: reading breaker state", "error", err)
+			return breakerView{Err: "unavailable"}
+		}
+		return breakerView{State: st.State, Failures: strconv.FormatInt(st.Failures, 10), OpenedAt: st.OpenedAt.UTC()}
+	}
 	if u.deps.Redis == nil {
 		return breakerView{Err: "Redis not configured"}
 	}

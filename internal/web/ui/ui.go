@@ -10,6 +10,7 @@ import (
 
 	"github.com/mutt-go/mutt/internal/config"
 	"github.com/mutt-go/mutt/internal/configadmin"
+	"github.com/mutt-go/mutt/internal/dlqadmin"
 	"github.com/mutt-go/mutt/internal/ratestats"
 	"github.com/mutt-go/mutt/internal/store"
 	"github.com/mutt-go/mutt/internal/web/auth"
@@ -20,11 +21,17 @@ import (
 // Sessions are required; a nil Store, Redis, Config or Rates makes the
 // pages that need it say so instead of failing.
 type Deps struct {
-	Store *store.Store
+	Store store.Interface
 	Redis redis.UniversalClient
 	// Depths, when not nil, measures the overview's queues instead of
 	// Redis: the embedded database's queues.
-	Depths   QueueDepths
+	Depths QueueDepths
+	// DLQ, when not nil, holds the dead-letter queues the DLQ pages list
+	// and replay instead of Redis: the embedded database's.
+	DLQ dlqadmin.Backend
+	// Breaker, when not nil, reads the overview's circuit breaker instead
+	// of Redis: the forwarder's breaker in this process.
+	Breaker  BreakerReader
 	Keys     config.Keys
 	Config   *configadmin.Admin
 	Rates    *ratestats.Cache
@@ -65,6 +72,9 @@ func New(d Deps) (*UI, error) {
 	}
 	if d.AuthGuard == nil {
 		d.AuthGuard = authguard.New(authguard.Options{})
+	}
+	if d.DLQ == nil && d.Redis != nil {
+		d.DLQ = dlqadmin.NewRedis(d.Redis)
 	}
 	u := &UI{deps: d, logger: d.Logger, pages: p}
 	if u.logger == nil {
