@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -196,5 +197,26 @@ func TestHealthEmbedded(t *testing.T) {
 	}
 	if strings.Contains(out, "redis") || strings.Contains(out, "postgres") {
 		t.Errorf("the embedded report checks Redis or PostgreSQL:\n%s", out)
+	}
+}
+
+// TestMigrateDoctorEmbedded migrates the database of a data directory and
+// sends mutt doctor, which diagnoses Redis and PostgreSQL, to mutt health.
+func TestMigrateDoctorEmbedded(t *testing.T) {
+	_, file := newEmbeddedEnv(t)
+	if code, _, errOut := runDLQ("migrate"); code != exitFailure || !strings.Contains(errOut, "MUTT_DATA_DIR") {
+		t.Errorf("migrate without a database: exit %d: %s", code, errOut)
+	}
+	db := openEmbeddedTestDB(t, file)
+	v, err := db.SchemaVersion(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runDLQ("migrate")
+	if code != exitOK || !strings.Contains(out, file+": schema at version "+strconv.Itoa(v)) {
+		t.Errorf("migrate: exit %d: %s\n%s", code, errOut, out)
+	}
+	if code, _, errOut := runDLQ("doctor"); code != exitUsage || !strings.Contains(errOut, "mutt health") {
+		t.Errorf("doctor: exit %d, want %d: %s", code, exitUsage, errOut)
 	}
 }
