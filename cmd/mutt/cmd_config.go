@@ -12,13 +12,13 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/mutt-go/mutt/internal/app"
 	"github.com/mutt-go/mutt/internal/config"
 	"github.com/mutt-go/mutt/internal/configadmin"
 	"github.com/mutt-go/mutt/internal/dynconfig"
+	"github.com/mutt-go/mutt/internal/embedded/roles"
 	"github.com/mutt-go/mutt/internal/store"
 )
 
@@ -26,10 +26,14 @@ func newConfigCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Read and change the dynamic configuration; check the static one",
-		Long: `Read and change the dynamic configuration: the values under <prefix>:config:<name>
-in Redis that the services pick up without a restart. Every change is checked against
-the key registry, recorded in config_audit_log (table dynamic_config) and announced on
-<prefix>:config:updates. See docs/operations/dynamic-config.md for every key.
+		Long: `Read and change the dynamic configuration: the values the services pick up without
+a restart. Every change is checked against the key registry and recorded in
+config_audit_log (table dynamic_config). In the Redis + PostgreSQL mode the values
+are under <prefix>:config:<name> in Redis, the audit row in PostgreSQL, and each
+change is announced on <prefix>:config:updates. In the embedded mode (MUTT_DATA_DIR)
+value and audit row commit together in the data directory's database, and a running
+mutt serve sees the change within a second. See docs/operations/dynamic-config.md
+for every key.
 
 validate checks the static configuration (file, environment, flags) the services
 would start with.`,
@@ -43,25 +47,41 @@ would start with.`,
 // audit database is connected only for changes.
 type configSession struct {
 	cfg   config.Config
-	rdb   *redis.Client
 	admin *configadmin.Admin
 	close func()
 }
 
-// openConfig loads the configuration and connects to Redis, and, with
-// withAudit, to PostgreSQL, checking that the audit log can be written
-// before anything changes.
+// openConfig loads the configuration and opens the dynamic configuration
+// (see configAdmin).
 func (g *globalOptions) openConfig(ctx context.Context, withAudit bool) (*configSession, error) {
 	cfg, err := g.loadConfig()
 	if err != nil {
 		return nil, err
 	}
+	return g.configAdmin(ctx, cfg, withAudit)
+}
+
+// configAdmin opens the dynamic configuration of cfg. In the embedded mode
+// that is the database of the data directory, where a value and its audit
+// row commit together and a running `mutt serve` polls for the change. In
+// the Redis + PostgreSQL mode it connects to Redis and, with withAudit, to
+// PostgreSQL, checking that the audit log can be written before anything
+// changes.
+func (g *globalOptions) configAdmin(ctx context.Context, cfg config.Config, withAudit bool) (*configSession, error) {
 	logger := g.logger(cfg)
+	if g.embedded(cfg) {
+		db, err := openEmbeddedDB(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return &configSession{cfg: cfg, admin: configadmin.NewFrom(roles.NewDynConfig(db), logger),
+			close: func() { _ = db.Close() }}, nil
+	}
 	rdb, err := app.ConnectRedis(ctx, cfg.Redis, logger)
 	if err != nil {
 		return nil, err
 	}
-	s := &configSession{cfg: cfg, rdb: rdb, close: func() { _ = rdb.Close() }}
+	s := &configSession{cfg: cfg, close: func() { _ = rdb.Close() }}
 	var st *store.Store
 	if withAudit {
 		pool, err := app.ConnectPostgres(ctx, cfg.Postgres, logger)
@@ -492,8 +512,8 @@ func newConfigValidateCommand(g *globalOptions) *cobra.Command {
 		Short: "Check the static configuration, and with --check-dynamic every stored dynamic value",
 		Long: `Load the configuration the services would start with (the --config file, the
 environment, or --env-file over it, and the flags) and report every problem: exit 2
-when there is any. With --check-dynamic, also check every value stored in Redis
-against the key registry: exit 1 when one is invalid (the services ignore it).
+when there is any. With --check-dynamic, also check every stored dynamic value
+(Redis, or the embedded database) against the key registry: exit 1 when one is invalid (the services ignore it).
 Secret values are never printed.`,
 		Example: `  mutt config validate --env-file /etc/mutt/mutt.env && systemctl restart mutt
   mutt config validate --check-dynamic`,
@@ -514,7 +534,7 @@ Secret values are never printed.`,
 		},
 	}
 	cmd.Flags().StringVar(&envFile, "env-file", "", "read KEY=VALUE lines from this file (e.g. /etc/mutt/mutt.env) over the environment")
-	cmd.Flags().BoolVar(&checkDynamic, "check-dynamic", false, "also check every dynamic value stored in Redis")
+	cmd.Flags().BoolVar(&checkDynamic, "check-dynamic", false, "also check every stored dynamic value")
 	return cmd
 }
 
@@ -615,13 +635,12 @@ func readEnvFile(path string) (map[string]string, error) {
 
 // validateDynamic checks every stored value against the registry.
 func (g *globalOptions) validateDynamic(ctx context.Context, cfg config.Config) error {
-	logger := g.logger(cfg)
-	rdb, err := app.ConnectRedis(ctx, cfg.Redis, logger)
+	s, err := g.configAdmin(ctx, cfg, false)
 	if err != nil {
 		return err
 	}
-	defer rdb.Close()
-	entries, err := configadmin.New(rdb, cfg.Keys.ConfigPrefix, nil, logger).List(ctx)
+	defer s.close()
+	entries, err := s.admin.List(ctx)
 	if err != nil {
 		return err
 	}

@@ -223,7 +223,7 @@ func (g *globalOptions) openDLQ(ctx context.Context, arg string, check func(conf
 	if _, err := cfg.StorageMode(); err != nil {
 		return nil, err
 	}
-	db, err := openEmbeddedDLQ(ctx, cfg)
+	db, err := openEmbeddedDB(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -233,9 +233,10 @@ func (g *globalOptions) openDLQ(ctx context.Context, arg string, check func(conf
 	}, nil
 }
 
-// openEmbeddedDLQ opens the embedded database of the data directory; one
-// that is not there is an error rather than a new, empty database.
-func openEmbeddedDLQ(ctx context.Context, cfg config.Config) (*sqlstore.DB, error) {
+// openEmbeddedDB opens the embedded database of the data directory; one
+// that is not there is an error rather than a new, empty database. Every
+// command that works on an embedded data directory opens it so.
+func openEmbeddedDB(ctx context.Context, cfg config.Config) (*sqlstore.DB, error) {
 	path := cfg.Storage.DatabaseFile()
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("opening the embedded database: %w; set MUTT_DATA_DIR to the data directory of `mutt serve`, "+
@@ -246,6 +247,15 @@ func openEmbeddedDLQ(ctx context.Context, cfg config.Config) (*sqlstore.DB, erro
 		return nil, fmt.Errorf("opening the embedded database: %w", err)
 	}
 	return db, nil
+}
+
+// embedded reports whether cfg selects the embedded mode: no Redis or
+// PostgreSQL setting in the file, the environment or the flags. Mixed
+// settings are not embedded, so the commands keep their Redis +
+// PostgreSQL behaviour and its errors.
+func (g *globalOptions) embedded(cfg config.Config) bool {
+	mode, err := cfg.StorageMode()
+	return err == nil && mode == config.StorageEmbedded && g.redisURL == "" && g.databaseURL == ""
 }
 
 func newDLQCommand(g *globalOptions) *cobra.Command {

@@ -68,6 +68,10 @@ none fails, 2 when at least one fails (or on bad flags or configuration).`,
 			if err != nil {
 				return err
 			}
+			if g.embedded(cfg) {
+				return usageError{fmt.Errorf("mutt doctor diagnoses a Redis + PostgreSQL deployment; this configuration is the embedded mode "+
+					"(MUTT_DATA_DIR=%s): run mutt health for its database, queues and server", cfg.Storage.DataDir)}
+			}
 			rep, err := runDoctor(cmd.Context(), g, cfg, o)
 			if err != nil {
 				return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mutt-go/mutt/internal/embedded/sqlstore"
 	"github.com/mutt-go/mutt/internal/health"
 )
 
@@ -22,11 +24,13 @@ func newHealthCommand(g *globalOptions) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "health",
-		Short: "Check MUTT and its dependencies: Redis, PostgreSQL, queues and every role's /health",
+		Short: "Check MUTT and its storage (Redis and PostgreSQL, or the embedded database), queues and every role's /health",
 		Long: `Check, concurrently and each within --timeout, that Redis answers (and has memory
 headroom), that PostgreSQL answers and its schema matches this binary, how deep
 the work and dead-letter queues are, and that each role's /health endpoint on
-its configured address says healthy. A role that is not listening is skipped,
+its configured address says healthy. In the embedded mode (MUTT_DATA_DIR) the
+database of the data directory takes the place of Redis and PostgreSQL, and the
+server check fails when no mutt serve holds the data directory. A role that is not listening is skipped,
 unless it is named with --role; when no role answers at all, the roles check
 fails: nothing of MUTT runs where this host's settings point.
 
@@ -52,6 +56,9 @@ Exit status: 0 when every check is ok or only warns, 1 when any check fails,
 			}
 			opts.Config = cfg
 			opts.Logger = g.logger(cfg)
+			if g.embedded(cfg) {
+				opts.OpenDatabase = func(ctx context.Context) (*sqlstore.DB, error) { return openEmbeddedDB(ctx, cfg) }
+			}
 			report := health.Run(cmd.Context(), opts)
 			if asJSON {
 				enc := json.NewEncoder(g.stdout)

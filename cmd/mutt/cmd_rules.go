@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mutt-go/mutt/internal/app"
+	"github.com/mutt-go/mutt/internal/config"
 	"github.com/mutt-go/mutt/internal/ruletest"
 	"github.com/mutt-go/mutt/internal/store"
 )
@@ -31,13 +33,7 @@ func newRulesCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return usageError{err}
 			}
-			logger := g.logger(cfg)
-			pool, err := app.ConnectPostgres(cmd.Context(), cfg.Postgres, logger)
-			if err != nil {
-				return err
-			}
-			defer pool.Close()
-			set, err := store.New(pool).LoadRuleSet(cmd.Context())
+			set, err := g.loadRuleSet(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
@@ -47,4 +43,23 @@ func newRulesCommand(g *globalOptions) *cobra.Command {
 	test.Flags().StringVar(&raw, "event", "", "the event as a JSON object")
 	cmd.AddCommand(test, newRulesImportCommand(g))
 	return cmd
+}
+
+// loadRuleSet reads the rule set the alerter would load: from the embedded
+// database of the data directory, or from PostgreSQL.
+func (g *globalOptions) loadRuleSet(ctx context.Context, cfg config.Config) (store.RuleSet, error) {
+	if g.embedded(cfg) {
+		db, err := openEmbeddedDB(ctx, cfg)
+		if err != nil {
+			return store.RuleSet{}, err
+		}
+		defer db.Close()
+		return db.LoadRuleSet(ctx)
+	}
+	pool, err := app.ConnectPostgres(ctx, cfg.Postgres, g.logger(cfg))
+	if err != nil {
+		return store.RuleSet{}, err
+	}
+	defer pool.Close()
+	return store.New(pool).LoadRuleSet(ctx)
 }

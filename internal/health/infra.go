@@ -17,11 +17,15 @@ import (
 	"github.com/mutt-go/mutt/internal/store"
 )
 
-// Check names of the infrastructure.
+// Check names of the infrastructure: Redis and PostgreSQL, or in the
+// embedded mode the database and the server holding the data directory
+// (the schema check is of either database).
 const (
 	CheckRedis    = "redis"
 	CheckPostgres = "postgres"
 	CheckSchema   = "schema"
+	CheckDatabase = "database"
+	CheckServer   = "server"
 )
 
 // redisChecks connects to Redis, checks it and then, on the same client,
@@ -40,20 +44,23 @@ func (r *runner) redisChecks(ctx context.Context) []Check {
 		client = c
 		return redisMemory(ctx, c, redisAddr(r.opts.Config.Redis))
 	})
-	out := make([]Check, 1+len(specs))
-	out[0] = first
 	if client == nil {
-		for i, q := range specs {
-			out[i+1] = Check{Name: q.name, Status: StatusSkipped, Detail: "redis unavailable"}
-		}
-		return out
+		return append([]Check{first}, skippedQueues(specs, "redis unavailable")...)
 	}
 	defer client.Close()
+	return append([]Check{first}, r.queueChecks(ctx, specs, func(ctx context.Context, q queueSpec) (int64, error) {
+		return queue.NewStream(client, q.key, "").Len(ctx)
+	})...)
+}
+
+// queueChecks measures every queue of specs concurrently with depth.
+func (r *runner) queueChecks(ctx context.Context, specs []queueSpec, depth func(context.Context, queueSpec) (int64, error)) []Check {
+	out := make([]Check, len(specs))
 	var wg sync.WaitGroup
 	for i, q := range specs {
 		wg.Go(func() {
-			out[i+1] = r.timed(ctx, q.name, func(ctx context.Context) (Status, string) {
-				n, err := queue.NewStream(client, q.key, "").Len(ctx)
+			out[i] = r.timed(ctx, q.name, func(ctx context.Context) (Status, string) {
+				n, err := depth(ctx, q)
 				if err != nil {
 					return StatusFail, timeoutHint(ctx, err)
 				}
@@ -62,6 +69,15 @@ func (r *runner) redisChecks(ctx context.Context) []Check {
 		})
 	}
 	wg.Wait()
+	return out
+}
+
+// skippedQueues is a skipped check of every queue of specs, saying why.
+func skippedQueues(specs []queueSpec, why string) []Check {
+	out := make([]Check, len(specs))
+	for i, q := range specs {
+		out[i] = Check{Name: q.name, Status: StatusSkipped, Detail: why}
+	}
 	return out
 }
 

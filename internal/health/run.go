@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mutt-go/mutt/internal/config"
+	"github.com/mutt-go/mutt/internal/embedded/sqlstore"
 )
 
 // DefaultTimeout bounds each check when Options.Timeout is zero.
@@ -28,6 +29,10 @@ type Options struct {
 	HTTPClient *http.Client
 	// Logger receives one debug line per check; nil discards.
 	Logger *slog.Logger
+	// OpenDatabase, when set, selects the embedded mode: Run checks the
+	// database it opens, its queues and the data directory's lock instead
+	// of Redis and PostgreSQL, and closes it.
+	OpenDatabase func(context.Context) (*sqlstore.DB, error)
 	// ExpectRunning makes a host where no role answers fail (the roles
 	// check), as `mutt health` wants; a restore, run while the services are
 	// stopped, leaves it false.
@@ -53,18 +58,22 @@ func Run(ctx context.Context, opts Options) Report {
 
 	roles, requested := r.selectRoles()
 	var (
-		wg                    sync.WaitGroup
-		redisChecks, pgChecks []Check
-		roleChecks            = make([]Check, len(roles))
+		wg                      sync.WaitGroup
+		storageChecks, pgChecks []Check
+		roleChecks              = make([]Check, len(roles))
 	)
-	wg.Go(func() { redisChecks = r.redisChecks(ctx) })
-	wg.Go(func() { pgChecks = r.postgresChecks(ctx) })
+	if opts.OpenDatabase != nil {
+		wg.Go(func() { storageChecks = r.embeddedChecks(ctx) })
+	} else {
+		wg.Go(func() { storageChecks = r.redisChecks(ctx) })
+		wg.Go(func() { pgChecks = r.postgresChecks(ctx) })
+	}
 	for i, name := range roles {
 		wg.Go(func() { roleChecks[i] = r.roleCheck(ctx, name, requested) })
 	}
 	wg.Wait()
 
-	checks := slices.Concat(redisChecks, pgChecks, roleChecks, noRoleRunning(roleChecks, requested || !opts.ExpectRunning))
+	checks := slices.Concat(storageChecks, pgChecks, roleChecks, noRoleRunning(roleChecks, requested || !opts.ExpectRunning))
 	for i := range checks {
 		checks[i].Detail = r.red.redact(checks[i].Detail)
 		opts.Logger.Debug("health check", "check", checks[i].Name, "status", string(checks[i].Status),

@@ -24,9 +24,10 @@ const (
 // queueSpec is one queue to measure and the depth above which it warns.
 type queueSpec struct {
 	name   string // check name
-	key    string // Redis key
+	key    string // Redis key, or the embedded queue's name
 	warnAt int64
 	why    string // what warnAt is
+	dead   bool   // a dead-letter queue (its own table in the embedded database)
 }
 
 // queueSpecs lists the work queues and DLQs of cfg with their thresholds.
@@ -35,11 +36,11 @@ func queueSpecs(cfg config.Config) []queueSpec {
 	ingestWarn := int64(float64(cfg.Ingest.MaxQueueSize) * IngestWarnRatio)
 	return []queueSpec{
 		{"queue.ingest", k.IngestQueue, ingestWarn,
-			fmt.Sprintf("%.0f%% of the ingest cap %d", IngestWarnRatio*100, cfg.Ingest.MaxQueueSize)},
-		{"queue.alert", k.AlertQueue, cfg.Alerter.Shedding.WarnThreshold, "the alerter's warn threshold"},
-		{"queue.dlq_alerter", k.AlerterDLQ, DLQWarnDepth, "the dead-letter warn level"},
-		{"queue.dlq_moog", k.MoogDLQ, DLQWarnDepth, "the dead-letter warn level"},
-		{"queue.dlq_dead", k.DeadDLQ, DLQWarnDepth, "the dead-letter warn level"},
+			fmt.Sprintf("%.0f%% of the ingest cap %d", IngestWarnRatio*100, cfg.Ingest.MaxQueueSize), false},
+		{"queue.alert", k.AlertQueue, cfg.Alerter.Shedding.WarnThreshold, "the alerter's warn threshold", false},
+		{"queue.dlq_alerter", k.AlerterDLQ, DLQWarnDepth, "the dead-letter warn level", true},
+		{"queue.dlq_moog", k.MoogDLQ, DLQWarnDepth, "the dead-letter warn level", true},
+		{"queue.dlq_dead", k.DeadDLQ, DLQWarnDepth, "the dead-letter warn level", true},
 	}
 }
 
