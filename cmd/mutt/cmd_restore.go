@@ -691,7 +691,7 @@ verifies its result; the measured RTO is printed per step and in total.`,
 				return err
 			}
 			defer rdb.Close()
-			opts := backup.FullRestoreOptions{
+			opts := backup.RestoreOptions{
 				Root: o.root, Manifest: m, Keys: keys, DatabaseURL: backupDatabaseURL(cfg.Postgres),
 				PgRestore: os.Getenv("MUTT_BACKUP_PG_RESTORE"), Redis: rdb, ConfigPrefix: cfg.Keys.ConfigPrefix,
 				ConfigTargetDir: target, WithVault: withVault, Vault: kv, VaultNotFound: vaultNotFound,
