@@ -102,9 +102,18 @@ func (sqliteComponent) Backup(ctx context.Context, o *RunOptions, c *Component, 
 }
 
 // vacuumInto writes a consistent copy of the database at src to a new file
-// in its directory and returns the copy's path.
+// in its directory and returns the copy's path. Copies a crashed run left
+// behind more than PartialMaxAge ago are removed first.
 func vacuumInto(ctx context.Context, src string) (string, error) {
-	tmp := filepath.Join(filepath.Dir(src), "."+filepath.Base(src)+".backup-"+randHex(4))
+	prefix := filepath.Join(filepath.Dir(src), "."+filepath.Base(src)+".backup-")
+	if old, err := filepath.Glob(prefix + "*"); err == nil {
+		for _, p := range old {
+			if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() && time.Since(fi.ModTime()) > PartialMaxAge {
+				os.Remove(p)
+			}
+		}
+	}
+	tmp := prefix + randHex(4)
 	db, err := openSQLite(src, true)
 	if err != nil {
 		return "", err
