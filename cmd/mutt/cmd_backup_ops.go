@@ -123,7 +123,12 @@ Exit codes: 0 every check passed, 1 a check failed, 2 usage error.`,
 				o.SigningKey = k.Public().(ed25519.PublicKey)
 			}
 			o.WALLagMax = b.settings.WALLagMax
-			o.Archiver, o.ArchiverError = b.readArchiver(cmd.Context(), g)
+			if cfg, err := g.loadConfig(); err == nil && embeddedStorage(cfg) {
+				// No PostgreSQL, so no WAL archiving to check.
+				o.MaxAge = backup.DefaultMaxAgeFor(backup.StorageEmbedded)
+			} else {
+				o.Archiver, o.ArchiverError = b.readArchiver(cmd.Context(), g)
+			}
 			rep, err := backup.CheckStatus(o)
 			if err != nil {
 				return err

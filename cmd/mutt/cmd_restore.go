@@ -578,6 +578,12 @@ func backupSources(ctx context.Context, g *globalOptions, s backup.Settings, cfg
 	return closeAll
 }
 
+// embeddedStorage reports whether cfg selects the embedded mode.
+func embeddedStorage(cfg config.Config) bool {
+	mode, err := cfg.StorageMode()
+	return err == nil && mode == config.StorageEmbedded
+}
+
 // deepVerifySet test-restores the named components of set m (all when none
 // is named) into throw-away targets and records the deep results in m (the
 // caller writes the manifest).
@@ -599,7 +605,7 @@ func (b *backupOptions) deepVerifySet(cmd *cobra.Command, g *globalOptions, m *b
 	}
 	// Only the redis component needs the live server, and only where
 	// there is one.
-	if storage, _ := cfg.StorageMode(); storage != backup.StorageEmbedded {
+	if !embeddedStorage(cfg) {
 		if rdb, err := app.ConnectRedis(ctx, cfg.Redis, g.logger(cfg)); err == nil {
 			defer rdb.Close()
 			opts.Redis = rdb

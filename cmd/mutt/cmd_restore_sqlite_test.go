@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -115,9 +116,27 @@ func TestBackupRestoreEmbedded(t *testing.T) {
 	if want := []string{"sqlite=ok", "config=ok", "logs=ok"}; !slices.Equal(names, want) {
 		t.Fatalf("embedded daily set = %v, want %v", names, want)
 	}
+	// The status checklist asks for the embedded mode's components only.
+	_, out, _ := runBackupCmd(t, "backup", "status", "--json")
+	var rep backup.StatusReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	checks := map[string]string{}
+	for _, c := range rep.Checks {
+		checks[c.Name] = c.Status
+	}
+	if checks["backup:sqlite"] != backup.CheckPass || checks["verify:sqlite"] != backup.CheckPass {
+		t.Errorf("status of sqlite: %v", rep.Checks)
+	}
+	for _, name := range []string{"backup:postgres", "backup:redis", "backup:pgconfig"} {
+		if _, ok := checks[name]; ok {
+			t.Errorf("embedded status checks %s: %v", name, rep.Checks)
+		}
+	}
 
 	fresh := filepath.Join(t.TempDir(), "fresh")
-	out := mustRun(t, "restore", "sqlite", "latest", "--data-dir", fresh, "--yes")
+	out = mustRun(t, "restore", "sqlite", "latest", "--data-dir", fresh, "--yes")
 	if !strings.Contains(out, "table counts match the manifest") {
 		t.Fatalf("restore sqlite:\n%s", out)
 	}
