@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -19,9 +17,7 @@ import (
 
 	"github.com/mutt-go/mutt/internal/app"
 	"github.com/mutt-go/mutt/internal/backup"
-	"github.com/mutt-go/mutt/internal/config"
 	"github.com/mutt-go/mutt/internal/health"
-	"github.com/mutt-go/mutt/internal/store"
 	"github.com/mutt-go/mutt/internal/version"
 )
 
@@ -139,48 +135,6 @@ configuration error, 75 another run holds the backup root's lock.
 	return cmd
 }
 
-// backupDatabaseURL is the connection string pg_dump gets: the configured
-// URL or fields, with the password filled in from its separate setting.
-func backupDatabaseURL(pg config.Postgres) string {
-	pw := pg.Password.Reveal()
-	if raw := pg.URL.Reveal(); raw != "" {
-		if pw == "" {
-			return raw
-		}
-		u, err := url.Parse(raw)
-		if err != nil || u.User == nil {
-			return raw
-		}
-		if _, has := u.User.Password(); has {
-			return raw
-		}
-		u.User = url.UserPassword(u.User.Username(), pw)
-		return u.String()
-	}
-	sslmode := "prefer"
-	if pg.TLSEnabled {
-		sslmode = "require"
-		if pg.CACertPath != "" {
-			sslmode = "verify-ca"
-		}
-	}
-	kv := []string{
-		"host=" + backupQuoteDSN(pg.Host), "port=" + strconv.Itoa(pg.Port), "dbname=" + backupQuoteDSN(pg.Name),
-		"user=" + backupQuoteDSN(pg.User), "sslmode=" + sslmode,
-	}
-	if pg.CACertPath != "" {
-		kv = append(kv, "sslrootcert="+backupQuoteDSN(pg.CACertPath))
-	}
-	if pw != "" {
-		kv = append(kv, "password="+backupQuoteDSN(pw))
-	}
-	return strings.Join(kv, " ")
-}
-
-func backupQuoteDSN(v string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
-}
-
 func newBackupRunCommand(g *globalOptions, b *backupOptions) *cobra.Command {
 	var (
 		profile    string
@@ -258,33 +212,7 @@ failed and the others still run. Every artifact is quick-verified after writing.
 					opts.Bytes = bar.update
 				}
 			}
-			if slices.Contains(names, backup.ComponentPostgres) || slices.Contains(names, backup.ComponentPgConfig) {
-				opts.Postgres = &backup.PostgresDumpOptions{DatabaseURL: backupDatabaseURL(cfg.Postgres), PgDump: b.settings.PgDump}
-				pool, err := app.ConnectPostgres(ctx, cfg.Postgres, g.logger(cfg))
-				if err != nil {
-					opts.Unreachable[backup.ComponentPostgres] = err
-					opts.Unreachable[backup.ComponentPgConfig] = err
-				} else {
-					opts.SchemaVersion, err = store.SchemaVersion(ctx, pool)
-					pool.Close()
-					if err != nil {
-						fmt.Fprintf(g.stderr, "mutt: reading the schema version: %v\n", err)
-					}
-				}
-			}
-			if slices.Contains(names, backup.ComponentPgBase) {
-				opts.PgBase = &backup.PgBaseOptions{DatabaseURL: backupDatabaseURL(cfg.Postgres), PgBaseBackup: b.settings.PgBaseBackup}
-			}
-			if slices.Contains(names, backup.ComponentRedis) {
-				rdb, err := app.ConnectRedis(ctx, cfg.Redis, g.logger(cfg))
-				if err != nil {
-					opts.Unreachable[backup.ComponentRedis] = err
-				} else {
-					defer rdb.Close()
-					opts.Redis = rdb
-				}
-			}
-			defer backupSources(ctx, g, b.settings, cfg, names, &opts)()
+			defer app.BackupSources(ctx, b.settings, cfg, names, &opts, g.logger(cfg), g.stderr)()
 			m, err := backup.Run(ctx, opts)
 			if !errors.Is(err, backup.ErrLocked) {
 				b.updateMetrics(g)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mutt-go/mutt/internal/app"
 	"github.com/mutt-go/mutt/internal/backup"
 	"github.com/mutt-go/mutt/internal/config"
 )
@@ -374,7 +375,7 @@ func (b *backupOptions) readArchiver(ctx context.Context, g *globalOptions) (*ba
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	st, err := backup.ReadArchiverStatus(ctx, backupDatabaseURL(cfg.Postgres))
+	st, err := backup.ReadArchiverStatus(ctx, app.BackupDatabaseURL(cfg.Postgres))
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -331,7 +330,7 @@ MUTT_BACKUP_PG_BIN, PostgreSQL's bin directory for point-in-time restores.`,
 				return err
 			}
 			res, err := backup.RestorePostgresSet(ctx, backup.PostgresRestoreOptions{
-				Root: o.root, Manifest: m, Keys: keys, DatabaseURL: backupDatabaseURL(cfg.Postgres),
+				Root: o.root, Manifest: m, Keys: keys, DatabaseURL: app.BackupDatabaseURL(cfg.Postgres),
 				PgRestore: o.settings.PgRestore,
 			})
 			if err != nil {
@@ -538,46 +537,6 @@ exactly the backed-up keys. Only key names are ever printed.`,
 	return cmd
 }
 
-// backupSources adds the sources of the sqlite, config, vault, prometheus
-// and logs components to a backup run (also the pre-restore safety backup)
-// from the configuration and the backup settings s: the embedded database
-// file, MUTT_BACKUP_CONFIG_PATHS, the Vault settings (see
-// vaultSettingsHelp), MUTT_BACKUP_PROMETHEUS_URL and MUTT_BACKUP_LOG_DIR.
-// The returned function closes what it opened.
-func backupSources(ctx context.Context, g *globalOptions, s backup.Settings, cfg config.Config, names []string, opts *backup.RunOptions) func() {
-	closeAll := func() {}
-	if opts.Unreachable == nil {
-		opts.Unreachable = map[string]error{}
-	}
-	if slices.Contains(names, backup.ComponentSQLite) {
-		opts.SQLite = &backup.SQLiteSource{DatabaseFile: cfg.Storage.DatabaseFile()}
-	}
-	if slices.Contains(names, backup.ComponentConfig) {
-		src := &backup.ConfigSource{Paths: s.ConfigPaths, Prefix: cfg.Keys.ConfigPrefix}
-		// The embedded mode has no Redis to read the dynamic
-		// configuration from.
-		if opts.Redis == nil && opts.Storage != backup.StorageEmbedded {
-			if rdb, err := app.ConnectRedis(ctx, cfg.Redis, g.logger(cfg)); err != nil {
-				fmt.Fprintf(g.stderr, "mutt: the config backup goes without the dynamic configuration: %v\n", err)
-			} else {
-				src.Redis = rdb
-				closeAll = func() { rdb.Close() }
-			}
-		}
-		opts.Config = src
-	}
-	if slices.Contains(names, backup.ComponentVault) {
-		addVaultSource(ctx, g, s, cfg, opts)
-	}
-	if slices.Contains(names, backup.ComponentPrometheus) {
-		opts.Prometheus = s.PrometheusSource()
-	}
-	if slices.Contains(names, backup.ComponentLogs) {
-		opts.LogDir = s.LogSource()
-	}
-	return closeAll
-}
-
 // embeddedStorage reports whether cfg selects the embedded mode.
 func embeddedStorage(cfg config.Config) bool {
 	mode, err := cfg.StorageMode()
@@ -599,7 +558,7 @@ func (b *backupOptions) deepVerifySet(cmd *cobra.Command, g *globalOptions, m *b
 	}
 	defer stop()
 	opts := backup.DeepVerifyOptions{
-		Root: b.root, Manifest: m, Keys: keys, DatabaseURL: backupDatabaseURL(cfg.Postgres),
+		Root: b.root, Manifest: m, Keys: keys, DatabaseURL: app.BackupDatabaseURL(cfg.Postgres),
 		PgRestore: b.settings.PgRestore, RedisServer: b.settings.RedisServer,
 		PgBin: b.settings.PgBin, Components: components,
 	}
@@ -682,7 +641,7 @@ verifies its result; the measured RTO is printed per step and in total.`,
 			}
 			defer rdb.Close()
 			opts := backup.RestoreOptions{
-				Root: o.root, Manifest: m, Keys: keys, DatabaseURL: backupDatabaseURL(cfg.Postgres),
+				Root: o.root, Manifest: m, Keys: keys, DatabaseURL: app.BackupDatabaseURL(cfg.Postgres),
 				PgRestore: o.settings.PgRestore, Redis: rdb, ConfigPrefix: cfg.Keys.ConfigPrefix,
 				ConfigTargetDir: target, WithVault: withVault, Vault: kv, VaultNotFound: vaultNotFound,
 			}
@@ -693,12 +652,12 @@ verifies its result; the measured RTO is printed per step and in total.`,
 				safety := backup.RunOptions{
 					Root: o.root, Keys: keys, Host: hostName(), ToolVersion: version.Version(), Redis: rdb, SigningKey: signKey,
 					RedisPatterns: backup.DefaultRedisPatterns(cfg.KeyPrefix),
-					Postgres:      &backup.PostgresDumpOptions{DatabaseURL: backupDatabaseURL(cfg.Postgres), PgDump: o.settings.PgDump},
+					Postgres:      &backup.PostgresDumpOptions{DatabaseURL: app.BackupDatabaseURL(cfg.Postgres), PgDump: o.settings.PgDump},
 				}
 				if withVault {
-					safety.Vault, safety.VaultPaths = kv, backupVaultPaths(o.settings, cfg.Vault)
+					safety.Vault, safety.VaultPaths = kv, app.BackupVaultPaths(o.settings, cfg.Vault)
 				}
-				defer backupSources(ctx, g, o.settings, cfg, []string{backup.ComponentConfig}, &safety)()
+				defer app.BackupSources(ctx, o.settings, cfg, []string{backup.ComponentConfig}, &safety, g.logger(cfg), g.stderr)()
 				opts.Safety = &safety
 			}
 			res, err := backup.RestoreFull(ctx, opts)
@@ -795,7 +754,7 @@ Settings: MUTT_BACKUP_REDIS_SERVER, the redis-server for the scratch Redis
 				return err
 			}
 			opts := backup.DrillOptions{
-				Root: o.root, Manifest: m, Keys: keys, DatabaseURL: backupDatabaseURL(cfg.Postgres),
+				Root: o.root, Manifest: m, Keys: keys, DatabaseURL: app.BackupDatabaseURL(cfg.Postgres),
 				PgRestore: o.settings.PgRestore, RedisServer: o.settings.RedisServer, Keep: keep,
 			}
 			if rdb, err := app.ConnectRedis(ctx, cfg.Redis, g.logger(cfg)); err == nil {
