@@ -193,7 +193,9 @@ failed and the others still run. Every artifact is quick-verified after writing.
 			}
 			names := components
 			if len(names) == 0 {
-				names, _ = backup.ProfileComponentsFor(profile, storage)
+				if names, _ = backup.ProfileComponentsFor(profile, storage); len(names) == 0 {
+					return usageError{fmt.Errorf("profile %q takes no component in the %s storage mode", profile, storage)}
+				}
 			}
 			opts := backup.RunOptions{
 				Root: b.root, Keys: keys, Profile: profile, Components: components, Storage: storage,

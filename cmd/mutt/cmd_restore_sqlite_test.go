@@ -155,10 +155,15 @@ func TestBackupRestoreEmbedded(t *testing.T) {
 	}
 }
 
-// TestBackupSettingsRefused checks that a bad setting stops every backup
-// and restore command before it does anything, naming each bad variable.
+// TestBackupSettingsRefused checks that a profile without components in the
+// embedded mode, and a bad setting, stop backup and restore commands before
+// they do anything, naming each bad variable.
 func TestBackupSettingsRefused(t *testing.T) {
 	_, root := embeddedEnv(t)
+	code, _, errOut := runBackupCmd(t, "backup", "run", "--profile", "base", "--no-sync")
+	if code != exitUsage || !strings.Contains(errOut, `profile "base" takes no component in the embedded storage mode`) {
+		t.Errorf("base profile in the embedded mode: exit %d\n%s", code, errOut)
+	}
 	t.Setenv("MUTT_BACKUP_KEEP_MIN", "x")
 	t.Setenv("MUTT_BACKUP_RETENTION_SQLITE", "soon")
 	for _, args := range [][]string{{"backup", "run", "--profile", "daily"}, {"backup", "list"}, {"restore", "sqlite", "latest", "--yes"}} {

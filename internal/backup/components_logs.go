@@ -141,7 +141,7 @@ type logsComponent struct {
 var _ ComponentSpec = logsComponent{restoredElsewhere: restoredElsewhere{how: logsRestoreHow}}
 
 // logsRestoreHow says how archived logs are read back.
-const logsRestoreHow = "logs are evidence, not state: read them with mutt backup show and the archive's tar listing, nothing is written back"
+const logsRestoreHow = "logs are evidence, not state, and nothing writes them back: decrypt the archive with age and the identity (age -d -i identity mutt_logs_<ts>.tar.zst.age | zstd -d | tar -t)"
 
 // Name implements ComponentSpec.
 func (logsComponent) Name() string { return ComponentLogs }

@@ -155,7 +155,7 @@ type prometheusComponent struct {
 var _ ComponentSpec = prometheusComponent{restoredElsewhere: restoredElsewhere{how: prometheusRestoreHow}}
 
 // prometheusRestoreHow says how the Prometheus data comes back.
-const prometheusRestoreHow = "stop Prometheus and unpack the prometheus snapshot into its data directory (see the backup guide)"
+const prometheusRestoreHow = "stop Prometheus and unpack the snapshot into its data directory with age, zstd and tar (the backup guide, Prometheus data)"
 
 // Name implements ComponentSpec.
 func (prometheusComponent) Name() string { return ComponentPrometheus }

@@ -159,6 +159,9 @@ func Run(ctx context.Context, o RunOptions) (*Manifest, error) {
 		if names, ok = ProfileComponentsFor(o.Profile, o.Storage); !ok {
 			return nil, fmt.Errorf("running backup: unknown profile %q (want hourly, redis, daily, weekly, pre-upgrade or base)", o.Profile)
 		}
+		if len(names) == 0 {
+			return nil, fmt.Errorf("running backup: profile %q takes no component in the %s storage mode", o.Profile, o.Storage)
+		}
 	}
 	for _, n := range names {
 		if !KnownComponent(n) {
