@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -19,18 +17,13 @@ import (
 
 	"github.com/mutt-go/mutt/internal/app"
 	"github.com/mutt-go/mutt/internal/backup"
-	"github.com/mutt-go/mutt/internal/config"
 	"github.com/mutt-go/mutt/internal/health"
-	"github.com/mutt-go/mutt/internal/store"
 	"github.com/mutt-go/mutt/internal/version"
 )
 
 // exitLocked is the exit code when another run holds the backup root's lock
 // (EX_TEMPFAIL: try again later; nothing was done).
 const exitLocked = 75
-
-// defaultBackupRoot is the local backup root when MUTT_BACKUP_ROOT is unset.
-const defaultBackupRoot = "/var/backups/mutt"
 
 // lockedError turns a held lock into its exit code; other errors pass.
 func lockedError(err error) error {
@@ -44,16 +37,34 @@ func lockedError(err error) error {
 type backupOptions struct {
 	root        string
 	metricsFile string
+	// settings are the MUTT_BACKUP_* settings, read when the command is
+	// built and validated before any subcommand runs (checkSettings).
+	settings backup.Settings
 	// signatureWarned is set once the "signatures are not checked" warning
 	// was printed, so that a command prints it once.
 	signatureWarned bool
 }
 
+// newBackupOptions reads the backup settings from the environment; they
+// are validated when a subcommand runs, so that a bad setting never breaks
+// commands that have nothing to do with backups.
+func newBackupOptions() *backupOptions {
+	return &backupOptions{settings: backup.LoadSettings(os.Getenv)}
+}
+
+// checkSettings refuses to run with any bad backup setting, naming every
+// one of them.
+func (b *backupOptions) checkSettings(*cobra.Command, []string) error {
+	if err := b.settings.Validate(); err != nil {
+		return usageError{err}
+	}
+	return nil
+}
+
 // keys loads the encryption settings from the environment; secrets never
 // come from flags, where they would show in the process list.
 func (b *backupOptions) keys() (*backup.Keys, error) {
-	k, err := backup.LoadKeys(os.Getenv("MUTT_BACKUP_RECIPIENTS_FILE"), os.Getenv("MUTT_BACKUP_PASSPHRASE_FILE"),
-		os.Getenv("MUTT_BACKUP_IDENTITY_FILE"))
+	k, err := b.settings.Keys()
 	if err != nil {
 		return nil, usageError{err}
 	}
@@ -61,7 +72,7 @@ func (b *backupOptions) keys() (*backup.Keys, error) {
 }
 
 func newBackupCommand(g *globalOptions) *cobra.Command {
-	b := &backupOptions{}
+	b := newBackupOptions()
 	cmd := &cobra.Command{
 		Use:   "backup",
 		Short: "Create, list, show and verify encrypted backup sets",
@@ -94,16 +105,16 @@ Settings (environment only, so that no secret appears in the process list):
   MUTT_BACKUP_PROMETHEUS_URL    Prometheus base URL; unset skips the prometheus component
   MUTT_BACKUP_PROMETHEUS_DATA_DIR its data directory on this host (default /var/lib/prometheus)
 
+Every setting is checked before a subcommand runs; a bad one stops it with
+exit 2, naming every bad variable and the rule it breaks.
+
 Exit codes: 0 ok, 1 a component or verification failed, 2 usage or
 configuration error, 75 another run holds the backup root's lock.
 ` + signingSettingsHelp + vaultSettingsHelp,
+		PersistentPreRunE: b.checkSettings,
 	}
-	root := os.Getenv("MUTT_BACKUP_ROOT")
-	if root == "" {
-		root = defaultBackupRoot
-	}
-	cmd.PersistentFlags().StringVar(&b.root, "root", root, "backup root (env MUTT_BACKUP_ROOT)")
-	cmd.PersistentFlags().StringVar(&b.metricsFile, "metrics-file", defaultMetricsFile(), "node_exporter textfile for the backup metrics (env MUTT_BACKUP_METRICS_FILE)")
+	cmd.PersistentFlags().StringVar(&b.root, "root", b.settings.Root, "backup root (env MUTT_BACKUP_ROOT)")
+	cmd.PersistentFlags().StringVar(&b.metricsFile, "metrics-file", b.settings.MetricsFile, "node_exporter textfile for the backup metrics (env MUTT_BACKUP_METRICS_FILE)")
 	cmd.AddCommand(
 		newBackupRunCommand(g, b),
 		newBackupListCommand(g, b),
@@ -124,48 +135,6 @@ configuration error, 75 another run holds the backup root's lock.
 	return cmd
 }
 
-// backupDatabaseURL is the connection string pg_dump gets: the configured
-// URL or fields, with the password filled in from its separate setting.
-func backupDatabaseURL(pg config.Postgres) string {
-	pw := pg.Password.Reveal()
-	if raw := pg.URL.Reveal(); raw != "" {
-		if pw == "" {
-			return raw
-		}
-		u, err := url.Parse(raw)
-		if err != nil || u.User == nil {
-			return raw
-		}
-		if _, has := u.User.Password(); has {
-			return raw
-		}
-		u.User = url.UserPassword(u.User.Username(), pw)
-		return u.String()
-	}
-	sslmode := "prefer"
-	if pg.TLSEnabled {
-		sslmode = "require"
-		if pg.CACertPath != "" {
-			sslmode = "verify-ca"
-		}
-	}
-	kv := []string{
-		"host=" + backupQuoteDSN(pg.Host), "port=" + strconv.Itoa(pg.Port), "dbname=" + backupQuoteDSN(pg.Name),
-		"user=" + backupQuoteDSN(pg.User), "sslmode=" + sslmode,
-	}
-	if pg.CACertPath != "" {
-		kv = append(kv, "sslrootcert="+backupQuoteDSN(pg.CACertPath))
-	}
-	if pw != "" {
-		kv = append(kv, "password="+backupQuoteDSN(pw))
-	}
-	return strings.Join(kv, " ")
-}
-
-func backupQuoteDSN(v string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
-}
-
 func newBackupRunCommand(g *globalOptions, b *backupOptions) *cobra.Command {
 	var (
 		profile    string
@@ -180,10 +149,12 @@ func newBackupRunCommand(g *globalOptions, b *backupOptions) *cobra.Command {
 		Use:   "run [--profile P | --components a,b] [--label L] [--pin]",
 		Short: "Create one backup set",
 		Long: `Create one backup set of a profile (hourly, redis, daily, weekly, pre-upgrade,
-base) or of the components named with --components (postgres, pgconfig, redis,
-config, logs, vault, prometheus, pgbase). The base profile takes the pgbase
+base) or of the components named with --components (postgres, pgconfig, sqlite,
+redis, config, logs, vault, prometheus, pgbase). The base profile takes the pgbase
 component, a pg_basebackup of the cluster that point-in-time recovery replays
-the WAL archive onto (the role needs REPLICATION). Each component is independent: one that fails is recorded as
+the WAL archive onto (the role needs REPLICATION). In the embedded mode the
+profiles take sqlite, an online copy of the embedded database, instead of
+pgconfig, postgres, redis and pgbase. Each component is independent: one that fails is recorded as
 failed and the others still run. Every artifact is quick-verified after writing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -191,12 +162,12 @@ failed and the others still run. Every artifact is quick-verified after writing.
 			_ = yes // run never asks: it only adds a set
 			if len(components) == 0 {
 				if _, ok := backup.ProfileComponents(profile); !ok {
-					return usageError{fmt.Errorf("unknown profile %q: use hourly, redis, daily, weekly, pre-upgrade or base", profile)}
+					return usageError{fmt.Errorf("unknown profile %q: use %s", profile, orList(backup.NewRegistry().Profiles()))}
 				}
 			} else {
 				for _, c := range components {
 					if !backup.KnownComponent(c) {
-						return usageError{fmt.Errorf("unknown component %q: use postgres, pgconfig, redis, config, logs, vault, prometheus or pgbase", c)}
+						return usageError{unknownComponent(c)}
 					}
 				}
 				if !cmd.Flags().Changed("profile") {
@@ -207,7 +178,7 @@ failed and the others still run. Every artifact is quick-verified after writing.
 			if err != nil {
 				return err
 			}
-			signKey, err := signingKey()
+			signKey, err := b.signingKey()
 			if err != nil {
 				return err
 			}
@@ -216,24 +187,24 @@ failed and the others still run. Every artifact is quick-verified after writing.
 				return err
 			}
 			defer stopSecrets()
+			storage, err := cfg.StorageMode()
+			if err != nil {
+				return usageError{err}
+			}
 			names := components
 			if len(names) == 0 {
-				names, _ = backup.ProfileComponents(profile)
+				if names, _ = backup.ProfileComponentsFor(profile, storage); len(names) == 0 {
+					return usageError{fmt.Errorf("profile %q takes no component in the %s storage mode", profile, storage)}
+				}
 			}
 			opts := backup.RunOptions{
-				Root: b.root, Keys: keys, Profile: profile, Components: components,
+				Root: b.root, Keys: keys, Profile: profile, Components: components, Storage: storage,
 				Label: label, Pinned: pin, Host: hostName(), ToolVersion: version.Version(),
-				RedisPatterns: backup.DefaultRedisPatterns(cfg.KeyPrefix),
-				RedisDir:      os.Getenv("MUTT_BACKUP_REDIS_DIR"),
-				Unreachable:   map[string]error{},
-				SigningKey:    signKey,
-			}
-			if v := os.Getenv("MUTT_BACKUP_REDIS_SAVE_TIMEOUT"); v != "" {
-				d, err := time.ParseDuration(v)
-				if err != nil || d <= 0 {
-					return usageError{fmt.Errorf("MUTT_BACKUP_REDIS_SAVE_TIMEOUT %q is not a positive duration such as 10m", v)}
-				}
-				opts.RedisSaveTimeout = d
+				RedisPatterns:    backup.DefaultRedisPatterns(cfg.KeyPrefix),
+				RedisDir:         b.settings.RedisDir,
+				RedisSaveTimeout: b.settings.RedisSaveTimeout,
+				Unreachable:      map[string]error{},
+				SigningKey:       signKey,
 			}
 			if !asJSON {
 				bar := newComponentBar(g)
@@ -243,33 +214,7 @@ failed and the others still run. Every artifact is quick-verified after writing.
 					opts.Bytes = bar.update
 				}
 			}
-			if slices.Contains(names, backup.ComponentPostgres) || slices.Contains(names, backup.ComponentPgConfig) {
-				opts.Postgres = &backup.PostgresDumpOptions{DatabaseURL: backupDatabaseURL(cfg.Postgres), PgDump: os.Getenv("MUTT_BACKUP_PG_DUMP")}
-				pool, err := app.ConnectPostgres(ctx, cfg.Postgres, g.logger(cfg))
-				if err != nil {
-					opts.Unreachable[backup.ComponentPostgres] = err
-					opts.Unreachable[backup.ComponentPgConfig] = err
-				} else {
-					opts.SchemaVersion, err = store.SchemaVersion(ctx, pool)
-					pool.Close()
-					if err != nil {
-						fmt.Fprintf(g.stderr, "mutt: reading the schema version: %v\n", err)
-					}
-				}
-			}
-			if slices.Contains(names, backup.ComponentPgBase) {
-				opts.PgBase = &backup.PgBaseOptions{DatabaseURL: backupDatabaseURL(cfg.Postgres), PgBaseBackup: os.Getenv("MUTT_BACKUP_PG_BASEBACKUP")}
-			}
-			if slices.Contains(names, backup.ComponentRedis) {
-				rdb, err := app.ConnectRedis(ctx, cfg.Redis, g.logger(cfg))
-				if err != nil {
-					opts.Unreachable[backup.ComponentRedis] = err
-				} else {
-					defer rdb.Close()
-					opts.Redis = rdb
-				}
-			}
-			defer backupSources(ctx, g, cfg, names, &opts)()
+			defer app.BackupSources(ctx, b.settings, cfg, names, &opts, g.logger(cfg), g.stderr)()
 			m, err := backup.Run(ctx, opts)
 			if !errors.Is(err, backup.ErrLocked) {
 				b.updateMetrics(g)
@@ -306,13 +251,26 @@ failed and the others still run. Every artifact is quick-verified after writing.
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&profile, "profile", "daily", "hourly, redis, daily, weekly, pre-upgrade or base")
-	fs.StringSliceVar(&components, "components", nil, "these components instead of the profile's (comma list of postgres, pgconfig, redis, config, logs, vault, prometheus, pgbase)")
+	fs.StringSliceVar(&components, "components", nil, "these components instead of the profile's (comma list of postgres, pgconfig, sqlite, redis, config, logs, vault, prometheus, pgbase)")
 	fs.StringVar(&label, "label", "", "label recorded in the manifest (e.g. the upgrade it precedes)")
 	fs.BoolVar(&pin, "pin", false, "never prune this set")
 	fs.BoolVar(&asJSON, "json", false, "print the manifest as JSON")
 	fs.BoolVar(&yes, "yes", false, "do not ask for confirmation (run never asks; accepted for scripts)")
 	fs.BoolVar(&noSync, "no-sync", false, "do not sync to MUTT_BACKUP_REMOTES after the run")
 	return cmd
+}
+
+// unknownComponent says which components exist.
+func unknownComponent(name string) error {
+	return fmt.Errorf("unknown component %q: use %s", name, orList(backup.NewRegistry().Names()))
+}
+
+// orList joins names as "a, b or c".
+func orList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -601,7 +559,7 @@ check of ` + "`mutt backup status --monthly`" + ` needs.`,
 				m := s.Manifest
 				errs := backup.VerifyQuickSet(b.root, m, time.Now())
 				if deep && len(errs) == 0 {
-					errs = deepVerifySet(cmd, g, b.root, m, s.Components)
+					errs = b.deepVerifySet(cmd, g, m, s.Components)
 				}
 				if _, err := backup.WriteManifest(b.root, m); err != nil {
 					return err
@@ -638,75 +596,6 @@ check of ` + "`mutt backup status --monthly`" + ` needs.`,
 	cmd.Flags().BoolVar(&all, "all", false, "verify every set")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
-}
-
-// maxRetentionDays keeps a retention in days within time.Duration's range.
-const maxRetentionDays = 100000
-
-// defaultRetention is the local retention per component when
-// MUTT_BACKUP_RETENTION_<COMPONENT> is unset.
-func defaultRetention() map[string]time.Duration {
-	const day = 24 * time.Hour
-	return map[string]time.Duration{
-		backup.ComponentPostgres: 30 * day, backup.ComponentPgConfig: 7 * day, backup.ComponentRedis: 7 * day,
-		backup.ComponentConfig: 90 * day, backup.ComponentVault: 90 * day, backup.ComponentLogs: 90 * day,
-		backup.ComponentPrometheus: 30 * day, backup.ComponentPgBase: 14 * day,
-	}
-}
-
-// backupRetention reads the retention of every component from the
-// environment: a Go duration ("720h") or whole days ("30d").
-func backupRetention() (map[string]time.Duration, error) {
-	ret := defaultRetention()
-	for _, c := range slices.Sorted(maps.Keys(ret)) {
-		name := "MUTT_BACKUP_RETENTION_" + strings.ToUpper(c)
-		v := strings.TrimSpace(os.Getenv(name))
-		if v == "" {
-			continue
-		}
-		d, err := parseRetention(v)
-		if err != nil {
-			return nil, usageError{fmt.Errorf("%s=%q: %w", name, v, err)}
-		}
-		ret[c] = d
-	}
-	return ret, nil
-}
-
-func parseRetention(v string) (time.Duration, error) {
-	var d time.Duration
-	if days, ok := strings.CutSuffix(v, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil {
-			return 0, errors.New("want a duration such as 720h or a number of days such as 30d")
-		}
-		if n > maxRetentionDays {
-			return 0, fmt.Errorf("more than %d days", maxRetentionDays)
-		}
-		d = time.Duration(n) * 24 * time.Hour
-	} else {
-		var err error
-		if d, err = time.ParseDuration(v); err != nil {
-			return 0, errors.New("want a duration such as 720h or a number of days such as 30d")
-		}
-	}
-	if d <= 0 {
-		return 0, errors.New("retention must be positive")
-	}
-	return d, nil
-}
-
-// backupKeepMin reads MUTT_BACKUP_KEEP_MIN (default 3).
-func backupKeepMin() (int, error) {
-	v := strings.TrimSpace(os.Getenv("MUTT_BACKUP_KEEP_MIN"))
-	if v == "" {
-		return 3, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		return 0, usageError{fmt.Errorf("MUTT_BACKUP_KEEP_MIN=%q: want a whole number of at least 1", v)}
-	}
-	return n, nil
 }
 
 // backupPruneSet is one set in `backup prune --json`.
@@ -758,16 +647,11 @@ under its directory are considered. Asks for confirmation unless --yes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if component != "" && !backup.KnownComponent(component) {
-				return usageError{fmt.Errorf("unknown component %q: use postgres, pgconfig, redis, config, logs, vault, prometheus or pgbase", component)}
+				return usageError{unknownComponent(component)}
 			}
-			retention, err := backupRetention()
-			if err != nil {
-				return err
-			}
+			retention := b.settings.Retention
 			if !cmd.Flags().Changed("keep-min") {
-				if keepMin, err = backupKeepMin(); err != nil {
-					return err
-				}
+				keepMin = b.settings.KeepMin
 			} else if keepMin < 1 {
 				return usageError{fmt.Errorf("--keep-min %d: want at least 1", keepMin)}
 			}

@@ -8,13 +8,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/mutt-go/mutt/internal/app"
 	"github.com/mutt-go/mutt/internal/backup"
 	"github.com/mutt-go/mutt/internal/config"
 )
@@ -24,14 +24,6 @@ const defaultUnitDir = "/etc/systemd/system"
 
 // notifyTimeout bounds all attempts of one backup notification.
 const notifyTimeout = 30 * time.Second
-
-// defaultMetricsFile is MUTT_BACKUP_METRICS_FILE or its default.
-func defaultMetricsFile() string {
-	if v := os.Getenv("MUTT_BACKUP_METRICS_FILE"); v != "" {
-		return v
-	}
-	return backup.DefaultMetricsFile
-}
 
 // updateMetrics rewrites the metrics file from the catalogue. Metrics are a
 // side channel: a failure is reported on stderr and never changes the
@@ -47,12 +39,11 @@ func (b *backupOptions) updateMetrics(g *globalOptions) {
 // success only with MUTT_BACKUP_NOTIFY_ON_SUCCESS=true. A failure to notify
 // is logged and never changes the backup's exit code.
 func (b *backupOptions) notify(ctx context.Context, g *globalOptions, cfg config.Config, m *backup.Manifest, runErr error) {
-	target := os.Getenv("MUTT_BACKUP_NOTIFY_URL")
+	target := b.settings.NotifyURL
 	if target == "" || m == nil {
 		return
 	}
-	onSuccess, _ := strconv.ParseBool(os.Getenv("MUTT_BACKUP_NOTIFY_ON_SUCCESS"))
-	if runErr == nil && !backup.ShouldNotify(m, onSuccess) {
+	if runErr == nil && !backup.ShouldNotify(m, b.settings.NotifyOnSuccess) {
 		return
 	}
 	text := backup.NotifyText(m)
@@ -119,31 +110,26 @@ Exit codes: 0 every check passed, 1 a check failed, 2 usage error.`,
 			if picked > 1 {
 				return usageError{errors.New("give at most one of --weekly, --monthly and --quarterly")}
 			}
-			retention, err := backupRetention()
-			if err != nil {
-				return err
-			}
-			keepMin, err := backupKeepMin()
-			if err != nil {
-				return err
-			}
 			o := backup.StatusOptions{
-				Root: b.root, Level: level, Retention: retention, KeepMin: keepMin, Now: time.Now(),
-				Remotes:  configuredRemotes(),
-				KeyFiles: []string{os.Getenv("MUTT_BACKUP_PASSPHRASE_FILE"), os.Getenv("MUTT_BACKUP_IDENTITY_FILE")},
+				Root: b.root, Level: level, Retention: b.settings.Retention, KeepMin: b.settings.KeepMin, Now: time.Now(),
+				Remotes:  b.settings.Remotes,
+				KeyFiles: []string{b.settings.PassphraseFile, b.settings.IdentityFile},
 			}
 			if _, err := b.keys(); err != nil {
 				o.EncryptionError = errors.Unwrap(err)
 			}
-			if k, err := signingKey(); err != nil {
+			if k, err := b.signingKey(); err != nil {
 				o.SigningError = errors.Unwrap(err)
 			} else if k != nil {
 				o.SigningKey = k.Public().(ed25519.PublicKey)
 			}
-			if o.WALLagMax, err = walLagMax(); err != nil {
-				return err
+			o.WALLagMax = b.settings.WALLagMax
+			if cfg, err := g.loadConfig(); err == nil && embeddedStorage(cfg) {
+				// No PostgreSQL, so no WAL archiving to check.
+				o.MaxAge = backup.DefaultMaxAgeFor(backup.StorageEmbedded)
+			} else {
+				o.Archiver, o.ArchiverError = b.readArchiver(cmd.Context(), g)
 			}
-			o.Archiver, o.ArchiverError = b.readArchiver(cmd.Context(), g)
 			rep, err := backup.CheckStatus(o)
 			if err != nil {
 				return err
@@ -378,19 +364,6 @@ for the quarterly check of ` + "`mutt backup status --quarterly`" + `.`,
 	return cmd
 }
 
-// walLagMax reads MUTT_BACKUP_WAL_LAG_MAX.
-func walLagMax() (time.Duration, error) {
-	v := os.Getenv("MUTT_BACKUP_WAL_LAG_MAX")
-	if v == "" {
-		return backup.DefaultWALLagMax, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		return 0, usageError{fmt.Errorf("MUTT_BACKUP_WAL_LAG_MAX %q is not a positive duration such as 5m", v)}
-	}
-	return d, nil
-}
-
 // readArchiver reads the server's WAL archiving state for status and
 // keeps it for the metrics file; an unreachable server is reported, not
 // fatal (status decides whether it matters).
@@ -402,7 +375,7 @@ func (b *backupOptions) readArchiver(ctx context.Context, g *globalOptions) (*ba
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	st, err := backup.ReadArchiverStatus(ctx, backupDatabaseURL(cfg.Postgres))
+	st, err := backup.ReadArchiverStatus(ctx, app.BackupDatabaseURL(cfg.Postgres))
 	if err != nil {
 		return nil, err
 	}

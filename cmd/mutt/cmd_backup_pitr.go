@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -36,8 +35,8 @@ func (f *pitrFlags) add(cmd *cobra.Command) {
 func (f *pitrFlags) pitr() bool { return f.dataDir != "" || f.toTime != "" || f.toLSN != "" }
 
 // options checks the flags and turns them into backup.PITROptions.
-func (f *pitrFlags) options(root string, args []string) (backup.PITROptions, error) {
-	o := backup.PITROptions{Root: root, DataDir: f.dataDir, Port: f.port, OSUser: f.osUser, Timeout: f.timeout, PgBin: os.Getenv("MUTT_BACKUP_PG_BIN")}
+func (f *pitrFlags) options(root, pgBin string, args []string) (backup.PITROptions, error) {
+	o := backup.PITROptions{Root: root, DataDir: f.dataDir, Port: f.port, OSUser: f.osUser, Timeout: f.timeout, PgBin: pgBin}
 	if f.dataDir == "" {
 		return o, usageError{fmt.Errorf("--to-time and --to-lsn restore into a new data directory: give --target-datadir")}
 	}
@@ -72,7 +71,7 @@ func (f *pitrFlags) options(root string, args []string) (backup.PITROptions, err
 // swap applies; the live database is not touched.
 func runRestorePITR(cmd *cobra.Command, g *globalOptions, o *restoreOptions, f *pitrFlags, args []string) error {
 	start := time.Now()
-	opts, err := f.options(o.root, args)
+	opts, err := f.options(o.root, o.settings.PgBin, args)
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"filippo.io/age"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -186,17 +185,7 @@ func newPITREnv(t testing.TB, muttBin, alsoArchive string) *pitrEnv {
 	if err := os.WriteFile(e.mutt, data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	recipients, identity := filepath.Join(dir, "recipients"), filepath.Join(dir, "identity")
-	if err := os.WriteFile(recipients, []byte(id.Recipient().String()+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(identity, []byte(id.String()+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	recipients, identity := writeAgeKeys(t, dir)
 	e.root = shareDir(t, filepath.Join(dir, "root"), e.cred, true)
 	conf := fmt.Sprintf("archive_mode = on\narchive_timeout = 10s\nwal_level = replica\narchive_command = '%s backup wal-push --root %s --recipients-file %s %%p%s'\n",
 		e.mutt, e.root, recipients, alsoArchive)

@@ -5,13 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -44,23 +41,10 @@ type remoteOptions struct {
 	s3 backup.S3Options
 }
 
-// loadRemoteOptions reads the S3 settings from the environment; secrets
-// never come from flags.
-func loadRemoteOptions() (remoteOptions, error) {
-	var o remoteOptions
-	o.s3.Endpoint = strings.TrimSpace(os.Getenv("MUTT_BACKUP_S3_ENDPOINT"))
-	o.s3.Region = strings.TrimSpace(os.Getenv("MUTT_BACKUP_S3_REGION"))
-	if o.s3.Region == "" {
-		o.s3.Region = strings.TrimSpace(os.Getenv("AWS_REGION"))
-	}
-	o.s3.StorageClass = strings.TrimSpace(os.Getenv("MUTT_BACKUP_S3_STORAGE_CLASS"))
-	if v := strings.TrimSpace(os.Getenv("MUTT_BACKUP_S3_INSECURE")); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return o, usageError{fmt.Errorf("MUTT_BACKUP_S3_INSECURE=%q: want true or false", v)}
-		}
-		o.s3.Insecure = b
-	}
+// loadRemoteOptions takes the S3 endpoint from the backup settings s and
+// the credentials from the environment; secrets never come from flags.
+func loadRemoteOptions(s backup.Settings) (remoteOptions, error) {
+	o := remoteOptions{s3: s.S3}
 	access, hasAccess, err := secrets.FromEnv(os.LookupEnv, "AWS_ACCESS_KEY_ID")
 	if err != nil {
 		return o, usageError{err}
@@ -82,27 +66,16 @@ func loadRemoteOptions() (remoteOptions, error) {
 	return o, nil
 }
 
-// configuredRemotes returns the MUTT_BACKUP_REMOTES targets.
-func configuredRemotes() []string {
-	var out []string
-	for _, t := range strings.Split(os.Getenv("MUTT_BACKUP_REMOTES"), ",") {
-		if t = strings.TrimSpace(t); t != "" {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-// openRemotes opens targets (or, when none is named, every configured
-// remote) for host.
-func openRemotes(targets []string, host string) ([]backup.RemoteStore, error) {
+// openRemotes opens targets (or, when none is named, every remote of s)
+// for host.
+func openRemotes(s backup.Settings, targets []string, host string) ([]backup.RemoteStore, error) {
 	if len(targets) == 0 {
-		targets = configuredRemotes()
+		targets = s.Remotes
 	}
 	if len(targets) == 0 {
 		return nil, usageError{errors.New("no remote: set MUTT_BACKUP_REMOTES or pass --remote")}
 	}
-	o, err := loadRemoteOptions()
+	o, err := loadRemoteOptions(s)
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +181,7 @@ remote copies are replaced.
 ` + remoteSettingsHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			stores, err := openRemotes(remotes, hostName())
+			stores, err := openRemotes(b.settings, remotes, hostName())
 			if err != nil {
 				return err
 			}
@@ -247,12 +220,12 @@ remote copies are replaced.
 // shows the remotes. Results go to standard output, or standard error when
 // standard output carries JSON.
 func syncAfterRun(ctx context.Context, g *globalOptions, b *backupOptions, m *backup.Manifest, noSync, asJSON bool) error {
-	if noSync || len(configuredRemotes()) == 0 {
+	if noSync || len(b.settings.Remotes) == 0 {
 		return nil
 	}
 	// The set exists by now, so neither a configuration error nor a held
 	// lock may claim that nothing was done: both are plain failures.
-	stores, err := openRemotes(nil, hostName())
+	stores, err := openRemotes(b.settings, nil, hostName())
 	if err != nil {
 		return fmt.Errorf("set %s made but not synced: %s", m.SetID, err.Error())
 	}
@@ -303,7 +276,7 @@ on the remote (a rebuilt server pulling the old one's sets).
 					return usageError{fmt.Errorf("%q is neither a set id nor latest", args[0])}
 				}
 			}
-			stores, err := openRemotes([]string{from}, host)
+			stores, err := openRemotes(b.settings, []string{from}, host)
 			if err != nil {
 				return err
 			}
@@ -335,44 +308,6 @@ on the remote (a rebuilt server pulling the old one's sets).
 	fs.StringVar(&host, "host", hostName(), "host directory on the remote")
 	fs.BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
-}
-
-// remoteLifecycle reads MUTT_BACKUP_REMOTE_RETENTION_<C> and
-// MUTT_BACKUP_REMOTE_TRANSITION_<C> over the defaults.
-func remoteLifecycle() (map[string]backup.ComponentLifecycle, error) {
-	out := backup.DefaultRemoteLifecycle()
-	for _, c := range slices.Sorted(maps.Keys(out)) {
-		pol := out[c]
-		name := "MUTT_BACKUP_REMOTE_RETENTION_" + strings.ToUpper(c)
-		if v := strings.TrimSpace(os.Getenv(name)); v != "" {
-			d, err := parseRetention(v)
-			if err != nil {
-				return nil, usageError{fmt.Errorf("%s=%q: %w", name, v, err)}
-			}
-			pol.ExpireDays = wholeDays(d)
-		}
-		name = "MUTT_BACKUP_REMOTE_TRANSITION_" + strings.ToUpper(c)
-		if v := strings.TrimSpace(os.Getenv(name)); v != "" {
-			if v == "none" {
-				pol.TransitionDays, pol.TransitionClass = 0, ""
-			} else {
-				after, class, ok := strings.Cut(v, ":")
-				d, err := parseRetention(after)
-				if !ok || err != nil || class == "" {
-					return nil, usageError{fmt.Errorf("%s=%q: want <days>d:<STORAGE_CLASS> such as 90d:GLACIER, or none", name, v)}
-				}
-				pol.TransitionDays, pol.TransitionClass = wholeDays(d), strings.ToUpper(class)
-			}
-		}
-		out[c] = pol
-	}
-	return out, nil
-}
-
-// wholeDays rounds d up to whole days, as S3 lifecycle rules count.
-func wholeDays(d time.Duration) int {
-	const day = 24 * time.Hour
-	return int((d + day - 1) / day)
 }
 
 func newBackupLifecycleCommand(g *globalOptions, b *backupOptions) *cobra.Command {
@@ -408,7 +343,7 @@ all require mutt-pinned=false: pinned sets never expire.
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if remote == "" {
 				var s3 []string
-				for _, t := range configuredRemotes() {
+				for _, t := range b.settings.Remotes {
 					if strings.HasPrefix(t, "s3://") {
 						s3 = append(s3, t)
 					}
@@ -422,11 +357,7 @@ all require mutt-pinned=false: pinned sets never expire.
 			if err != nil {
 				return usageError{err}
 			}
-			comps, err := remoteLifecycle()
-			if err != nil {
-				return err
-			}
-			opts := backup.LifecycleOptions{Target: target, Components: comps, ByPrefix: byPrefix, Hosts: hosts}
+			opts := backup.LifecycleOptions{Target: target, Components: b.settings.RemoteLifecycle, ByPrefix: byPrefix, Hosts: hosts}
 			rendered, err := backup.RenderLifecycle(opts)
 			if err != nil {
 				return usageError{err}
@@ -434,7 +365,7 @@ all require mutt-pinned=false: pinned sets never expire.
 			if args[0] == "render" {
 				return writeJSON(g.stdout, rendered)
 			}
-			ro, err := loadRemoteOptions()
+			ro, err := loadRemoteOptions(b.settings)
 			if err != nil {
 				return err
 			}

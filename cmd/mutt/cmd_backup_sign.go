@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -23,8 +22,8 @@ Manifest signing:
 `
 
 // signingKey loads MUTT_BACKUP_SIGNING_KEY_FILE; nil when it is unset.
-func signingKey() (ed25519.PrivateKey, error) {
-	path := strings.TrimSpace(os.Getenv("MUTT_BACKUP_SIGNING_KEY_FILE"))
+func (b *backupOptions) signingKey() (ed25519.PrivateKey, error) {
+	path := b.settings.SigningKeyFile
 	if path == "" {
 		return nil, nil
 	}
@@ -38,7 +37,7 @@ func signingKey() (ed25519.PrivateKey, error) {
 // trustedKeys loads MUTT_BACKUP_TRUSTED_KEYS_FILE; when it is unset it
 // returns nil and warns once per command that signatures are not checked.
 func (b *backupOptions) trustedKeys(g *globalOptions) (*backup.TrustedKeys, error) {
-	path := strings.TrimSpace(os.Getenv("MUTT_BACKUP_TRUSTED_KEYS_FILE"))
+	path := b.settings.TrustedKeysFile
 	if path == "" {
 		if !b.signatureWarned {
 			b.signatureWarned = true
@@ -71,7 +70,7 @@ func (b *backupOptions) checkSignatures(g *globalOptions, ms ...*backup.Manifest
 
 // signatureLine describes m's signature for `backup show`.
 func signatureLine(g *globalOptions, b *backupOptions, m *backup.Manifest) (string, error) {
-	path := strings.TrimSpace(os.Getenv("MUTT_BACKUP_TRUSTED_KEYS_FILE"))
+	path := b.settings.TrustedKeysFile
 	var t *backup.TrustedKeys
 	if path != "" {
 		var err error

@@ -62,18 +62,7 @@ func newBackupEnv(t *testing.T) *backupEnv {
 		}
 	}
 	e := &backupEnv{root: t.TempDir(), prefix: prefix, dir: t.TempDir()}
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	recipients := filepath.Join(e.dir, "recipients")
-	identity := filepath.Join(e.dir, "identity")
-	if err := os.WriteFile(recipients, []byte(id.Recipient().String()+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(identity, []byte(id.String()+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	recipients, identity := writeAgeKeys(t, e.dir)
 	t.Setenv("MUTT_CONFIG", "")
 	t.Setenv("REDIS_URL", itest.RedisURL())
 	t.Setenv("MUTT_KEY_PREFIX", prefix)
@@ -87,6 +76,24 @@ func newBackupEnv(t *testing.T) *backupEnv {
 	t.Setenv("MUTT_BACKUP_IDENTITY_FILE", identity)
 	t.Setenv("MUTT_BACKUP_PG_DUMP", "")
 	return e
+}
+
+// writeAgeKeys writes a new age identity and its recipient into dir and
+// returns the two files.
+func writeAgeKeys(t testing.TB, dir string) (recipients, identity string) {
+	t.Helper()
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	recipients, identity = filepath.Join(dir, "recipients"), filepath.Join(dir, "identity")
+	if err := os.WriteFile(recipients, []byte(id.Recipient().String()+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(identity, []byte(id.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return recipients, identity
 }
 
 // usePassphrase switches the environment to passphrase mode.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"strings"
 
 	"github.com/mutt-go/mutt/internal/app"
 	"github.com/mutt-go/mutt/internal/backup"
@@ -45,66 +43,15 @@ func (g *globalOptions) loadBackupConfig(ctx context.Context) (config.Config, fu
 	return resolved, stop, nil
 }
 
-// backupVaultConfig is the Vault client configuration of backup and
-// restore: the services' address and CA with the backup identity.
-func backupVaultConfig(v config.Vault) vault.Config {
-	c := vault.Config{
-		Addr: v.Addr, RoleID: v.RoleID, SecretIDFile: v.SecretIDFile, SecretsPath: v.SecretsPath,
-		RenewThreshold: v.RenewThreshold, CheckInterval: v.CheckInterval, CACertPath: v.CACertPath,
-	}
-	if id := strings.TrimSpace(os.Getenv("MUTT_BACKUP_VAULT_ROLE_ID")); id != "" {
-		c.RoleID = id
-	}
-	if f := strings.TrimSpace(os.Getenv("MUTT_BACKUP_VAULT_SECRET_ID_FILE")); f != "" {
-		c.SecretIDFile = f
-	}
-	return c
-}
-
-// backupVaultPaths returns MUTT_BACKUP_VAULT_PATHS, or the services'
-// secret path when it is unset.
-func backupVaultPaths(v config.Vault) []string {
-	var out []string
-	for _, p := range strings.Split(os.Getenv("MUTT_BACKUP_VAULT_PATHS"), ",") {
-		if p = vault.KVPath(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	if len(out) == 0 {
-		if p := vault.KVPath(v.SecretsPath); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 // vaultNotFound recognises the error of a missing secret.
 func vaultNotFound(err error) bool { return errors.Is(err, vault.ErrNotFound) }
 
 // loginBackupVault logs in to Vault with the backup identity. Without
 // VAULT_ADDR it returns a usage error naming the setting.
-func loginBackupVault(ctx context.Context, g *globalOptions, cfg config.Config) (backup.VaultKV, error) {
-	if !cfg.Vault.Enabled() {
-		return nil, usageError{errors.New("VAULT_ADDR is not set: the Vault of MUTT's secrets must be configured (VAULT_ADDR, MUTT_BACKUP_VAULT_ROLE_ID, MUTT_BACKUP_VAULT_SECRET_ID_FILE)")}
+func loginBackupVault(ctx context.Context, g *globalOptions, s backup.Settings, cfg config.Config) (backup.VaultKV, error) {
+	kv, err := app.LoginBackupVault(ctx, s, cfg, g.logger(cfg))
+	if errors.Is(err, app.ErrNoBackupVault) {
+		return nil, usageError{err}
 	}
-	c, err := vault.Login(ctx, backupVaultConfig(cfg.Vault), g.logger(cfg).With("component", "vault"))
-	if err != nil {
-		return nil, fmt.Errorf("connecting to Vault for the backup: %w", err)
-	}
-	return c, nil
-}
-
-// addVaultSource gives a run that includes the vault component its client
-// and paths. Without VAULT_ADDR the component stays unconfigured (skipped);
-// a failed login marks it failed and the other components still run.
-func addVaultSource(ctx context.Context, g *globalOptions, cfg config.Config, opts *backup.RunOptions) {
-	if !cfg.Vault.Enabled() {
-		return
-	}
-	kv, err := loginBackupVault(ctx, g, cfg)
-	if err != nil {
-		opts.Unreachable[backup.ComponentVault] = err
-		return
-	}
-	opts.Vault, opts.VaultPaths = kv, backupVaultPaths(cfg.Vault)
+	return kv, err
 }

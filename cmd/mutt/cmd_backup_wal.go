@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,10 +22,10 @@ type walKeyFlags struct {
 	recipients, identity, passphrase string
 }
 
-func (f *walKeyFlags) add(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.recipients, "recipients-file", os.Getenv("MUTT_BACKUP_RECIPIENTS_FILE"), "age public keys file (env MUTT_BACKUP_RECIPIENTS_FILE)")
-	cmd.Flags().StringVar(&f.identity, "identity-file", os.Getenv("MUTT_BACKUP_IDENTITY_FILE"), "age identity file, to decrypt (env MUTT_BACKUP_IDENTITY_FILE)")
-	cmd.Flags().StringVar(&f.passphrase, "passphrase-file", os.Getenv("MUTT_BACKUP_PASSPHRASE_FILE"), "age passphrase file (env MUTT_BACKUP_PASSPHRASE_FILE)")
+func (f *walKeyFlags) add(cmd *cobra.Command, s backup.Settings) {
+	cmd.Flags().StringVar(&f.recipients, "recipients-file", s.RecipientsFile, "age public keys file (env MUTT_BACKUP_RECIPIENTS_FILE)")
+	cmd.Flags().StringVar(&f.identity, "identity-file", s.IdentityFile, "age identity file, to decrypt (env MUTT_BACKUP_IDENTITY_FILE)")
+	cmd.Flags().StringVar(&f.passphrase, "passphrase-file", s.PassphraseFile, "age passphrase file (env MUTT_BACKUP_PASSPHRASE_FILE)")
 }
 
 func (f *walKeyFlags) load() (*backup.Keys, error) {
@@ -68,7 +67,7 @@ The archived WAL goes to the remotes with the sets (mutt backup sync).`,
 			return nil
 		},
 	}
-	keys.add(cmd)
+	keys.add(cmd, b.settings)
 	return cmd
 }
 
@@ -108,6 +107,6 @@ restore_command.`,
 			return err
 		},
 	}
-	keys.add(cmd)
+	keys.add(cmd, b.settings)
 	return cmd
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mutt-go/mutt/internal/app"
+	"github.com/mutt-go/mutt/internal/backup"
 	"github.com/mutt-go/mutt/internal/config"
 	"github.com/mutt-go/mutt/internal/doctor"
 	"github.com/mutt-go/mutt/internal/health"
@@ -193,12 +194,7 @@ func doctorResult(r doctor.Report) error {
 }
 
 // envBackupRoot is the backup root of MUTT_BACKUP_ROOT, or the default.
-func envBackupRoot() string {
-	if root := os.Getenv("MUTT_BACKUP_ROOT"); root != "" {
-		return root
-	}
-	return defaultBackupRoot
-}
+func envBackupRoot() string { return backup.LoadSettings(os.Getenv).Root }
 
 // printJSON writes v as indented JSON, the --json output of doctor and
 // retention.

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -39,10 +37,10 @@ type restoreOptions struct {
 }
 
 func newRestoreCommand(g *globalOptions) *cobra.Command {
-	o := &restoreOptions{}
+	o := &restoreOptions{backupOptions: *newBackupOptions()}
 	cmd := &cobra.Command{
 		Use:   "restore",
-		Short: "Restore components of a backup set, or rehearse a full restore",
+		Short: "Restore components of a backup set (the embedded database too), or rehearse a full restore",
 		Long: `Restore one component, or the whole system, from a backup set made by
 mutt backup run; or run the quarterly DR drill into scratch targets.
 
@@ -56,18 +54,15 @@ consume the queues, unless --force is given, and asks for confirmation unless
 Exit codes: 0 ok, 1 verification or restore failed (nothing changed), 2 usage
 error, refused confirmation or running services.
 ` + vaultSettingsHelp,
-	}
-	root := os.Getenv("MUTT_BACKUP_ROOT")
-	if root == "" {
-		root = defaultBackupRoot
+		PersistentPreRunE: o.checkSettings,
 	}
 	pf := cmd.PersistentFlags()
-	pf.StringVar(&o.root, "root", root, "backup root (env MUTT_BACKUP_ROOT)")
+	pf.StringVar(&o.root, "root", o.settings.Root, "backup root (env MUTT_BACKUP_ROOT)")
 	pf.BoolVar(&o.yes, "yes", false, "do not ask for confirmation")
 	pf.BoolVar(&o.force, "force", false, "restore even while MUTT services are consuming the queues")
 	cmd.AddCommand(newRestoreRedisCommand(g, o), newRestorePostgresCommand(g, o),
 		newRestoreConfigCommand(g, o), newRestoreDynamicConfigCommand(g, o), newRestoreVaultCommand(g, o),
-		newRestoreFullCommand(g, o), newRestoreDrillCommand(g, o))
+		newRestoreFullCommand(g, o), newRestoreDrillCommand(g, o), newRestoreSQLiteCommand(g, o))
 	return cmd
 }
 
@@ -200,20 +195,17 @@ func (o *restoreOptions) restoreRedisFull(cmd *cobra.Command, g *globalOptions, 
 		return err
 	}
 	defer stop()
-	service := os.Getenv("MUTT_BACKUP_REDIS_SERVICE")
-	if service == "" {
-		service = backup.DefaultRedisService
-	}
+	service := o.settings.RedisService
 	opts := backup.RDBRestoreOptions{
-		Root: o.root, Manifest: m, Keys: keys, Dir: os.Getenv("MUTT_BACKUP_REDIS_DIR"),
+		Root: o.root, Manifest: m, Keys: keys, Dir: o.settings.RedisDir,
 		Stop:   []string{"systemctl", "stop", service},
 		Start:  []string{"systemctl", "start", service},
 		Prefix: cfg.KeyPrefix, IncludeQueues: includeQueues, Progress: g.stdout,
 	}
-	if v := strings.Fields(os.Getenv("MUTT_BACKUP_REDIS_STOP_CMD")); len(v) > 0 {
+	if v := o.settings.RedisStopCmd; len(v) > 0 {
 		opts.Stop = v
 	}
-	if v := strings.Fields(os.Getenv("MUTT_BACKUP_REDIS_START_CMD")); len(v) > 0 {
+	if v := o.settings.RedisStartCmd; len(v) > 0 {
 		opts.Start, opts.StartNoAOF = v, []string{"--appendonly", "no"}
 	}
 	if err := o.confirmWrite(cmd, g, false, fmt.Sprintf("replace the WHOLE Redis dataset with the dump.rdb of set %s (Redis is stopped and started)?", m.SetID)); err != nil {
@@ -338,8 +330,8 @@ MUTT_BACKUP_PG_BIN, PostgreSQL's bin directory for point-in-time restores.`,
 				return err
 			}
 			res, err := backup.RestorePostgresSet(ctx, backup.PostgresRestoreOptions{
-				Root: o.root, Manifest: m, Keys: keys, DatabaseURL: backupDatabaseURL(cfg.Postgres),
-				PgRestore: os.Getenv("MUTT_BACKUP_PG_RESTORE"),
+				Root: o.root, Manifest: m, Keys: keys, DatabaseURL: app.BackupDatabaseURL(cfg.Postgres),
+				PgRestore: o.settings.PgRestore,
 			})
 			if err != nil {
 				return err
@@ -521,7 +513,7 @@ exactly the backed-up keys. Only key names are ever printed.`,
 				return err
 			}
 			defer stop()
-			kv, err := loginBackupVault(cmd.Context(), g, cfg)
+			kv, err := loginBackupVault(cmd.Context(), g, o.settings, cfg)
 			if err != nil {
 				return err
 			}
@@ -545,64 +537,17 @@ exactly the backed-up keys. Only key names are ever printed.`,
 	return cmd
 }
 
-// backupSources adds the sources of the config, vault and logs components
-// to a backup run (also the pre-restore safety backup) from the
-// environment: MUTT_BACKUP_CONFIG_PATHS (default: the inventory of the
-// operations spec), the Vault settings (see vaultSettingsHelp) and
-// MUTT_BACKUP_LOG_DIR (default /var/log/mutt when it exists). The returned
-// function closes what it opened.
-func backupSources(ctx context.Context, g *globalOptions, cfg config.Config, names []string, opts *backup.RunOptions) func() {
-	closeAll := func() {}
-	if opts.Unreachable == nil {
-		opts.Unreachable = map[string]error{}
-	}
-	if slices.Contains(names, backup.ComponentConfig) {
-		paths := backup.DefaultConfigPaths()
-		if v := strings.TrimSpace(os.Getenv("MUTT_BACKUP_CONFIG_PATHS")); v != "" {
-			var err error
-			if paths, err = backup.ParseConfigPaths(v); err != nil {
-				opts.Unreachable[backup.ComponentConfig] = fmt.Errorf("MUTT_BACKUP_CONFIG_PATHS: %w", err)
-			}
-		}
-		src := &backup.ConfigSource{Paths: paths, Prefix: cfg.Keys.ConfigPrefix}
-		if opts.Redis == nil {
-			if rdb, err := app.ConnectRedis(ctx, cfg.Redis, g.logger(cfg)); err != nil {
-				fmt.Fprintf(g.stderr, "mutt: the config backup goes without the dynamic configuration: %v\n", err)
-			} else {
-				src.Redis = rdb
-				closeAll = func() { rdb.Close() }
-			}
-		}
-		opts.Config = src
-	}
-	if slices.Contains(names, backup.ComponentVault) {
-		addVaultSource(ctx, g, cfg, opts)
-	}
-	if slices.Contains(names, backup.ComponentPrometheus) {
-		if u := os.Getenv("MUTT_BACKUP_PROMETHEUS_URL"); u != "" {
-			src := &backup.PrometheusSource{URL: u, DataDir: os.Getenv("MUTT_BACKUP_PROMETHEUS_DATA_DIR")}
-			if src.DataDir == "" {
-				src.DataDir = backup.DefaultPrometheusDataDir
-			}
-			opts.Prometheus = src
-		}
-	}
-	if slices.Contains(names, backup.ComponentLogs) {
-		if dir := os.Getenv("MUTT_BACKUP_LOG_DIR"); dir != "" {
-			opts.LogDir = dir
-		} else if fi, err := os.Stat(backup.DefaultLogDir); err == nil && fi.IsDir() {
-			opts.LogDir = backup.DefaultLogDir
-		}
-	}
-	return closeAll
+// embeddedStorage reports whether cfg selects the embedded mode.
+func embeddedStorage(cfg config.Config) bool {
+	mode, err := cfg.StorageMode()
+	return err == nil && mode == config.StorageEmbedded
 }
 
 // deepVerifySet test-restores the named components of set m (all when none
 // is named) into throw-away targets and records the deep results in m (the
 // caller writes the manifest).
-func deepVerifySet(cmd *cobra.Command, g *globalOptions, root string, m *backup.Manifest, components []string) []error {
+func (b *backupOptions) deepVerifySet(cmd *cobra.Command, g *globalOptions, m *backup.Manifest, components []string) []error {
 	ctx := cmd.Context()
-	b := backupOptions{root: root}
 	keys, err := b.keys()
 	if err != nil {
 		return []error{err}
@@ -613,13 +558,17 @@ func deepVerifySet(cmd *cobra.Command, g *globalOptions, root string, m *backup.
 	}
 	defer stop()
 	opts := backup.DeepVerifyOptions{
-		Root: root, Manifest: m, Keys: keys, DatabaseURL: backupDatabaseURL(cfg.Postgres),
-		PgRestore: os.Getenv("MUTT_BACKUP_PG_RESTORE"), RedisServer: os.Getenv("MUTT_BACKUP_REDIS_SERVER"),
-		PgBin: os.Getenv("MUTT_BACKUP_PG_BIN"), Components: components,
+		Root: b.root, Manifest: m, Keys: keys, DatabaseURL: app.BackupDatabaseURL(cfg.Postgres),
+		PgRestore: b.settings.PgRestore, RedisServer: b.settings.RedisServer,
+		PgBin: b.settings.PgBin, Components: components,
 	}
-	if rdb, err := app.ConnectRedis(ctx, cfg.Redis, g.logger(cfg)); err == nil {
-		defer rdb.Close()
-		opts.Redis = rdb
+	// Only the redis component needs the live server, and only where
+	// there is one.
+	if !embeddedStorage(cfg) {
+		if rdb, err := app.ConnectRedis(ctx, cfg.Redis, g.logger(cfg)); err == nil {
+			defer rdb.Close()
+			opts.Redis = rdb
+		}
 	}
 	errs := backup.DeepVerify(ctx, opts)
 	for _, c := range m.Components {
@@ -670,7 +619,7 @@ verifies its result; the measured RTO is printed per step and in total.`,
 			if err := o.checkSignatures(g, m); err != nil {
 				return err
 			}
-			signKey, err := signingKey()
+			signKey, err := o.signingKey()
 			if err != nil {
 				return err
 			}
@@ -679,7 +628,7 @@ verifies its result; the measured RTO is printed per step and in total.`,
 			}
 			var kv backup.VaultKV
 			if withVault {
-				if kv, err = loginBackupVault(ctx, g, cfg); err != nil {
+				if kv, err = loginBackupVault(ctx, g, o.settings, cfg); err != nil {
 					return err
 				}
 			}
@@ -691,9 +640,9 @@ verifies its result; the measured RTO is printed per step and in total.`,
 				return err
 			}
 			defer rdb.Close()
-			opts := backup.FullRestoreOptions{
-				Root: o.root, Manifest: m, Keys: keys, DatabaseURL: backupDatabaseURL(cfg.Postgres),
-				PgRestore: os.Getenv("MUTT_BACKUP_PG_RESTORE"), Redis: rdb, ConfigPrefix: cfg.Keys.ConfigPrefix,
+			opts := backup.RestoreOptions{
+				Root: o.root, Manifest: m, Keys: keys, DatabaseURL: app.BackupDatabaseURL(cfg.Postgres),
+				PgRestore: o.settings.PgRestore, Redis: rdb, ConfigPrefix: cfg.Keys.ConfigPrefix,
 				ConfigTargetDir: target, WithVault: withVault, Vault: kv, VaultNotFound: vaultNotFound,
 			}
 			if !asJSON {
@@ -703,12 +652,12 @@ verifies its result; the measured RTO is printed per step and in total.`,
 				safety := backup.RunOptions{
 					Root: o.root, Keys: keys, Host: hostName(), ToolVersion: version.Version(), Redis: rdb, SigningKey: signKey,
 					RedisPatterns: backup.DefaultRedisPatterns(cfg.KeyPrefix),
-					Postgres:      &backup.PostgresDumpOptions{DatabaseURL: backupDatabaseURL(cfg.Postgres), PgDump: os.Getenv("MUTT_BACKUP_PG_DUMP")},
+					Postgres:      &backup.PostgresDumpOptions{DatabaseURL: app.BackupDatabaseURL(cfg.Postgres), PgDump: o.settings.PgDump},
 				}
 				if withVault {
-					safety.Vault, safety.VaultPaths = kv, backupVaultPaths(cfg.Vault)
+					safety.Vault, safety.VaultPaths = kv, app.BackupVaultPaths(o.settings, cfg.Vault)
 				}
-				defer backupSources(ctx, g, cfg, []string{backup.ComponentConfig}, &safety)()
+				defer app.BackupSources(ctx, o.settings, cfg, []string{backup.ComponentConfig}, &safety, g.logger(cfg), g.stderr)()
 				opts.Safety = &safety
 			}
 			res, err := backup.RestoreFull(ctx, opts)
@@ -805,8 +754,8 @@ Settings: MUTT_BACKUP_REDIS_SERVER, the redis-server for the scratch Redis
 				return err
 			}
 			opts := backup.DrillOptions{
-				Root: o.root, Manifest: m, Keys: keys, DatabaseURL: backupDatabaseURL(cfg.Postgres),
-				PgRestore: os.Getenv("MUTT_BACKUP_PG_RESTORE"), RedisServer: os.Getenv("MUTT_BACKUP_REDIS_SERVER"), Keep: keep,
+				Root: o.root, Manifest: m, Keys: keys, DatabaseURL: app.BackupDatabaseURL(cfg.Postgres),
+				PgRestore: o.settings.PgRestore, RedisServer: o.settings.RedisServer, Keep: keep,
 			}
 			if rdb, err := app.ConnectRedis(ctx, cfg.Redis, g.logger(cfg)); err == nil {
 				defer rdb.Close()
@@ -822,7 +771,7 @@ Settings: MUTT_BACKUP_REDIS_SERVER, the redis-server for the scratch Redis
 			if err := backup.WriteDrillRecord(o.root, backup.DrillRecordOf(rep, now)); err != nil {
 				return fmt.Errorf("recording the DR drill: %w", err)
 			}
-			if err := backup.WriteMetricsFile(o.root, defaultMetricsFile(), now); err != nil {
+			if err := backup.WriteMetricsFile(o.root, o.settings.MetricsFile, now); err != nil {
 				fmt.Fprintf(g.stderr, "mutt: warning: %v\n", err)
 			}
 			if asJSON {

@@ -166,8 +166,8 @@ func runRetention(ctx context.Context, g *globalOptions, o retentionOptions) err
 	}
 	defer pool.Close()
 	var remotes []backup.RemoteStore
-	if len(configuredRemotes()) > 0 {
-		if remotes, err = openRemotes(nil, hostName()); err != nil {
+	if s := backup.LoadSettings(os.Getenv); len(s.Remotes) > 0 {
+		if remotes, err = openRemotes(s, nil, hostName()); err != nil {
 			return err
 		}
 	}

@@ -35,9 +35,15 @@ type docCommand struct {
 var exitComment = regexp.MustCompile(`\bexit (\d+)\b`)
 
 // docCommands extracts, in document order, every line starting with
-// "mutt " inside a ```sh fence. Lines in other fences (```text, ```json)
-// and outside fences are not commands.
+// "mutt " inside a ```sh fence. Lines in other fences (```text, ```json,
+// ```sh embedded) and outside fences are not commands.
 func docCommands(t *testing.T, path string) []docCommand {
+	t.Helper()
+	return docCommandsIn(t, path, "sh")
+}
+
+// docCommandsIn is docCommands for the fences whose info string is lang.
+func docCommandsIn(t *testing.T, path, lang string) []docCommand {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -60,7 +66,7 @@ func docCommands(t *testing.T, path string) []docCommand {
 			}
 			continue
 		}
-		if !open || fence != "sh" || !strings.HasPrefix(line, "mutt ") {
+		if !open || fence != lang || !strings.HasPrefix(line, "mutt ") {
 			continue
 		}
 		cmd, comment := splitComment(line)
@@ -222,7 +228,7 @@ func TestBackupRecoveryDoc(t *testing.T) {
 
 	// Settings the guide's environment would not set are cleared so that
 	// the developer's own cannot leak in.
-	for _, c := range []string{"POSTGRES", "PGCONFIG", "REDIS", "CONFIG", "LOGS", "VAULT", "PROMETHEUS"} {
+	for _, c := range []string{"POSTGRES", "PGCONFIG", "REDIS", "CONFIG", "LOGS", "VAULT", "PROMETHEUS", "SQLITE"} {
 		t.Setenv("MUTT_BACKUP_RETENTION_"+c, "")
 		t.Setenv("MUTT_BACKUP_REMOTE_RETENTION_"+c, "")
 		t.Setenv("MUTT_BACKUP_REMOTE_TRANSITION_"+c, "")

@@ -148,22 +148,7 @@ func postgresAddr(cfg config.Postgres) string {
 func postgresConfig(cfg config.Postgres, pair *secrets.Pair, logger *slog.Logger) (*pgxpool.Config, error) {
 	dsn := cfg.URL.Reveal()
 	if dsn == "" {
-		sslmode := "prefer"
-		if cfg.TLSEnabled {
-			sslmode = "require"
-			if cfg.CACertPath != "" {
-				sslmode = "verify-ca"
-			}
-		}
-		// Values go through the keyword/value form, quoted, never into SQL.
-		kv := []string{
-			"host=" + quoteDSN(cfg.Host), "port=" + strconv.Itoa(cfg.Port), "dbname=" + quoteDSN(cfg.Name),
-			"user=" + quoteDSN(cfg.User), "sslmode=" + sslmode,
-		}
-		if cfg.CACertPath != "" {
-			kv = append(kv, "sslrootcert="+quoteDSN(cfg.CACertPath))
-		}
-		dsn = strings.Join(kv, " ")
+		dsn = strings.Join(keywordDSN(cfg), " ")
 	}
 	pc, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
@@ -180,6 +165,26 @@ func postgresConfig(cfg config.Postgres, pair *secrets.Pair, logger *slog.Logger
 	}
 	pc.ConnConfig.RuntimeParams["application_name"] = "mutt"
 	return pc, nil
+}
+
+// keywordDSN is the keyword/value form of the PostgreSQL fields, without
+// the password. Values go through it quoted, never into SQL.
+func keywordDSN(cfg config.Postgres) []string {
+	sslmode := "prefer"
+	if cfg.TLSEnabled {
+		sslmode = "require"
+		if cfg.CACertPath != "" {
+			sslmode = "verify-ca"
+		}
+	}
+	kv := []string{
+		"host=" + quoteDSN(cfg.Host), "port=" + strconv.Itoa(cfg.Port), "dbname=" + quoteDSN(cfg.Name),
+		"user=" + quoteDSN(cfg.User), "sslmode=" + sslmode,
+	}
+	if cfg.CACertPath != "" {
+		kv = append(kv, "sslrootcert="+quoteDSN(cfg.CACertPath))
+	}
+	return kv
 }
 
 func quoteDSN(v string) string {

@@ -960,3 +960,63 @@ func fileSHA256(p string) (string, error) {
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// configComponent implements ComponentSpec for ComponentConfig.
+type configComponent struct{ checksummed }
+
+var _ ComponentSpec = configComponent{}
+
+// Name implements ComponentSpec.
+func (configComponent) Name() string { return ComponentConfig }
+
+// Profiles implements ComponentSpec.
+func (configComponent) Profiles() []string { return []string{"daily", "pre-upgrade"} }
+
+// Storage implements ComponentSpec: configuration files exist in both
+// modes.
+func (configComponent) Storage() string { return "" }
+
+// Retention implements ComponentSpec.
+func (configComponent) Retention() time.Duration { return 90 * day }
+
+// Objectives implements ComponentSpec.
+func (configComponent) Objectives() Objectives {
+	return Objectives{RTO: RTOConfig, RPO: 24 * time.Hour}
+}
+
+// Backup implements ComponentSpec: a tar of the configuration files and
+// the dynamic configuration.
+func (configComponent) Backup(ctx context.Context, o *RunOptions, c *Component, sink ArtifactSink) error {
+	if o.Config == nil {
+		return errNotConfigured
+	}
+	src := *o.Config
+	if src.Redis == nil {
+		src.Redis = o.Redis
+	}
+	return sink.Artifact("mutt_config_"+sink.Stamp()+".tar.zst.age", true, "tar", func(w io.Writer) error {
+		res, err := WriteConfigArchive(ctx, src, w)
+		if err != nil {
+			return err
+		}
+		configComponentMeta(c, res, src.Paths)
+		return nil
+	})
+}
+
+// DeepVerify implements ComponentSpec: the archive is read through and
+// every file's SHA-256 compared with the manifest.
+func (configComponent) DeepVerify(_ context.Context, o DeepVerifyOptions, c *Component) (string, error) {
+	return deepConfig(o, c)
+}
+
+// Restore implements ComponentSpec: the configuration files are written
+// under o.ConfigTargetDir (RestoreConfigFiles); the dynamic configuration
+// has its own step (mutt restore dynamic-config).
+func (configComponent) Restore(ctx context.Context, o RestoreOptions) (string, error) {
+	res, err := RestoreConfigFiles(ctx, ConfigRestoreOptions{Root: o.Root, Manifest: o.Manifest, Keys: o.Keys, TargetDir: o.ConfigTargetDir, Now: o.Now})
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d added, %d changed, %d unchanged", len(res.Added), len(res.Changed), len(res.Unchanged)), nil
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // DefaultLogDir is the log directory the logs component archives when none
@@ -132,15 +133,30 @@ func countTar(r io.Reader) (files, bytes int64, names []string, err error) {
 }
 
 // logsComponent implements ComponentSpec for ComponentLogs.
-type logsComponent struct{}
+type logsComponent struct {
+	checksummed
+	restoredElsewhere
+}
 
-var _ ComponentSpec = logsComponent{}
+var _ ComponentSpec = logsComponent{restoredElsewhere: restoredElsewhere{how: logsRestoreHow}}
+
+// logsRestoreHow says how archived logs are read back.
+const logsRestoreHow = "logs are evidence, not state, and nothing writes them back: decrypt the archive with age and the identity (age -d -i identity mutt_logs_<ts>.tar.zst.age | zstd -d | tar -t)"
 
 // Name implements ComponentSpec.
 func (logsComponent) Name() string { return ComponentLogs }
 
 // Profiles implements ComponentSpec.
 func (logsComponent) Profiles() []string { return []string{"daily"} }
+
+// Storage implements ComponentSpec: both modes write logs.
+func (logsComponent) Storage() string { return "" }
+
+// Retention implements ComponentSpec.
+func (logsComponent) Retention() time.Duration { return 90 * day }
+
+// Objectives implements ComponentSpec: logs have none.
+func (logsComponent) Objectives() Objectives { return Objectives{} }
 
 // Backup implements ComponentSpec: a tar of o.LogDir, compressed and
 // encrypted.

@@ -55,15 +55,31 @@ type PgBaseInfo struct {
 }
 
 // pgBase implements ComponentSpec for ComponentPgBase.
-type pgBase struct{}
+type pgBase struct {
+	checksummed
+	restoredElsewhere
+}
 
-var _ ComponentSpec = pgBase{}
+var _ ComponentSpec = pgBase{restoredElsewhere: restoredElsewhere{how: pgBaseRestoreHow}}
+
+// pgBaseRestoreHow names the command that restores a base backup.
+const pgBaseRestoreHow = "a base backup is restored into a new data directory with the WAL replayed: mutt restore postgres --target-datadir DIR [--to-time T]"
 
 // Name implements ComponentSpec.
 func (pgBase) Name() string { return ComponentPgBase }
 
 // Profiles implements ComponentSpec.
 func (pgBase) Profiles() []string { return []string{ProfileBase} }
+
+// Storage implements ComponentSpec.
+func (pgBase) Storage() string { return StorageRedis }
+
+// Retention implements ComponentSpec.
+func (pgBase) Retention() time.Duration { return 14 * day }
+
+// Objectives implements ComponentSpec: point-in-time recovery has its own
+// targets in the guide, none here.
+func (pgBase) Objectives() Objectives { return Objectives{} }
 
 // pg_basebackup's --verbose lines that carry the WAL range.
 var (

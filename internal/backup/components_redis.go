@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -447,4 +448,69 @@ func redisConfigChannel(key string) (channel, name string) {
 	}
 	base := key[:i+len(":config")]
 	return base + ":updates", key[i+len(":config:"):]
+}
+
+// redisComponent implements ComponentSpec for ComponentRedis.
+type redisComponent struct{ checksummed }
+
+var _ ComponentSpec = redisComponent{}
+
+// Name implements ComponentSpec.
+func (redisComponent) Name() string { return ComponentRedis }
+
+// Profiles implements ComponentSpec.
+func (redisComponent) Profiles() []string { return []string{"redis", "daily", "pre-upgrade"} }
+
+// Storage implements ComponentSpec.
+func (redisComponent) Storage() string { return StorageRedis }
+
+// Retention implements ComponentSpec.
+func (redisComponent) Retention() time.Duration { return 7 * day }
+
+// Objectives implements ComponentSpec.
+func (redisComponent) Objectives() Objectives { return Objectives{RTO: RTORedis, RPO: 6 * time.Hour} }
+
+// Backup implements ComponentSpec: the logical export of MUTT's keys and,
+// when the server's data directory is readable here, its dump.rdb.
+func (redisComponent) Backup(ctx context.Context, o *RunOptions, c *Component, sink ArtifactSink) error {
+	if o.Redis == nil {
+		return errNotConfigured
+	}
+	err := sink.Artifact("redis_keys_"+sink.Stamp()+".jsonl.zst.age", true, "jsonl", func(w io.Writer) error {
+		res, err := ExportRedis(ctx, o.Redis, o.RedisPatterns, w)
+		if err != nil {
+			return err
+		}
+		c.Counts = map[string]int64{"keys": res.Keys}
+		for class, n := range res.Counts {
+			c.Counts[class] = n
+		}
+		c.Source = map[string]any{"redis_version": res.Version}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// The logical export stays first: selective restore reads it.
+	return o.backupRedisRDB(ctx, c, path.Dir(c.Artifacts[0].Path), sink.Stamp())
+}
+
+// DeepVerify implements ComponentSpec: every key is restored into a
+// scratch Redis (one per DeepVerify call) and compared with the export.
+func (redisComponent) DeepVerify(ctx context.Context, o DeepVerifyOptions, c *Component) (string, error) {
+	s, err := o.scratch.open(ctx, o)
+	if err != nil {
+		return "", err
+	}
+	return deepRedis(ctx, o, c, s)
+}
+
+// Restore implements ComponentSpec: the default classes are replaced in
+// the live Redis (RestoreRedisSet).
+func (redisComponent) Restore(ctx context.Context, o RestoreOptions) (string, error) {
+	res, err := RestoreRedisSet(ctx, o.Root, o.Manifest, o.Keys, o.Redis, DefaultRedisRestoreClasses(), true)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d keys replaced, %d expired since the backup", res.Restored, res.Skipped), nil
 }

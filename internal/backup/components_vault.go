@@ -244,3 +244,61 @@ func vaultHash(v any) [32]byte {
 	b, _ := json.Marshal(v)
 	return sha256.Sum256(b)
 }
+
+// vaultComponent implements ComponentSpec for ComponentVault.
+type vaultComponent struct{ checksummed }
+
+var _ ComponentSpec = vaultComponent{}
+
+// Name implements ComponentSpec.
+func (vaultComponent) Name() string { return ComponentVault }
+
+// Profiles implements ComponentSpec.
+func (vaultComponent) Profiles() []string { return []string{"weekly", "pre-upgrade"} }
+
+// Storage implements ComponentSpec: Vault serves both modes.
+func (vaultComponent) Storage() string { return "" }
+
+// Retention implements ComponentSpec.
+func (vaultComponent) Retention() time.Duration { return 90 * day }
+
+// Objectives implements ComponentSpec.
+func (vaultComponent) Objectives() Objectives {
+	return Objectives{RTO: RTOVault, RPO: 7 * 24 * time.Hour}
+}
+
+// Backup implements ComponentSpec: the KV secrets at o.VaultPaths, read
+// through the API and encrypted in memory.
+func (vaultComponent) Backup(ctx context.Context, o *RunOptions, c *Component, sink ArtifactSink) error {
+	if o.Vault == nil || len(o.VaultPaths) == 0 {
+		return errNotConfigured
+	}
+	return sink.Artifact("vault_secrets_"+sink.Stamp()+".json.age", false, "json", func(w io.Writer) error {
+		res, err := ExportVault(ctx, o.Vault, o.VaultPaths, w)
+		if err != nil {
+			return err
+		}
+		vaultComponentMeta(c, res)
+		return nil
+	})
+}
+
+// DeepVerify implements ComponentSpec: the export is decrypted and parsed
+// in memory, never written anywhere.
+func (vaultComponent) DeepVerify(_ context.Context, o DeepVerifyOptions, c *Component) (string, error) {
+	doc, err := loadVaultExport(o.Root, o.Manifest, o.Keys)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d paths, %d keys decrypted in memory", len(doc.Secrets), c.Counts["keys"]), nil
+}
+
+// Restore implements ComponentSpec: every path is written back and read
+// back (RestoreVault).
+func (vaultComponent) Restore(ctx context.Context, o RestoreOptions) (string, error) {
+	ch, err := RestoreVault(ctx, VaultRestoreOptions{Root: o.Root, Manifest: o.Manifest, Keys: o.Keys, KV: o.Vault, NotFound: o.VaultNotFound})
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d paths written and read back", len(ch)), nil
+}

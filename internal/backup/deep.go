@@ -51,6 +51,29 @@ type DeepVerifyOptions struct {
 	Components []string
 	// Now stamps the results; nil means time.Now.
 	Now func() time.Time
+
+	// scratch is the scratch Redis of one DeepVerify call, started when a
+	// component first needs it.
+	scratch *lazyScratch
+}
+
+// lazyScratch starts a scratch Redis on first use and keeps it for the
+// other components of the same verification.
+type lazyScratch struct{ s *scratchRedis }
+
+// open returns the scratch Redis, starting it when needed.
+func (l *lazyScratch) open(ctx context.Context, o DeepVerifyOptions) (*scratchRedis, error) {
+	if l == nil {
+		return nil, errors.New("no scratch redis in this verification")
+	}
+	if l.s == nil {
+		s, err := openScratchRedis(ctx, o.Redis, o.RedisServer)
+		if err != nil {
+			return nil, fmt.Errorf("starting a scratch redis: %w", err)
+		}
+		l.s = s
+	}
+	return l.s, nil
 }
 
 // DeepVerify decrypts and test-restores every selected component of the
@@ -67,12 +90,13 @@ func DeepVerify(ctx context.Context, o DeepVerifyOptions) []error {
 		now = time.Now
 	}
 	var errs []error
-	var scratch *scratchRedis
+	o.scratch = &lazyScratch{}
 	defer func() {
-		if scratch != nil {
-			_, _ = scratch.Close(false)
+		if o.scratch.s != nil {
+			_, _ = o.scratch.s.Close(false)
 		}
 	}()
+	reg := NewRegistry()
 	for i := range o.Manifest.Components {
 		c := &o.Manifest.Components[i]
 		if len(c.Artifacts) == 0 || c.Status != StatusOK {
@@ -81,33 +105,13 @@ func DeepVerify(ctx context.Context, o DeepVerifyOptions) []error {
 		if len(o.Components) > 0 && !containsString(o.Components, c.Name) {
 			continue
 		}
-		var detail string
-		var err error
-		switch c.Name {
-		case ComponentPostgres, ComponentPgConfig:
-			detail, err = deepPostgres(ctx, o, c)
-		case ComponentRedis:
-			if scratch == nil {
-				scratch, err = openScratchRedis(ctx, o.Redis, o.RedisServer)
-				if err != nil {
-					err = fmt.Errorf("starting a scratch redis: %w", err)
-					break
-				}
-			}
-			detail, err = deepRedis(ctx, o, c, scratch)
-		case ComponentConfig:
-			detail, err = deepConfig(o, c)
-		case ComponentVault:
-			var doc vaultExport
-			if doc, err = loadVaultExport(o.Root, o.Manifest, o.Keys); err == nil {
-				detail = fmt.Sprintf("%d paths, %d keys decrypted in memory", len(doc.Secrets), c.Counts["keys"])
-			}
-		default:
-			spec, ok := NewRegistry().Lookup(c.Name)
-			if !ok {
-				continue
-			}
-			detail, err = spec.DeepVerify(ctx, o, c)
+		spec, ok := reg.Lookup(c.Name)
+		if !ok {
+			continue
+		}
+		detail, err := spec.DeepVerify(ctx, o, c)
+		if errors.Is(err, errNoDeepVerify) {
+			continue
 		}
 		v := &Verify{Level: VerifyDeep, Status: StatusOK, At: now().UTC(), Detail: detail}
 		if err != nil {

@@ -8,11 +8,19 @@
 // component on its own, artifacts first, a quick verify, the manifest
 // last); and the restores.
 //
-// Components are being moved behind ComponentSpec and the Registry that
-// NewRegistry builds (pgbase and logs so far): each registers once with
-// its name, profiles, backup and deep verify, and Run, KnownComponent,
-// ProfileComponents and DeepVerify consult the registry, so a new
-// component adds no case to a switch.
+// Every component (postgres, pgconfig, sqlite, redis, config, logs, vault,
+// prometheus, pgbase) implements ComponentSpec in its own components_*.go
+// file and registers once in the Registry that NewRegistry builds: its
+// name, profiles, storage mode, objectives, default retention, backup,
+// quick verify, deep verify and restore. Run, KnownComponent,
+// ProfileComponents, VerifyQuickSet, DeepVerify, RTOTarget and LoadSettings
+// iterate or consult the registry, so a new component adds no case to a
+// switch. The sqlite component is the embedded mode's database file: a
+// VACUUM INTO copy taken online, restored under the data directory's lock.
+//
+// Settings (LoadSettings, Validate) are the MUTT_BACKUP_* environment
+// variables in one typed struct with their defaults; Validate names every
+// bad variable and the rule it breaks.
 //
 // Point-in-time recovery: PushWAL and FetchWAL are PostgreSQL's
 // archive_command and restore_command over the WAL archive under

@@ -28,33 +28,28 @@ const (
 // RTOTarget returns the recovery time objective of a component, "full" for
 // the whole system, and 0 for one without a target.
 func RTOTarget(component string) time.Duration {
-	switch component {
-	case ComponentPostgres, ComponentPgConfig:
-		return RTOPostgres
-	case ComponentRedis:
-		return RTORedis
-	case ComponentConfig, stepDynamicConfig:
-		return RTOConfig
-	case ComponentVault:
-		return RTOVault
-	case "full":
+	if component == "full" {
 		return RTOFull
 	}
-	return 0
+	return objectives(component).RTO
 }
 
 // RPOTarget returns the recovery point objective of a component: 24 h for
 // the database and configuration, 6 h for Redis, 7 days for Vault.
 func RPOTarget(component string) time.Duration {
-	switch component {
-	case ComponentPostgres, ComponentPgConfig, ComponentConfig, stepDynamicConfig:
-		return 24 * time.Hour
-	case ComponentRedis:
-		return 6 * time.Hour
-	case ComponentVault:
-		return 7 * 24 * time.Hour
+	return objectives(component).RPO
+}
+
+// objectives returns the registered component's objectives; the dynamic
+// configuration step of a restore has those of the config component.
+func objectives(component string) Objectives {
+	if component == stepDynamicConfig {
+		component = ComponentConfig
 	}
-	return 0
+	if spec, ok := NewRegistry().Lookup(component); ok {
+		return spec.Objectives()
+	}
+	return Objectives{}
 }
 
 // stepDynamicConfig names the dynamic-configuration step of a full restore.
@@ -72,8 +67,9 @@ type StepResult struct {
 	Met bool `json:"met"`
 }
 
-// FullRestoreOptions say which set a full restore replays and into what.
-type FullRestoreOptions struct {
+// RestoreOptions say which set a restore replays and into what: RestoreFull
+// reads all of them, a component's Restore the fields of its own target.
+type RestoreOptions struct {
 	Root     string
 	Manifest *Manifest
 	Keys     *Keys
@@ -90,6 +86,8 @@ type FullRestoreOptions struct {
 	WithVault     bool
 	Vault         VaultKV
 	VaultNotFound func(error) bool
+	// DataDir is the embedded mode's data directory (sqlite).
+	DataDir string
 	// Safety, when set, describes a pre-restore safety backup taken first
 	// (its Profile and Components are set by RestoreFull).
 	Safety *RunOptions
@@ -122,7 +120,7 @@ type FullRestoreResult struct {
 // and the schema version against the binary, then takes the safety backup.
 // Each step verifies its own result; the first failing step stops the
 // restore and is reported with the steps done before it.
-func RestoreFull(ctx context.Context, o FullRestoreOptions) (FullRestoreResult, error) {
+func RestoreFull(ctx context.Context, o RestoreOptions) (FullRestoreResult, error) {
 	now := o.Now
 	if now == nil {
 		now = time.Now
@@ -201,8 +199,7 @@ func RestoreFull(ctx context.Context, o FullRestoreOptions) (FullRestoreResult, 
 
 	if o.WithVault {
 		if err := step(ComponentVault, func() (string, error) {
-			ch, err := RestoreVault(ctx, VaultRestoreOptions{Root: o.Root, Manifest: m, Keys: o.Keys, KV: o.Vault, NotFound: o.VaultNotFound})
-			return fmt.Sprintf("%d paths written and read back", len(ch)), err
+			return vaultComponent{}.Restore(ctx, o)
 		}); err != nil {
 			return finish(err)
 		}

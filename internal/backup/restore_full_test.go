@@ -393,7 +393,7 @@ func TestDRDrillFullRestore(t *testing.T) {
 
 	var progress bytes.Buffer
 	safety := f.runOptions()
-	res, err := RestoreFull(ctx, FullRestoreOptions{
+	res, err := RestoreFull(ctx, RestoreOptions{
 		Root: f.backupRoot, Manifest: m, Keys: f.keys, DatabaseURL: f.dsn,
 		Redis: f.rdb, ConfigPrefix: f.prefix + ":config", ConfigTargetDir: "/",
 		WithVault: true, Vault: f.vault, Safety: &safety, Progress: &progress,
@@ -501,7 +501,7 @@ func TestCorruptArtifactRefused(t *testing.T) {
 			if name == ComponentLogs {
 				return // logs are archived, never restored
 			}
-			_, err = RestoreFull(ctx, FullRestoreOptions{
+			_, err = RestoreFull(ctx, RestoreOptions{
 				Root: f.backupRoot, Manifest: m, Keys: f.keys, DatabaseURL: f.dsn,
 				Redis: f.rdb, ConfigPrefix: f.prefix + ":config", WithVault: true, Vault: f.vault,
 			})

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,34 +40,25 @@ const reasonNotImplemented = "not implemented yet"
 const reasonNotConfigured = "not configured"
 
 // ProfileComponents returns the components of a backup profile (hourly,
-// redis, daily, weekly, pre-upgrade, and the profiles of the registered
-// components such as base) and false for an unknown profile.
+// redis, daily, weekly, pre-upgrade, base) in the Redis + PostgreSQL mode
+// and false for an unknown profile.
 func ProfileComponents(profile string) ([]string, bool) {
-	switch profile {
-	case "hourly":
-		return []string{ComponentPgConfig}, true
-	case "redis":
-		return []string{ComponentRedis}, true
-	case "daily":
-		return []string{ComponentPostgres, ComponentRedis, ComponentConfig, ComponentLogs}, true
-	case "weekly":
-		return []string{ComponentVault, ComponentPrometheus}, true
-	case "pre-upgrade":
-		return []string{ComponentPostgres, ComponentRedis, ComponentConfig, ComponentVault}, true
+	return ProfileComponentsFor(profile, StorageRedis)
+}
+
+// ProfileComponentsFor returns the components of a backup profile in the
+// storage mode (StorageRedis or StorageEmbedded; empty means StorageRedis)
+// and false for an unknown profile.
+func ProfileComponentsFor(profile, storage string) ([]string, bool) {
+	r := NewRegistry()
+	if !slices.Contains(r.Profiles(), profile) {
+		return nil, false
 	}
-	if names := NewRegistry().ProfileComponents(profile); len(names) > 0 {
-		return names, true
-	}
-	return nil, false
+	return r.ProfileComponents(profile, storage), true
 }
 
 // KnownComponent reports whether name is a component a set may hold.
 func KnownComponent(name string) bool {
-	switch name {
-	case ComponentPostgres, ComponentPgConfig, ComponentRedis, ComponentConfig,
-		ComponentLogs, ComponentVault, ComponentPrometheus:
-		return true
-	}
 	_, ok := NewRegistry().Lookup(name)
 	return ok
 }
@@ -133,6 +124,12 @@ type RunOptions struct {
 	// SigningKey, when set, signs the manifest (SignManifest) so that a
 	// planted or altered set is detected by CheckSignature.
 	SigningKey ed25519.PrivateKey
+	// Storage is the storage mode (StorageRedis or StorageEmbedded) whose
+	// components a profile takes; empty means StorageRedis.
+	Storage string
+	// SQLite is the source of the sqlite component; nil skips it as not
+	// configured.
+	SQLite *SQLiteSource
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Progress, when set, receives one line per finished component.
@@ -159,8 +156,11 @@ func Run(ctx context.Context, o RunOptions) (*Manifest, error) {
 	names := o.Components
 	if len(names) == 0 {
 		var ok bool
-		if names, ok = ProfileComponents(o.Profile); !ok {
+		if names, ok = ProfileComponentsFor(o.Profile, o.Storage); !ok {
 			return nil, fmt.Errorf("running backup: unknown profile %q (want hourly, redis, daily, weekly, pre-upgrade or base)", o.Profile)
+		}
+		if len(names) == 0 {
+			return nil, fmt.Errorf("running backup: profile %q takes no component in the %s storage mode", o.Profile, o.Storage)
 		}
 	}
 	for _, n := range names {
@@ -242,111 +242,15 @@ func (o *RunOptions) backupComponent(ctx context.Context, c *Component, setID st
 	stamp := start.Format(StampFormat)
 	dir := ArtifactDir(name, setID, start)
 
-	var err error
-	switch name {
-	case ComponentPostgres, ComponentPgConfig:
-		if o.Postgres == nil {
-			c.Status, c.Reason = StatusSkipped, reasonNotConfigured
-			return
-		}
-		opts := *o.Postgres
-		opts.Tables = nil
-		if name == ComponentPgConfig {
-			opts.Tables = PgConfigTables()
-		}
-		rel := path.Join(dir, "mutt_"+name+"_"+stamp+".dump.age")
-		err = o.artifact(c, rel, false, "pg-custom", func(w io.Writer) error {
-			res, err := DumpPostgres(ctx, opts, w)
-			if err != nil {
-				return err
-			}
-			c.Counts = res.Counts
-			c.Source = map[string]any{
-				"server_version": res.ServerVersion,
-				"snapshot_at":    res.SnapshotAt.UTC(),
-			}
-			return nil
-		})
-	case ComponentRedis:
-		if o.Redis == nil {
-			c.Status, c.Reason = StatusSkipped, reasonNotConfigured
-			return
-		}
-		rel := path.Join(dir, "redis_keys_"+stamp+".jsonl.zst.age")
-		err = o.artifact(c, rel, true, "jsonl", func(w io.Writer) error {
-			res, err := ExportRedis(ctx, o.Redis, o.RedisPatterns, w)
-			if err != nil {
-				return err
-			}
-			c.Counts = map[string]int64{"keys": res.Keys}
-			for class, n := range res.Counts {
-				c.Counts[class] = n
-			}
-			c.Source = map[string]any{"redis_version": res.Version}
-			return nil
-		})
-		if err == nil {
-			// The logical export stays first: selective restore reads it.
-			err = o.backupRedisRDB(ctx, c, dir, stamp)
-		}
-	case ComponentConfig:
-		if o.Config == nil {
-			c.Status, c.Reason = StatusSkipped, reasonNotConfigured
-			return
-		}
-		src := *o.Config
-		if src.Redis == nil {
-			src.Redis = o.Redis
-		}
-		rel := path.Join(dir, "mutt_config_"+stamp+".tar.zst.age")
-		err = o.artifact(c, rel, true, "tar", func(w io.Writer) error {
-			res, err := WriteConfigArchive(ctx, src, w)
-			if err != nil {
-				return err
-			}
-			configComponentMeta(c, res, src.Paths)
-			return nil
-		})
-	case ComponentVault:
-		if o.Vault == nil || len(o.VaultPaths) == 0 {
-			c.Status, c.Reason = StatusSkipped, reasonNotConfigured
-			return
-		}
-		rel := path.Join(dir, "vault_secrets_"+stamp+".json.age")
-		err = o.artifact(c, rel, false, "json", func(w io.Writer) error {
-			res, err := ExportVault(ctx, o.Vault, o.VaultPaths, w)
-			if err != nil {
-				return err
-			}
-			vaultComponentMeta(c, res)
-			return nil
-		})
-	case ComponentPrometheus:
-		if o.Prometheus == nil {
-			c.Status, c.Reason = StatusSkipped, reasonNotConfigured
-			return
-		}
-		rel := path.Join(dir, "prometheus_"+stamp+".tar.zst.age")
-		err = o.artifact(c, rel, true, "tar", func(w io.Writer) error {
-			res, err := SnapshotPrometheus(ctx, *o.Prometheus, w)
-			if err != nil {
-				return err
-			}
-			c.Counts = map[string]int64{"files": res.Files, "bytes": res.Bytes, "blocks": res.Blocks}
-			c.Source = map[string]any{"url": o.Prometheus.URL, "snapshot": res.Snapshot}
-			return nil
-		})
-	default:
-		spec, ok := NewRegistry().Lookup(name)
-		if !ok {
-			c.Status, c.Reason = StatusSkipped, reasonNotImplemented
-			return
-		}
-		err = spec.Backup(ctx, o, c, runSink{o: o, c: c, dir: dir, stamp: stamp})
-		if errors.Is(err, errNotConfigured) {
-			c.Status, c.Reason = StatusSkipped, reasonNotConfigured
-			return
-		}
+	spec, ok := NewRegistry().Lookup(name)
+	if !ok {
+		c.Status, c.Reason = StatusSkipped, reasonNotImplemented
+		return
+	}
+	err := spec.Backup(ctx, o, c, runSink{o: o, c: c, dir: dir, stamp: stamp})
+	if errors.Is(err, errNotConfigured) {
+		c.Status, c.Reason = StatusSkipped, reasonNotConfigured
+		return
 	}
 	if err != nil {
 		c.Status, c.Reason = StatusFailed, err.Error()
@@ -355,7 +259,7 @@ func (o *RunOptions) backupComponent(ctx context.Context, c *Component, setID st
 		return
 	}
 	c.Status = StatusOK
-	c.Verify, _ = quickVerify(o.Root, c.Artifacts, now())
+	c.Verify, _ = spec.QuickVerify(o.Root, c, now())
 }
 
 // artifact streams one artifact written by produce into c. On any failure
@@ -439,12 +343,19 @@ func quickVerify(root string, arts []ArtifactInfo, at time.Time) (*Verify, []err
 // the manifest back with WriteManifest.
 func VerifyQuickSet(root string, m *Manifest, at time.Time) []error {
 	var errs []error
+	reg := NewRegistry()
 	for i := range m.Components {
 		c := &m.Components[i]
 		if len(c.Artifacts) == 0 {
 			continue
 		}
-		v, bad := quickVerify(root, c.Artifacts, at)
+		var v *Verify
+		var bad []error
+		if spec, ok := reg.Lookup(c.Name); ok {
+			v, bad = spec.QuickVerify(root, c, at)
+		} else {
+			v, bad = quickVerify(root, c.Artifacts, at)
+		}
 		c.Verify = v
 		errs = append(errs, bad...)
 	}

@@ -11,8 +11,6 @@ import (
 	"time"
 )
 
-const day = 24 * time.Hour
-
 // comp describes one component of a synthetic set.
 type comp struct {
 	name     string

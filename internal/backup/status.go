@@ -50,16 +50,28 @@ const (
 	PartialMaxAge = 24 * time.Hour
 )
 
-// DefaultMaxAge returns, per scheduled component, the age of the newest
-// good set beyond which it is stale: the schedule's interval plus grace,
-// the same thresholds as the MUTTBackupStale alert.
-func DefaultMaxAge() map[string]time.Duration {
-	const day = 24 * time.Hour
-	return map[string]time.Duration{
-		ComponentPgConfig: 2 * time.Hour, ComponentRedis: 7 * time.Hour,
+// DefaultMaxAge returns, per scheduled component of the Redis +
+// PostgreSQL mode, the age of the newest good set beyond which it is
+// stale: the schedule's interval plus grace, the same thresholds as the
+// MUTTBackupStale alert.
+func DefaultMaxAge() map[string]time.Duration { return DefaultMaxAgeFor(StorageRedis) }
+
+// DefaultMaxAgeFor is DefaultMaxAge for the components of the storage mode
+// (StorageRedis or StorageEmbedded). The embedded database is taken by every
+// scheduled profile but weekly, so it is stale after Redis's 7 h.
+func DefaultMaxAgeFor(storage string) map[string]time.Duration {
+	all := map[string]time.Duration{
+		ComponentPgConfig: 2 * time.Hour, ComponentRedis: 7 * time.Hour, ComponentSQLite: 7 * time.Hour,
 		ComponentPostgres: 26 * time.Hour, ComponentConfig: 26 * time.Hour, ComponentLogs: 26 * time.Hour,
 		ComponentVault: 8 * day, ComponentPrometheus: 8 * day,
 	}
+	reg := NewRegistry()
+	for name := range all {
+		if spec, ok := reg.Lookup(name); ok && spec.Storage() != "" && spec.Storage() != storage {
+			delete(all, name)
+		}
+	}
+	return all
 }
 
 // StatusOptions is what CheckStatus checks.
