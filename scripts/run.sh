@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs MUTT on this machine: starts local PostgreSQL and Redis if needed,
-# creates the demo database with a few rules, starts every service with
-# `mutt serve`, replays the sample events and then keeps a slow stream of
-# them flowing until Ctrl-C, which stops everything cleanly (exit 0).
+# Runs MUTT on this machine: by default on the embedded store (one data
+# directory, nothing else to install or start); with MUTT_DEMO_STORAGE=redis
+# on Redis + PostgreSQL, started here when they are not answering. It loads
+# a few demo rules, starts every service with `mutt serve`, replays the
+# sample events and then keeps a slow stream of them flowing until Ctrl-C,
+# which stops everything cleanly (exit 0).
 #
 # It writes mutt.env, the environment a second shell needs to reach the
 # demo (`. ./mutt.env && bin/mutt health`), and prepares a local backup
@@ -16,8 +18,10 @@
 #                            MUTT_FAKE_MOOG_PORT (18080), MUTT_SYSLOG_PORT (5514, UDP and TCP),
 #                            MUTT_SNMP_TRAP_PORT (10162, UDP), MUTT_SYSLOG_ADMIN_PORT (8091),
 #                            MUTT_SNMP_ADMIN_PORT (8092)
-#   MUTT_DEMO_DB             demo database (mutt_demo); DATABASE_URL, REDIS_URL and
-#                            MUTT_KEY_PREFIX override where the demo lives
+#   MUTT_DEMO_STORAGE        embedded (default) or redis
+#   MUTT_DATA_DIR            the embedded data directory (.mutt-demo/data)
+#   MUTT_DEMO_DB             demo database of the redis mode (mutt_demo); DATABASE_URL,
+#                            REDIS_URL and MUTT_KEY_PREFIX override where that demo lives
 #   MUTT_DEMO_DIR            backup identity and backup root (.mutt-demo)
 #   MUTT_ENV_FILE            the environment file written (mutt.env)
 #   MUTT_BIN                 the mutt binary (bin/mutt, built when missing)
@@ -52,8 +56,23 @@ settings() {
   demo_dir="${MUTT_DEMO_DIR:-.mutt-demo}"
   env_file="${MUTT_ENV_FILE:-mutt.env}"
   case "$env_file" in /*) env_show="$env_file" ;; *) env_show="./$env_file" ;; esac
-  export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/${db}?sslmode=disable}"
-  export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
+  storage="${MUTT_DEMO_STORAGE:-embedded}"
+  case "$storage" in
+    embedded)
+      # Nothing of Redis or PostgreSQL may be set: that is what selects the
+      # embedded store.
+      unset DATABASE_URL REDIS_URL
+      export MUTT_DATA_DIR="${MUTT_DATA_DIR:-${demo_dir}/data}"
+      ;;
+    redis)
+      export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/${db}?sslmode=disable}"
+      export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
+      ;;
+    *)
+      echo "make run: MUTT_DEMO_STORAGE must be embedded or redis, got '${storage}'" >&2
+      exit 2
+      ;;
+  esac
   export MUTT_KEY_PREFIX="${MUTT_KEY_PREFIX:-mutt}"
   export LOG_FORMAT="${LOG_FORMAT:-text}"
   local kv name
@@ -85,17 +104,18 @@ check_ports() {
   done
 }
 
-# prepare_database creates and migrates the demo database and loads the
-# demo rules into an empty one.
+# prepare_database creates and migrates the demo database (redis mode;
+# the embedded database creates itself) and loads the demo rules into an
+# empty rule set, each change audited.
 prepare_database() {
-  if ! psql -h 127.0.0.1 -U postgres -tAc "select 1 from pg_database where datname='${db}'" | grep -q 1; then
-    psql -h 127.0.0.1 -U postgres -qc "create database \"${db}\""
+  if [ "$storage" = redis ]; then
+    if ! psql -h 127.0.0.1 -U postgres -tAc "select 1 from pg_database where datname='${db}'" | grep -q 1; then
+      psql -h 127.0.0.1 -U postgres -qc "create database \"${db}\""
+    fi
+    "$mutt" migrate
   fi
-  "$mutt" migrate
-  if [ "$(psql "$DATABASE_URL" -tAc 'select count(*) from alert_rules')" = "0" ]; then
-    echo "loading the demo rules (scripts/demo-rules.sql)"
-    psql "$DATABASE_URL" -q -f scripts/demo-rules.sql
-  fi
+  echo "loading the demo rules (scripts/demo-rules.json) into an empty rule set"
+  "$mutt" rules import --if-empty scripts/demo-rules.json
 }
 
 # prepare_backup makes a local age identity and backup root for the demo.
@@ -146,8 +166,13 @@ write_env_file() {
   {
     echo "# The environment of the MUTT demo (make run), for a second shell:"
     echo "#   . ${env_show} && ${mutt} health"
-    echo "export DATABASE_URL='$(printf %s "$DATABASE_URL" | sed -E 's#(://[^:/@]+):[^@/]*@#\1@#')'"
-    echo "export REDIS_URL='$(printf %s "$REDIS_URL" | sed -E 's#(://[^:/@]*):[^@/]*@#\1@#')'"
+    if [ "$storage" = redis ]; then
+      echo "export DATABASE_URL='$(printf %s "$DATABASE_URL" | sed -E 's#(://[^:/@]+):[^@/]*@#\1@#')'"
+      echo "export REDIS_URL='$(printf %s "$REDIS_URL" | sed -E 's#(://[^:/@]*):[^@/]*@#\1@#')'"
+    else
+      echo "unset DATABASE_URL REDIS_URL"
+      echo "export MUTT_DATA_DIR='$(cd "$MUTT_DATA_DIR" && pwd)'"
+    fi
     echo "export MUTT_KEY_PREFIX='${MUTT_KEY_PREFIX}'"
     for kv in "${port_defaults[@]}"; do
       name="${kv%%=*}"
@@ -200,20 +225,34 @@ replay_samples() {
   samples=("$data"/demo_*.json)
   echo "== replaying ${#samples[@]} sample files"
   "$mutt" send --retimestamp "${samples[@]}"
+  # The alerter publishes the ingest queue's length every 250 ms.
+  local metrics="http://127.0.0.1:${METRICS_PORT_ALERTER}/metrics"
   for _ in $(seq 1 100); do
-    [ "$(redis-cli -u "$REDIS_URL" xlen "${MUTT_KEY_PREFIX}:ingest_queue")" = "0" ] && break
     sleep 0.1
+    curl -fsS "$metrics" 2>/dev/null | grep -qx 'mutt_alerter_ingest_queue_depth 0' && break
   done
-  echo "== audit rows by decision"
-  psql "$DATABASE_URL" -c 'select handling_decision, forwarded_to_moog, count(*) from event_audit_log group by 1, 2 order by 3 desc'
+  if [ "$storage" = redis ]; then
+    echo "== audit rows by decision"
+    psql "$DATABASE_URL" -c 'select handling_decision, forwarded_to_moog, count(*) from event_audit_log group by 1, 2 order by 3 desc'
+  else
+    echo "== audit rows (GET /api/v2/audit-logs)"
+    curl -fsS -H "X-API-KEY: ${WEBUI_API_KEY}" "http://127.0.0.1:${SERVER_PORT_WEBUI}/api/v2/audit-logs?limit=1" |
+      grep -o '"total":[0-9]*' || true
+  fi
   echo "== alerts received by the local Moogsoft stand-in"
   curl -fsS "http://127.0.0.1:${MUTT_FAKE_MOOG_PORT}/stats" | head -c 400
   echo
-  echo "== queues"
-  local q
-  for q in ingest_queue alert_queue dlq:alerter dlq:moog dlq:dead; do
-    printf '%-20s %s\n' "${MUTT_KEY_PREFIX}:$q" "$(redis-cli -u "$REDIS_URL" xlen "${MUTT_KEY_PREFIX}:$q")"
-  done
+  echo "== queues (alerter metrics)"
+  curl -fsS "$metrics" | grep -E '^mutt_alerter_(ingest_queue|queue|dlq)_depth ' || true
+}
+
+# storage_line says where this demo keeps its data.
+storage_line() {
+  if [ "$storage" = redis ]; then
+    echo "Redis + PostgreSQL: export DATABASE_URL='${DATABASE_URL}' REDIS_URL='${REDIS_URL}'"
+  else
+    echo "embedded store: export MUTT_DATA_DIR='${MUTT_DATA_DIR}'"
+  fi
 }
 
 banner() {
@@ -223,7 +262,7 @@ MUTT is running:  ingest http://127.0.0.1:${SERVER_PORT_INGESTOR}/api/v2/ingest 
                   fake Moogsoft http://127.0.0.1:${MUTT_FAKE_MOOG_PORT}/stats   remediation metrics :${METRICS_PORT_REMEDIATION}
                   syslog udp/tcp 127.0.0.1:${MUTT_SYSLOG_PORT} (health :${MUTT_SYSLOG_ADMIN_PORT})   SNMP traps udp 127.0.0.1:${MUTT_SNMP_TRAP_PORT} (health :${MUTT_SNMP_ADMIN_PORT})
                   dashboard and API http://127.0.0.1:${SERVER_PORT_WEBUI}/  (sign in with this run's key: ${WEBUI_API_KEY})
-In a second shell:  . ${env_show}     (or: export DATABASE_URL='${DATABASE_URL}' REDIS_URL='${REDIS_URL}')
+In a second shell:  . ${env_show}     ($(storage_line))
                     ${mutt} health;  ${mutt} rules test --event '{"hostname":"r1","message":"LINK-DOWN","timestamp":"2026-01-01T00:00:00Z"}'
                     ${mutt} backup run && ${mutt} backup verify --deep
                     export INGEST_API_KEY=${INGEST_API_KEY}   (for ${mutt} send; not written to ${env_file})
@@ -253,7 +292,7 @@ main() {
   settings
   receivers_env
   check_ports
-  ensure_services
+  [ "$storage" = redis ] && ensure_services
   [ -x "$mutt" ] || make build
   prepare_database
   prepare_backup

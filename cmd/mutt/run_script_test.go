@@ -77,15 +77,27 @@ func runScript(t *testing.T, env []string) (*exec.Cmd, *itest.Buffer) {
 	return cmd, startCollecting(t, cmd, "scripts/run.sh")
 }
 
-// TestRunScript runs the demo as `make run` does, on free ports: the banner
-// names the configured ports, a second shell with nothing but mutt.env
-// reaches the demo (mutt health) and takes and deep-verifies a first
-// backup, and an interrupt stops everything cleanly with exit 0.
+// TestRunScript runs the demo as `make run` does, on free ports, on the
+// embedded store (the default: nothing but Go needed) and on Redis +
+// PostgreSQL: the banner names the configured ports, a second shell with
+// nothing but mutt.env reaches the demo (mutt health) and takes and
+// deep-verifies a first backup, and an interrupt stops everything cleanly
+// with exit 0.
 func TestRunScript(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the demo")
 	}
+	for _, tt := range []struct{ storage, deep string }{
+		{"embedded", "deep sqlite: ok"},
+		{"redis", "deep postgres: ok"},
+	} {
+		t.Run(tt.storage, func(t *testing.T) { testRunScript(t, tt.storage, tt.deep) })
+	}
+}
+
+func testRunScript(t *testing.T, storage, deepOK string) {
 	env, dir, ports := runScriptEnv(t)
+	env = append(env, "MUTT_DEMO_STORAGE="+storage)
 	cmd, out := runScript(t, env)
 	itest.Eventually(t, 120*time.Second, "the demo's banner", func() bool {
 		return strings.Contains(out.String(), "Ctrl-C stops everything")
@@ -108,7 +120,7 @@ func TestRunScript(t *testing.T) {
 	second.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
 	second.Dir = dir
 	res, err := second.CombinedOutput()
-	if err != nil || !strings.Contains(string(res), "overall: OK") || !strings.Contains(string(res), "deep postgres: ok") {
+	if err != nil || !strings.Contains(string(res), "overall: OK") || !strings.Contains(string(res), deepOK) {
 		t.Errorf("a second shell with mutt.env: %v\n%s", err, res)
 	}
 
