@@ -114,7 +114,13 @@ func (b *AlerterBackend) Commit(ctx context.Context, c *alerter.Batch) (alerter.
 			batch.Out[i] = sqlstore.Message{Queue: b.queues.Alerts, Payload: al}
 		}
 	}
-	batch.Dead = deadLetters(b.queues.DLQ, c.Dead)
+	for _, d := range c.Dead {
+		sd, err := StoreDeadLetter(b.queues.DLQ, d)
+		if err != nil {
+			return alerter.CommitResult{}, fmt.Errorf("committing alerter batch: %w", err)
+		}
+		batch.Dead = append(batch.Dead, sd)
+	}
 	if len(c.UnhandledKeys) > 0 {
 		batch.Unhandled = &sqlstore.Unhandled{Keys: c.UnhandledKeys, Threshold: c.Threshold, Expiry: c.Expiry,
 			MetaQueue: b.queues.Alerts, MetaAlert: c.MetaAlert}
@@ -125,18 +131,4 @@ func (b *AlerterBackend) Commit(ctx context.Context, c *alerter.Batch) (alerter.
 	}
 	b.ingest.done(seqs)
 	return alerter.CommitResult{Acked: res.Acked, MetaAlerts: res.MetaAlerts}, nil
-}
-
-// deadLetters converts dead letters to the table's records for queue.
-func deadLetters(q string, dead []queue.DeadLetter) []sqlstore.DeadLetter {
-	if len(dead) == 0 {
-		return nil
-	}
-	out := make([]sqlstore.DeadLetter, len(dead))
-	for i, d := range dead {
-		out[i] = sqlstore.DeadLetter{Queue: q, Payload: d.Payload, Reason: d.Reason, Error: d.Error, Source: d.Source,
-			SourceSeq: sourceSeq(d.SourceID), Deliveries: d.Deliveries, Attempts: d.Attempts, Replays: d.Replays,
-			Status: d.Status}
-	}
-	return out
 }

@@ -81,6 +81,9 @@ func (c *consumer) take(ctx context.Context, name string, n int) ([]queue.Messag
 	now := time.Now()
 	msgs := make([]queue.Message, len(entries))
 	for i, e := range entries {
+		if e.Payload == nil {
+			e.Payload = []byte{} // stored, so present: never the poison "no payload"
+		}
 		msgs[i] = queue.Message{ID: strconv.FormatInt(e.Seq, 10), Payload: e.Payload, Deliveries: 1,
 			Attempts: e.Attempts, Replays: e.Replays}
 		c.pending[e.Seq] = &pendingEntry{msg: msgs[i], consumer: name, since: now}
@@ -91,12 +94,12 @@ func (c *consumer) take(ctx context.Context, name string, n int) ([]queue.Messag
 
 // claim hands over up to n pending entries that pass keep, oldest first,
 // as delivered once more to name.
-func (c *consumer) claim(name string, n int, keep func(*pendingEntry) bool) []queue.Message {
+func (c *consumer) claim(name string, n int, keep func(seq int64, p *pendingEntry) bool) []queue.Message {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var seqs []int64
 	for seq, p := range c.pending {
-		if keep(p) {
+		if keep(seq, p) {
 			seqs = append(seqs, seq)
 		}
 	}
@@ -115,14 +118,17 @@ func (c *consumer) claim(name string, n int, keep func(*pendingEntry) bool) []qu
 	return out
 }
 
-// recoverPending hands process the entries name holds, in batches of n.
+// recoverPending hands process the entries name holds, in batches of n,
+// each entry once even when process leaves it uncommitted.
 func (c *consumer) recoverPending(ctx context.Context, name string, n int, process func(context.Context, []queue.Message) error) (int, error) {
 	total := 0
+	var last int64
 	for ctx.Err() == nil {
-		msgs := c.claim(name, n, func(p *pendingEntry) bool { return p.consumer == name })
+		msgs := c.claim(name, n, func(seq int64, p *pendingEntry) bool { return p.consumer == name && seq > last })
 		if len(msgs) == 0 {
 			return total, nil
 		}
+		last, _ = strconv.ParseInt(msgs[len(msgs)-1].ID, 10, 64)
 		total += len(msgs)
 		if err := process(ctx, msgs); err != nil {
 			return total, fmt.Errorf("processing %d pending entries of %s: %w", len(msgs), name, err)
@@ -138,8 +144,7 @@ func (c *consumer) reclaimLoop(ctx context.Context, name string, idle time.Durat
 	interval := max(idle/2, 500*time.Millisecond)
 	for {
 		for ctx.Err() == nil && (ready == nil || ready()) {
-			cutoff := time.Now().Add(-idle)
-			msgs := c.claim(name, n, func(p *pendingEntry) bool { return p.since.Before(cutoff) })
+			msgs := c.reclaim(name, idle, n)
 			if len(msgs) == 0 {
 				break
 			}
@@ -156,6 +161,29 @@ func (c *consumer) reclaimLoop(ctx context.Context, name string, idle time.Durat
 		}
 		if !queue.Sleep(ctx, interval) {
 			return
+		}
+	}
+}
+
+// reclaim hands name up to n entries pending for idle or longer.
+func (c *consumer) reclaim(name string, idle time.Duration, n int) []queue.Message {
+	cutoff := time.Now().Add(-idle)
+	return c.claim(name, n, func(_ int64, p *pendingEntry) bool { return !p.since.After(cutoff) })
+}
+
+// touch restarts the idle time of the pending entries ids, now held by
+// name, so that a worker still busy with them keeps them.
+func (c *consumer) touch(name string, ids []string) {
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, id := range ids {
+		seq, err := strconv.ParseInt(id, 10, 64)
+		if err != nil {
+			continue
+		}
+		if p, ok := c.pending[seq]; ok {
+			p.consumer, p.since = name, now
 		}
 	}
 }
@@ -187,14 +215,4 @@ func parseSeqs(ids []string) ([]int64, error) {
 		seqs[i] = seq
 	}
 	return seqs, nil
-}
-
-// sourceSeq is a dead letter's SourceID as the Seq the table stores (0 when
-// it names none).
-func sourceSeq(id string) int64 {
-	seq, err := strconv.ParseInt(id, 10, 64)
-	if err != nil {
-		return 0
-	}
-	return seq
 }

@@ -51,7 +51,7 @@ func TestForwardBackendConformance(t *testing.T) {
 				}
 				out := make([]queue.DeadLetter, len(stored))
 				for i, d := range stored {
-					out[i] = queueDeadLetter(d)
+					out[i] = QueueDeadLetter(d)
 				}
 				return out, nil
 			},

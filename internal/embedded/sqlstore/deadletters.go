@@ -178,6 +178,9 @@ func (d *DB) ReplayDeadLetters(ctx context.Context, dlq, target, dead string, ma
 	if err != nil {
 		return mqueue.ReplayResult{}, fmt.Errorf("replaying from %s to %s: %w", dlq, target, err)
 	}
+	if res.Replayed > 0 {
+		d.appended.signal()
+	}
 	return res, nil
 }
 

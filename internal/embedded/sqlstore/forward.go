@@ -131,6 +131,9 @@ func (d *DB) MoveDue(ctx context.Context, schedule, queue string, limit int) (in
 	if err != nil {
 		return 0, 0, wrapMove(schedule, err)
 	}
+	if moved > 0 {
+		d.appended.signal()
+	}
 	return moved, next, nil
 }
 
