@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strconv"
 	"text/tabwriter"
@@ -102,6 +103,12 @@ postgres backup under the backup root is older than 26 hours. Every change is
 recorded in config_audit_log (changed_by mutt-retention). Metrics go to
 MUTT_RETENTION_METRICS_FILE for node_exporter's textfile collector.
 
+On an embedded data directory (MUTT_DATA_DIR, no Redis or PostgreSQL setting)
+the same policy runs on the one database: there are no partitions to create,
+each month of audit rows past the active period goes to the same archive file
+and is then deleted in chunks of 10,000 rows, and the gate wants a verified
+sqlite backup.
+
 Exit status: 0 when the run completed, 1 when it failed or refused, 2 on bad
 flags or configuration.`,
 		Example: `  mutt retention run --dry-run
@@ -151,6 +158,29 @@ func runRetention(ctx context.Context, g *globalOptions, o retentionOptions) err
 		return err
 	}
 	defer stop()
+	var remotes []backup.RemoteStore
+	if s := backup.LoadSettings(os.Getenv); len(s.Remotes) > 0 {
+		if remotes, err = openRemotes(s, nil, hostName()); err != nil {
+			return err
+		}
+	}
+	dlqs := []string{cfg.Keys.AlerterDLQ, cfg.Keys.MoogDLQ, cfg.Keys.DeadDLQ}
+	ro := retention.Options{
+		Remotes: remotes, Policy: o.policy, DLQs: dlqs,
+		ArchiveDir: o.archiveDir, BackupRoot: o.backupRoot, DryRun: o.dryRun, Logger: logger,
+	}
+	if g.embedded(cfg) {
+		db, err := openEmbeddedDB(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		ro.Now = time.Now()
+		res, runErr := retention.RunEmbedded(ctx, retention.EmbeddedOptions{Options: ro, DB: db})
+		return reportRetention(g, o, logger, ro.Now, res, runErr, func() ([]retention.TableStat, error) {
+			return retention.MeasureEmbeddedTables(ctx, db)
+		})
+	}
 	rcfg := cfg.Redis
 	rcfg.MaxConnections = 2
 	rdb, err := app.ConnectRedis(ctx, rcfg, logger)
@@ -165,20 +195,20 @@ func runRetention(ctx context.Context, g *globalOptions, o retentionOptions) err
 		return err
 	}
 	defer pool.Close()
-	var remotes []backup.RemoteStore
-	if s := backup.LoadSettings(os.Getenv); len(s.Remotes) > 0 {
-		if remotes, err = openRemotes(s, nil, hostName()); err != nil {
-			return err
-		}
-	}
-	start := time.Now()
-	res, runErr := retention.Run(ctx, retention.Options{
-		Remotes: remotes,
-		Policy:  o.policy, Pool: pool, Redis: rdb, DLQs: []string{cfg.Keys.AlerterDLQ, cfg.Keys.MoogDLQ, cfg.Keys.DeadDLQ},
-		ArchiveDir: o.archiveDir, BackupRoot: o.backupRoot, DryRun: o.dryRun, Now: start, Logger: logger,
+	ro.Pool, ro.Redis, ro.Now = pool, rdb, time.Now()
+	res, runErr := retention.Run(ctx, ro)
+	return reportRetention(g, o, logger, ro.Now, res, runErr, func() ([]retention.TableStat, error) {
+		return retention.MeasureTables(ctx, pool)
 	})
+}
+
+// reportRetention writes the metrics of a run that started at start (not
+// for a dry run, nor when another run held the lock) and prints its result;
+// the error is the run's.
+func reportRetention(g *globalOptions, o retentionOptions, logger *slog.Logger, start time.Time, res retention.Result, runErr error,
+	measure func() ([]retention.TableStat, error)) error {
 	if !o.dryRun && !errors.Is(runErr, retention.ErrLocked) {
-		tables, err := retention.MeasureTables(ctx, pool)
+		tables, err := measure()
 		if err != nil {
 			logger.Warn("measuring the audit tables", "error", err)
 		}

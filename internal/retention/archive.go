@@ -42,11 +42,30 @@ func safeDir(dir string) error {
 }
 
 // exportCSV runs `COPY (query) TO STDOUT` as gzip-compressed CSV with a
-// header into path, then reads the file back and checks it holds as many
-// records as PostgreSQL sent, and only then renames it into place beside a
-// sha256sum-style checksum file. query is built by this package from
+// header into path (see writeArchive). query is built by this package from
 // identifiers and timestamps it formats itself, never from input.
 func (r *runner) exportCSV(ctx context.Context, query, path string) (archived, error) {
+	return writeArchive(ctx, r.o.ArchiveDir, r.o.Remotes, path, "PostgreSQL", func(w io.Writer) (int64, error) {
+		conn, err := r.o.Pool.Acquire(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("connecting: %w", err)
+		}
+		defer conn.Release()
+		tag, err := conn.Conn().PgConn().CopyTo(ctx, w, "COPY ("+query+") TO STDOUT WITH (FORMAT csv, HEADER)")
+		if err != nil {
+			return 0, fmt.Errorf("copying rows out: %w", err)
+		}
+		return tag.RowsAffected(), nil
+	})
+}
+
+// writeArchive has copyOut write CSV with a header (returning how many
+// records it wrote after the header) gzip-compressed into path, then reads
+// the file back and checks it holds as many records as source sent, and
+// only then renames it into place beside a sha256sum-style checksum file
+// and copies both to every remote.
+func writeArchive(ctx context.Context, root string, remotes []backup.RemoteStore, path, source string,
+	copyOut func(io.Writer) (int64, error)) (archived, error) {
 	dir := filepath.Dir(path)
 	if err := safeDir(dir); err != nil {
 		return archived{}, err
@@ -56,7 +75,7 @@ func (r *runner) exportCSV(ctx context.Context, query, path string) (archived, e
 		return archived{}, fmt.Errorf("creating archive %s: %w", path, err)
 	}
 	defer func() { _ = os.Remove(tmp.Name()) }() // no-op once renamed
-	a, err := r.writeCSV(ctx, tmp, query)
+	a, err := writeCSV(tmp, copyOut)
 	if cerr := tmp.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
@@ -68,7 +87,7 @@ func (r *runner) exportCSV(ctx context.Context, query, path string) (archived, e
 		return archived{}, fmt.Errorf("reading back archive %s: %w", path, err)
 	}
 	if n != a.rows {
-		return archived{}, fmt.Errorf("archive %s holds %d records, PostgreSQL sent %d; nothing dropped", path, n, a.rows)
+		return archived{}, fmt.Errorf("archive %s holds %d records, %s sent %d; nothing dropped", path, n, source, a.rows)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return archived{}, fmt.Errorf("placing archive %s: %w", path, err)
@@ -82,20 +101,20 @@ func (r *runner) exportCSV(ctx context.Context, query, path string) (archived, e
 		_ = d.Close()
 	}
 	a.path = path
-	if err := r.upload(ctx, a); err != nil {
+	if err := upload(ctx, root, remotes, a); err != nil {
 		return archived{}, err
 	}
 	return a, nil
 }
 
 // upload copies an archive and its checksum file to every remote, under
-// archive/<path relative to the archive directory>.
-func (r *runner) upload(ctx context.Context, a archived) error {
-	rel, err := filepath.Rel(r.o.ArchiveDir, a.path)
+// archive/<path relative to the archive directory root>.
+func upload(ctx context.Context, root string, remotes []backup.RemoteStore, a archived) error {
+	rel, err := filepath.Rel(root, a.path)
 	if err != nil {
 		return fmt.Errorf("naming archive %s on the remotes: %w", a.path, err)
 	}
-	for _, st := range r.o.Remotes {
+	for _, st := range remotes {
 		for _, f := range []string{a.path, a.path + ".sha256"} {
 			if err := putFile(ctx, st, "archive/"+filepath.ToSlash(rel)+strings.TrimPrefix(f, a.path), f, a.sha256); err != nil {
 				return fmt.Errorf("copying archive %s to %s: %w; nothing dropped", rel, st.Target(), err)
@@ -122,7 +141,7 @@ func putFile(ctx context.Context, st backup.RemoteStore, rel, path, sha string) 
 	return st.Put(ctx, rel, f, fi.Size(), meta)
 }
 
-func (r *runner) writeCSV(ctx context.Context, f *os.File, query string) (archived, error) {
+func writeCSV(f *os.File, copyOut func(io.Writer) (int64, error)) (archived, error) {
 	h := sha256.New()
 	counted := &countingWriter{w: io.MultiWriter(f, h)}
 	buf := bufio.NewWriterSize(counted, 1<<16)
@@ -130,14 +149,9 @@ func (r *runner) writeCSV(ctx context.Context, f *os.File, query string) (archiv
 	if err != nil {
 		return archived{}, err
 	}
-	conn, err := r.o.Pool.Acquire(ctx)
+	rows, err := copyOut(gz)
 	if err != nil {
-		return archived{}, fmt.Errorf("connecting: %w", err)
-	}
-	tag, err := conn.Conn().PgConn().CopyTo(ctx, gz, "COPY ("+query+") TO STDOUT WITH (FORMAT csv, HEADER)")
-	conn.Release()
-	if err != nil {
-		return archived{}, fmt.Errorf("copying rows out: %w", err)
+		return archived{}, err
 	}
 	if err := gz.Close(); err != nil {
 		return archived{}, err
@@ -148,7 +162,7 @@ func (r *runner) writeCSV(ctx context.Context, f *os.File, query string) (archiv
 	if err := f.Sync(); err != nil {
 		return archived{}, err
 	}
-	return archived{rows: tag.RowsAffected(), sha256: hex.EncodeToString(h.Sum(nil)), bytes: counted.n}, nil
+	return archived{rows: rows, sha256: hex.EncodeToString(h.Sum(nil)), bytes: counted.n}, nil
 }
 
 type countingWriter struct {

@@ -135,16 +135,10 @@ var partitionRE = regexp.MustCompile(`^event_audit_log_([0-9]{4})_([0-9]{2})$`)
 // recorded in config_audit_log. A dry run changes nothing and returns the
 // actions a real run would take.
 func Run(ctx context.Context, o Options) (Result, error) {
-	if err := o.Policy.Validate(); err != nil {
-		return Result{}, fmt.Errorf("retention policy: %w", err)
+	var err error
+	if o.Logger, o.Now, err = prepare(o.Policy, o.Logger, o.Now); err != nil {
+		return Result{}, err
 	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.Now.IsZero() {
-		o.Now = time.Now()
-	}
-	o.Now = o.Now.UTC()
 	res := Result{DryRun: o.DryRun, At: o.Now}
 	conn, err := o.Pool.Acquire(ctx)
 	if err != nil {
@@ -164,20 +158,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err := r.partitionsAhead(ctx); err != nil {
 		return res, err
 	}
-	b, err := NewestVerifiedBackup(o.BackupRoot)
-	if err != nil {
+	if err := checkGate(&res, o.BackupRoot, backup.ComponentPostgres, o.Policy.BackupGate, o.Logger); err != nil {
 		return res, err
-	}
-	res.Backup = b
-	switch age := o.Now.Sub(b.At); {
-	case b.SetID == "":
-		res.Refused = "no verified database backup under " + o.BackupRoot
-	case age > o.Policy.BackupGate:
-		res.Refused = fmt.Sprintf("the newest verified database backup %s is %s old, past the %s gate", b.SetID, age.Round(time.Minute), o.Policy.BackupGate)
-	}
-	if res.Refused != "" {
-		o.Logger.Warn("retention refuses to drop or delete", "reason", res.Refused)
-		return res, fmt.Errorf("%w: %s; run `mutt backup run --components postgres` and `mutt backup verify latest`", ErrBackupGate, res.Refused)
 	}
 	steps := []func(context.Context) error{r.oldPartitions, r.oldDefaultRows, r.oldArchive, r.oldConfigAudit, r.oldDeadLetters}
 	for _, step := range steps {
@@ -186,6 +168,21 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// prepare validates a run's policy and fills in its logger (discarding)
+// and its time (now, in UTC).
+func prepare(p Policy, logger *slog.Logger, now time.Time) (*slog.Logger, time.Time, error) {
+	if err := p.Validate(); err != nil {
+		return nil, time.Time{}, fmt.Errorf("retention policy: %w", err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if now.IsZero() {
+		now = time.Now()
+	}
+	return logger, now.UTC(), nil
 }
 
 // runner carries one run's state between its steps.
@@ -201,12 +198,7 @@ func (r *runner) add(a Action) { r.res.Actions = append(r.res.Actions, a) }
 // record writes the audit row of an action inside tx (or on its own when
 // tx is nil).
 func (r *runner) record(ctx context.Context, tx pgx.Tx, op, table string, month time.Time, values map[string]any, reason string) error {
-	c := store.ConfigChange{ChangedBy: Actor, Operation: op, TableName: table, RecordID: monthID(month), Reason: reason, CorrelationID: r.run}
-	if op == store.OpDelete {
-		c.Old = values
-	} else {
-		c.New = values
-	}
+	c := change(op, table, month, values, reason, r.run)
 	var err error
 	if tx != nil {
 		_, err = store.RecordConfigChangeTx(ctx, tx, c)
@@ -217,6 +209,18 @@ func (r *runner) record(ctx context.Context, tx pgx.Tx, op, table string, month 
 		return fmt.Errorf("recording %s of %s in config_audit_log: %w", op, table, err)
 	}
 	return nil
+}
+
+// change is the config_audit_log row of one action of run: values are the
+// old values of a delete, the new ones otherwise.
+func change(op, table string, month time.Time, values map[string]any, reason, run string) store.ConfigChange {
+	c := store.ConfigChange{ChangedBy: Actor, Operation: op, TableName: table, RecordID: monthID(month), Reason: reason, CorrelationID: run}
+	if op == store.OpDelete {
+		c.Old = values
+	} else {
+		c.New = values
+	}
+	return c
 }
 
 // monthID is the audit record id of a month: YYYYMM.

@@ -77,8 +77,29 @@ func newFixture(t *testing.T) *fixture {
 			t.Fatal(err)
 		}
 	}
-	for _, name := range []string{"event_audit_log/2015/event_audit_log_2015_01.csv.gz", "event_audit_log/2024/event_audit_log_2024_01.csv.gz"} {
-		p := filepath.Join(f.archive, name)
+	archiveFiles(t, f.archive, "event_audit_log/2015/event_audit_log_2015_01.csv.gz", "event_audit_log/2024/event_audit_log_2024_01.csv.gz")
+	return f
+}
+
+// dirRemote is a backup remote in a directory of the test.
+func dirRemote(t *testing.T) backup.RemoteStore {
+	t.Helper()
+	target, err := backup.ParseRemoteTarget("file://" + t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote, err := backup.NewDirRemote(target, "test-host")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return remote
+}
+
+// archiveFiles writes placeholder archive files at names under dir.
+func archiveFiles(t *testing.T, dir string, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		p := filepath.Join(dir, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 			t.Fatal(err)
 		}
@@ -86,7 +107,6 @@ func newFixture(t *testing.T) *fixture {
 			t.Fatal(err)
 		}
 	}
-	return f
 }
 
 func (f *fixture) exec(sql string, args ...any) {
@@ -108,13 +128,20 @@ func (f *fixture) count(sql string, args ...any) int64 {
 // backupAt writes a verified postgres backup set taken at at.
 func (f *fixture) backupAt(at time.Time) {
 	f.t.Helper()
+	verifiedSet(f.t, f.backups, at, backup.ComponentPostgres)
+}
+
+// verifiedSet writes a backup set under root taken at at whose component
+// succeeded and verified.
+func verifiedSet(t *testing.T, root string, at time.Time, component string) {
+	t.Helper()
 	at = at.UTC().Truncate(time.Second)
 	m := &backup.Manifest{SetID: backup.NewSetID(at, "test", "daily"), Profile: "daily", Host: "test",
 		StartedAt: at, FinishedAt: at.Add(time.Minute), Status: backup.StatusOK,
-		Components: []backup.Component{{Name: backup.ComponentPostgres, Status: backup.StatusOK,
+		Components: []backup.Component{{Name: component, Status: backup.StatusOK,
 			Verify: &backup.Verify{Level: "quick", Status: backup.StatusOK, At: at.Add(2 * time.Minute)}}}}
-	if _, err := backup.WriteManifest(f.backups, m); err != nil {
-		f.t.Fatal(err)
+	if _, err := backup.WriteManifest(root, m); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -160,15 +187,7 @@ func TestRunArchivesBeforeDroppingAndAuditsEveryAction(t *testing.T) {
 	f := newFixture(t)
 	f.backupAt(f.now.Add(-2 * time.Hour))
 	ctx := context.Background()
-	nas := t.TempDir()
-	target, err := backup.ParseRemoteTarget("file://" + nas)
-	if err != nil {
-		t.Fatal(err)
-	}
-	remote, err := backup.NewDirRemote(target, "test-host")
-	if err != nil {
-		t.Fatal(err)
-	}
+	remote := dirRemote(t)
 	opts := f.options(false)
 	opts.Remotes = []backup.RemoteStore{remote}
 	start := time.Now()

@@ -154,52 +154,12 @@ var archiveName = regexp.MustCompile(`^(?:event_audit_log_(\d{4})_(\d{2})|.*_bef
 // data is older than the archive period.
 func (r *runner) oldArchive(ctx context.Context) error {
 	cutoff := r.o.Now.AddDate(-r.o.Policy.ArchiveYears, 0, 0)
-	var files []string
-	for _, sub := range []string{eventDir, configDir} {
-		err := filepath.WalkDir(filepath.Join(r.o.ArchiveDir, sub), func(path string, d os.DirEntry, err error) error {
-			if os.IsNotExist(err) {
-				return filepath.SkipDir
-			}
-			if err != nil || d.IsDir() || d.Type()&os.ModeSymlink != 0 {
-				return err
-			}
-			m := archiveName.FindStringSubmatch(d.Name())
-			if m == nil {
-				return nil
-			}
-			var end time.Time
-			if m[1] != "" {
-				y, _ := strconv.Atoi(m[1])
-				mo, _ := strconv.Atoi(m[2])
-				end = time.Date(y, time.Month(mo), 1, 0, 0, 0, 0, time.UTC).AddDate(0, 1, 0)
-			} else if end, err = time.Parse(stampFmt, m[3]); err != nil {
-				return nil
-			}
-			if !end.After(cutoff) {
-				files = append(files, path)
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("listing archive files: %w", err)
-		}
-	}
-	slices.Sort(files)
-	for _, f := range files {
-		rel, _ := filepath.Rel(r.o.ArchiveDir, f)
-		if r.o.DryRun {
-			r.add(Action{Kind: "delete_file", Target: rel, File: f})
-			continue
-		}
-		if err := os.Remove(f); err != nil {
-			return fmt.Errorf("deleting archive %s: %w", f, err)
-		}
-		_ = os.Remove(f + ".sha256")
-		if err := r.record(ctx, nil, store.OpDelete, "archive_file", cutoff, map[string]any{"archive": rel},
-			fmt.Sprintf("retention: archive past %d years deleted", r.o.Policy.ArchiveYears)); err != nil {
-			return err
-		}
-		r.add(Action{Kind: "delete_file", Target: rel, File: f, Done: true})
+	err := purgeArchives(r.o.ArchiveDir, cutoff, r.o.DryRun, r.add, func(rel string) error {
+		return r.record(ctx, nil, store.OpDelete, "archive_file", cutoff, map[string]any{"archive": rel},
+			fmt.Sprintf("retention: archive past %d years deleted", r.o.Policy.ArchiveYears))
+	})
+	if err != nil {
+		return err
 	}
 	where := " FROM event_audit_log_archive WHERE event_timestamp < " + sqlTime(cutoff)
 	n, err := r.count(ctx, "SELECT count(*)"+where)
@@ -262,10 +222,7 @@ func (r *runner) oldDeadLetters(ctx context.Context) error {
 		if n == 0 {
 			continue
 		}
-		table := key
-		if len(table) > 50 {
-			table = "…" + table[len(table)-49:]
-		}
+		table := auditTable(key)
 		if err := r.record(ctx, nil, store.OpDelete, table, cutoff, map[string]any{"entries": n, "before": cutoff.Format(time.RFC3339)},
 			fmt.Sprintf("retention: dead-letter entries past %d days trimmed", r.o.Policy.DLQDays)); err != nil {
 			return err
@@ -299,4 +256,66 @@ func (r *runner) inTx(ctx context.Context, f func(pgx.Tx) error) error {
 		return err
 	}
 	return tx.Commit(ctx)
+}
+
+// purgeArchives deletes the archive files under root whose data ends
+// before cutoff (in a dry run it only lists them), calling record with
+// each deleted file's path relative to root and adding an action for each.
+func purgeArchives(root string, cutoff time.Time, dryRun bool, add func(Action), record func(rel string) error) error {
+	var files []string
+	for _, sub := range []string{eventDir, configDir} {
+		err := filepath.WalkDir(filepath.Join(root, sub), func(path string, d os.DirEntry, err error) error {
+			if os.IsNotExist(err) {
+				return filepath.SkipDir
+			}
+			if err != nil || d.IsDir() || d.Type()&os.ModeSymlink != 0 {
+				return err
+			}
+			m := archiveName.FindStringSubmatch(d.Name())
+			if m == nil {
+				return nil
+			}
+			var end time.Time
+			if m[1] != "" {
+				y, _ := strconv.Atoi(m[1])
+				mo, _ := strconv.Atoi(m[2])
+				end = time.Date(y, time.Month(mo), 1, 0, 0, 0, 0, time.UTC).AddDate(0, 1, 0)
+			} else if end, err = time.Parse(stampFmt, m[3]); err != nil {
+				return nil
+			}
+			if !end.After(cutoff) {
+				files = append(files, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("listing archive files: %w", err)
+		}
+	}
+	slices.Sort(files)
+	for _, f := range files {
+		rel, _ := filepath.Rel(root, f)
+		if dryRun {
+			add(Action{Kind: "delete_file", Target: rel, File: f})
+			continue
+		}
+		if err := os.Remove(f); err != nil {
+			return fmt.Errorf("deleting archive %s: %w", f, err)
+		}
+		_ = os.Remove(f + ".sha256")
+		if err := record(rel); err != nil {
+			return err
+		}
+		add(Action{Kind: "delete_file", Target: rel, File: f, Done: true})
+	}
+	return nil
+}
+
+// auditTable is the table_name of a dead-letter queue's audit rows: its
+// key, shortened from the left to the column's 50 characters.
+func auditTable(key string) string {
+	if len(key) > 50 {
+		return "…" + key[len(key)-49:]
+	}
+	return key
 }
