@@ -215,10 +215,9 @@ func (a *Alerter) process(ctx context.Context, msgs []queue.Message) error {
 	rowAlert := make([]int, 0, len(msgs))
 	rowMsg := make([]int, 0, len(msgs))
 	var handled, unhandled int
-	// Alerts are appended to one buffer, cut into c.alerts after the loop:
-	// one allocation per batch (a few while it grows), not one per alert.
-	var alertBuf []byte
-	var alertEnds []int
+	// Alerts are appended to one buffer and cut from it as they are
+	// written: one allocation per batch, not one per alert.
+	var arena []byte
 	for i, m := range msgs {
 		c.IDs = append(c.IDs, m.ID)
 		if m.Deliveries > int64(a.opts.MaxRetries)+1 {
@@ -243,12 +242,19 @@ func (a *Alerter) process(ctx context.Context, msgs []queue.Message) error {
 		handled++
 		alertIdx := -1
 		if d.Forward {
-			if alertBuf == nil {
-				alertBuf = make([]byte, 0, (len(msgs)-i)*(alertOverhead+len(ev.JSON)))
+			// A new chunk when this alert may not fit, sized for the
+			// rest of the batch: the alerts already cut stay where they
+			// are, so nothing is copied as the batch's alerts grow.
+			if need := alertOverhead + len(ev.JSON) + 2*len(ev.Message); cap(arena)-len(arena) < need {
+				arena = make([]byte, 0, max(need*(len(msgs)-i), minArena))
+				if c.Alerts == nil {
+					c.Alerts = make([][]byte, 0, len(msgs)-i)
+				}
 			}
-			alertIdx = len(alertEnds)
-			alertBuf = AppendAlert(alertBuf, &ev, id, d)
-			alertEnds = append(alertEnds, len(alertBuf))
+			alertIdx = len(c.Alerts)
+			start := len(arena)
+			arena = AppendAlert(arena, &ev, id, d)
+			c.Alerts = append(c.Alerts, arena[start:len(arena):len(arena)])
 		}
 		rows = append(rows, store.AuditRow{
 			EventID: id, Timestamp: ev.Timestamp, Hostname: ev.Hostname, RuleID: d.Rule.ID,
@@ -258,14 +264,6 @@ func (a *Alerter) process(ctx context.Context, msgs []queue.Message) error {
 		rowMsg = append(rowMsg, i)
 	}
 
-	c.Alerts = make([][]byte, len(alertEnds))
-	for k, end := range alertEnds {
-		start := 0
-		if k > 0 {
-			start = alertEnds[k-1]
-		}
-		c.Alerts[k] = alertBuf[start:end:end]
-	}
 	if len(unhandledEvents) > 0 {
 		c.MetaAlert = func(k int) []byte {
 			u := &unhandledEvents[k]
@@ -346,6 +344,9 @@ func (a *Alerter) process(ctx context.Context, msgs []queue.Message) error {
 	}
 	return nil
 }
+
+// minArena is the smallest chunk of a batch's alert buffer.
+const minArena = 16 << 10
 
 // unhandledEvent is what building an unhandled event's meta-alert needs.
 type unhandledEvent struct {
