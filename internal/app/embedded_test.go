@@ -132,18 +132,8 @@ func TestEmbeddedFullDiskAnswers503(t *testing.T) {
 		t.Fatalf("mounting a 2 MiB tmpfs on %s (run the tests as root, as scripts/test.sh does): %v", cfg.Storage.DataDir, err)
 	}
 	t.Cleanup(func() { _ = syscall.Unmount(cfg.Storage.DataDir, syscall.MNT_DETACH) })
-	ready := make(chan map[string]string, 1)
-	srv, err := NewServer(t.Context(), cfg, ServeOptions{Roles: []string{RoleIngestor},
-		Ready: func(a map[string]string) { ready <- a }}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	addrs := <-ready
+	srv, ready := newEmbeddedServer(t, cfg, RoleIngestor)
+	addrs := serve(t, srv, ready)
 
 	var body strings.Builder
 	for i := range 200 {
