@@ -175,15 +175,18 @@ func newBackupScheduleCommand(g *globalOptions, b *backupOptions) *cobra.Command
 		user    string
 		envFile string
 		dryRun  bool
+		pitr    bool
 	)
 	cmd := &cobra.Command{
-		Use:   "schedule install|remove|show [--cron] [--unit-dir DIR] [--binary PATH]",
+		Use:   "schedule install|remove|show [--cron] [--pitr] [--unit-dir DIR] [--binary PATH]",
 		Short: "Install, remove or show the systemd timers (or crontab) of the backup schedule",
 		Long: `Render the default backup schedule as systemd .service + .timer pairs:
 hourly pgconfig at :15; redis at 00, 06, 12 and 18 h; daily at 02:00 followed
 by prune (only when the backup succeeded); weekly on Sunday 02:30; sync at
 00:30, 06:30, 12:30 and 18:30; deep verify on the first Sunday of the month at
-03:00. Timers are Persistent (a run missed while down happens at boot); the
+03:00. With --pitr, for a site that relies on point-in-time recovery, also a
+base backup (--profile base) every day at 01:30 and the WAL archiving check
+(backup status) every five minutes. Timers are Persistent (a run missed while down happens at boot); the
 services run as the mutt user in a sandbox that can write only the backup root
 and the metrics directory, with settings from /etc/mutt/mutt.env.
 
@@ -206,7 +209,10 @@ and the metrics directory, with settings from /etc/mutt/mutt.env.
 					return usageError{fmt.Errorf("finding the mutt executable: %w; pass --binary", err)}
 				}
 			}
-			o := backup.ScheduleOptions{Binary: binary, Root: b.root, User: user, EnvFile: envFile, MetricsFile: b.metricsFile}
+			o := backup.ScheduleOptions{Binary: binary, Root: b.root, User: user, EnvFile: envFile, MetricsFile: b.metricsFile,
+				// remove takes the point-in-time recovery units away too,
+				// wherever they were installed from.
+				PITR: pitr || args[0] == "remove"}
 			if err := o.Validate(); err != nil {
 				return usageError{err}
 			}
@@ -246,6 +252,7 @@ and the metrics directory, with settings from /etc/mutt/mutt.env.
 	fs.StringVar(&user, "user", "mutt", "user the jobs run as")
 	fs.StringVar(&envFile, "env-file", "/etc/mutt/mutt.env", "environment file with MUTT's settings and secret file paths")
 	fs.BoolVar(&dryRun, "dry-run", false, "show what would be written or removed")
+	fs.BoolVar(&pitr, "pitr", false, "also the daily base backup and the 5-minute WAL archiving check of point-in-time recovery")
 	return cmd
 }
 

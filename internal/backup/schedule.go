@@ -20,6 +20,9 @@ type ScheduleOptions struct {
 	// MetricsFile is the textfile the jobs write metrics to; its directory
 	// is made writable in the units. Empty means DefaultMetricsFile.
 	MetricsFile string
+	// PITR adds the jobs point-in-time recovery relies on (PITRJobs): a
+	// daily base backup and the archiving check every five minutes.
+	PITR bool
 }
 
 // Job is one scheduled backup task: a systemd calendar expression, the
@@ -83,6 +86,35 @@ func ScheduleJobs() []Job {
 	}
 }
 
+// PITRJobs are the jobs of a site that relies on point-in-time recovery
+// (WAL archiving on, the database role allowed to replicate): a base
+// backup every day at 01:30, before the daily set, so that prune keeps the
+// WAL from the oldest kept base on; and `backup status` every five
+// minutes, which fails when archiving lags past MUTT_BACKUP_WAL_LAG_MAX
+// and keeps the lag metric fresh.
+func PITRJobs() []Job {
+	return []Job{
+		{
+			Name: "mutt-backup-base", Description: "MUTT daily base backup for point-in-time recovery (pgbase)",
+			OnCalendar: "*-*-* 01:30:00", Cron: "30 1 * * *",
+			Commands: [][]string{{"backup", "run", "--profile", ProfileBase}},
+		},
+		{
+			Name: "mutt-backup-wal-status", Description: "MUTT WAL archiving check (fails when archiving lags)",
+			OnCalendar: "*-*-* *:00/5:00", Cron: "*/5 * * * *",
+			Commands: [][]string{{"backup", "status"}},
+		},
+	}
+}
+
+// jobs are the jobs o renders.
+func (o ScheduleOptions) jobs() []Job {
+	if o.PITR {
+		return append(ScheduleJobs(), PITRJobs()...)
+	}
+	return ScheduleJobs()
+}
+
 // Unit is one rendered systemd unit file.
 type Unit struct {
 	// Name is the file name, e.g. mutt-backup-daily.timer.
@@ -134,7 +166,7 @@ func RenderSystemdUnits(o ScheduleOptions) ([]Unit, error) {
 	}
 	o = o.withDefaults()
 	var units []Unit
-	for _, j := range ScheduleJobs() {
+	for _, j := range o.jobs() {
 		var svc strings.Builder
 		fmt.Fprintf(&svc, "# Rendered by `mutt backup schedule install`.\n[Unit]\nDescription=%s\n", j.Description)
 		svc.WriteString("Wants=network-online.target\nAfter=network-online.target postgresql.service redis.service\n\n")
@@ -178,7 +210,7 @@ func RenderCrontab(o ScheduleOptions) (string, error) {
 	b.WriteString("SHELL=/bin/sh\n")
 	fmt.Fprintf(&b, "MUTT_BACKUP_ROOT=%s\n", o.Root)
 	fmt.Fprintf(&b, "MUTT_BACKUP_METRICS_FILE=%s\n", o.MetricsFile)
-	for _, j := range ScheduleJobs() {
+	for _, j := range o.jobs() {
 		steps := make([]string, len(j.Commands))
 		for i, c := range j.Commands {
 			steps[i] = o.Binary + " " + strings.Join(c, " ")

@@ -70,7 +70,7 @@ func TestRenderSystemdUnits(t *testing.T) {
 		t.Log("systemd-analyze not installed; calendar expressions not checked by systemd")
 		return
 	}
-	for _, j := range ScheduleJobs() {
+	for _, j := range append(ScheduleJobs(), PITRJobs()...) {
 		out, err := exec.Command(analyze, "calendar", "--iterations=12", j.OnCalendar).CombinedOutput()
 		if err != nil {
 			t.Errorf("systemd-analyze calendar %q: %v\n%s", j.OnCalendar, err, out)
@@ -92,6 +92,51 @@ func TestRenderSystemdUnits(t *testing.T) {
 				t.Errorf("deep verify elapses on %s (%s, day %d), want the first Sunday", d[1], day.Weekday(), day.Day())
 			}
 		}
+	}
+}
+
+// TestScheduleWithPITR renders the schedule of a site relying on
+// point-in-time recovery: the default jobs plus the daily base backup
+// before the daily set and the five-minute archiving check, in units and
+// in crontab lines alike.
+func TestScheduleWithPITR(t *testing.T) {
+	o := ScheduleOptions{Binary: "/usr/local/bin/mutt", Root: "/var/backups/mutt", PITR: true}
+	units, err := RenderSystemdUnits(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 2 * (len(ScheduleJobs()) + 2); len(units) != want {
+		t.Fatalf("%d units, want %d", len(units), want)
+	}
+	byName := map[string]string{}
+	for _, u := range units {
+		byName[u.Name] = u.Content
+	}
+	for name, want := range map[string]string{
+		"mutt-backup-base.service":       "ExecStart=/usr/local/bin/mutt backup run --profile base\n",
+		"mutt-backup-base.timer":         "OnCalendar=*-*-* 01:30:00\n",
+		"mutt-backup-wal-status.service": "ExecStart=/usr/local/bin/mutt backup status\n",
+		"mutt-backup-wal-status.timer":   "OnCalendar=*-*-* *:00/5:00\n",
+	} {
+		if !strings.Contains(byName[name], want) {
+			t.Errorf("%s lacks %q:\n%s", name, want, byName[name])
+		}
+	}
+	text, err := RenderCrontab(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"30 1 * * * ", "*/5 * * * * "} {
+		if !strings.Contains(text, want) {
+			t.Errorf("crontab lacks a %q line:\n%s", want, text)
+		}
+	}
+	plain, err := RenderSystemdUnits(ScheduleOptions{Binary: "/usr/local/bin/mutt", Root: "/var/backups/mutt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plain) != 2*len(ScheduleJobs()) {
+		t.Errorf("without PITR %d units, want only the default %d", len(plain), 2*len(ScheduleJobs()))
 	}
 }
 
