@@ -42,11 +42,15 @@ type ComponentLifecycle struct {
 // the seed's S3 rules where it has them (postgres to GLACIER at 90 d and
 // expired at 365 d, redis expired at 30 d, config to STANDARD_IA at 90 d and
 // expired at 365 d) and the spec's decisions elsewhere (vault 365 d, logs
-// 90 d, prometheus 30 d, hourly pgconfig 30 d). Uploads use the STANDARD
+// 90 d, prometheus 30 d, hourly pgconfig 30 d, the embedded sqlite as
+// postgres). Uploads use the STANDARD
 // class, so the STANDARD_IA transition is not the no-op it was in the seed.
 func DefaultRemoteLifecycle() map[string]ComponentLifecycle {
 	return map[string]ComponentLifecycle{
-		ComponentPostgres:   {ExpireDays: 365, TransitionDays: 90, TransitionClass: "GLACIER"},
+		ComponentPostgres: {ExpireDays: 365, TransitionDays: 90, TransitionClass: "GLACIER"},
+		// The embedded mode's database holds what postgres holds (both
+		// audit logs) and is kept as long.
+		ComponentSQLite:     {ExpireDays: 365, TransitionDays: 90, TransitionClass: "GLACIER"},
 		ComponentPgConfig:   {ExpireDays: 30},
 		ComponentRedis:      {ExpireDays: 30},
 		ComponentConfig:     {ExpireDays: 365, TransitionDays: 90, TransitionClass: "STANDARD_IA"},

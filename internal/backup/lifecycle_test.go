@@ -143,7 +143,7 @@ func TestDiffLifecycle(t *testing.T) {
 		{name: "empty bucket", bucket: lifecycle.NewConfiguration, want: []string{
 			"rule mutt/abort-incomplete-uploads is missing", "rule mutt/config is missing", "rule mutt/logs is missing",
 			"rule mutt/manifests is missing", "rule mutt/pgconfig is missing", "rule mutt/postgres is missing",
-			"rule mutt/prometheus is missing", "rule mutt/redis is missing", "rule mutt/vault is missing",
+			"rule mutt/prometheus is missing", "rule mutt/redis is missing", "rule mutt/sqlite is missing", "rule mutt/vault is missing",
 		}},
 		{name: "changed expiry and lost pinned guard", bucket: func() *lifecycle.Configuration {
 			c := clone()
