@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"path"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"modernc.org/sqlite"
@@ -46,8 +48,14 @@ type DB struct {
 
 // Open opens (creating if needed) the database file at path, switches it to
 // WAL mode with full sync, turns foreign keys on and applies the embedded
-// migrations that are not applied yet.
+// migrations that are not applied yet. A new file is created readable by
+// its owner only (SQLite gives its -wal and -shm files the same mode), and
+// a path that is a symbolic link is refused: the database never lands
+// outside the directory it was given.
 func Open(ctx context.Context, path string) (*DB, error) {
+	if err := ensureFile(path); err != nil {
+		return nil, err
+	}
 	w, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
@@ -251,4 +259,17 @@ func classify(err error) error {
 		return &rowError{fmt.Errorf("%w: %w", store.ErrInvalidConfigChange, err)}
 	}
 	return err
+}
+
+// ensureFile creates the database file with mode 0600 when it does not
+// exist, and refuses a symbolic link in its place.
+func ensureFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&os.ModeSymlink != 0 {
+			return fmt.Errorf("opening %s: it is a symbolic link; the embedded database must be a regular file", path)
+		}
+		return fmt.Errorf("opening %s: %w", path, err)
+	}
+	return f.Close()
 }

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -62,5 +63,39 @@ func TestOpenSettingsAndMigrations(t *testing.T) {
 	}
 	if v, err := d.SchemaVersion(ctx); err != nil || v != newest || applied != len(names) {
 		t.Fatalf("schema version %d (%v), %d rows; want %d and %d, once each", v, err, applied, newest, len(names))
+	}
+}
+
+// TestOpenPrivateFileNoLinks checks that a new database is readable by its
+// owner only and that a symbolic link in the database's place is refused,
+// whatever it points at.
+func TestOpenPrivateFileNoLinks(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mutt.db")
+	d, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = d.Close()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := fi.Mode().Perm(); mode != 0o600 {
+		t.Errorf("new database has mode %o, want 600", mode)
+	}
+	outside := filepath.Join(t.TempDir(), "elsewhere.db")
+	link := filepath.Join(dir, "linked.db")
+	if err := os.Symlink(outside, link); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := Open(t.Context(), link); err == nil {
+		_ = d.Close()
+		t.Fatal("Open followed a symbolic link")
+	} else if !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("error %v does not say the path is a link", err)
+	}
+	if _, err := os.Lstat(outside); !os.IsNotExist(err) {
+		t.Errorf("the link's target was created (%v)", err)
 	}
 }
