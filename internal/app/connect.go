@@ -21,18 +21,25 @@ import (
 	"github.com/mutt-go/mutt/internal/secrets"
 )
 
-// ConnectRedis opens a Redis client and checks it with PING. Every new
-// connection of the client authenticates with the password the server
+// ConnectRedis opens a Redis client and checks it with PING: a client of
+// the Sentinel-managed primary when REDIS_SENTINEL_ADDRS is set (it
+// follows failovers), else of the one server at REDIS_URL or
+// REDIS_HOST:REDIS_PORT. REDIS_CLUSTER_NODES is refused until MUTT's
+// multi-key scripts keep their keys in one hash slot. Every new
+// connection to a Redis server authenticates with the password the server
 // accepted last (CURRENT at first) and, when that one is refused, with the
 // other one of the pair, so a password rotation never needs a restart (see
 // redisAuth). The pair is cfg.Credentials when a secret provider set it,
 // else one built from cfg.Password and cfg.PasswordNext.
-func ConnectRedis(ctx context.Context, cfg config.Redis, logger *slog.Logger) (*redis.Client, error) {
+func ConnectRedis(ctx context.Context, cfg config.Redis, logger *slog.Logger) (redis.UniversalClient, error) {
 	opts, err := redisOptions(cfg, credentials(cfg.Credentials, cfg.Password, cfg.PasswordNext), logger)
 	if err != nil {
 		return nil, err
 	}
-	client := redis.NewClient(opts)
+	client, err := newRedisClient(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := client.Ping(pctx).Err(); err != nil {
@@ -45,6 +52,59 @@ func ConnectRedis(ctx context.Context, cfg config.Redis, logger *slog.Logger) (*
 	return client, nil
 }
 
+// newRedisClient builds the client of the topology cfg selects from the
+// options of one connection.
+func newRedisClient(cfg config.Redis, opts *redis.Options) (redis.UniversalClient, error) {
+	switch cfg.Topology() {
+	case config.RedisCluster:
+		return nil, errors.New("REDIS_CLUSTER_NODES: Redis Cluster is not supported yet (MUTT's multi-key scripts " +
+			"need keys in one hash slot); use one server (REDIS_URL) or Sentinel (REDIS_SENTINEL_ADDRS, REDIS_SENTINEL_MASTER)")
+	case config.RedisSentinel:
+		return redis.NewFailoverClient(failoverOptions(cfg, opts)), nil
+	default:
+		return redis.NewClient(opts), nil
+	}
+}
+
+// failoverOptions carries the options of one connection over to a client
+// of the primary the Sentinels name for cfg.SentinelMaster. The Sentinels
+// are dialled with the same dialer, but authenticate with
+// REDIS_SENTINEL_PASSWORD instead of the Redis password pair.
+func failoverOptions(cfg config.Redis, opts *redis.Options) *redis.FailoverOptions {
+	fo := &redis.FailoverOptions{
+		MasterName:       cfg.SentinelMaster,
+		SentinelAddrs:    cfg.SentinelAddrs,
+		SentinelPassword: cfg.SentinelPassword.Reveal(),
+		Username:         opts.Username,
+		Password:         opts.Password,
+		DB:               opts.DB,
+		PoolSize:         opts.PoolSize,
+		DialTimeout:      opts.DialTimeout,
+		DialerRetries:    opts.DialerRetries,
+		ReadTimeout:      opts.ReadTimeout,
+		WriteTimeout:     opts.WriteTimeout,
+
+		ContextTimeoutEnabled: opts.ContextTimeoutEnabled,
+		TLSConfig:             opts.TLSConfig,
+	}
+	plain := redis.NewDialer(&redis.Options{DialTimeout: fo.DialTimeout, TLSConfig: fo.TLSConfig})
+	fo.Dialer = plain
+	if opts.Dialer != nil {
+		sentinels := make(map[string]bool, len(cfg.SentinelAddrs))
+		for _, a := range cfg.SentinelAddrs {
+			sentinels[a] = true
+		}
+		auth := opts.Dialer
+		fo.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if sentinels[addr] {
+				return plain(ctx, network, addr)
+			}
+			return auth(ctx, network, addr)
+		}
+	}
+	return fo
+}
+
 // credentials returns live when set, else a pair of the static values.
 func credentials(live *secrets.Pair, current, next secrets.Secret) *secrets.Pair {
 	if live != nil {
@@ -54,10 +114,14 @@ func credentials(live *secrets.Pair, current, next secrets.Secret) *secrets.Pair
 }
 
 func redisAddr(cfg config.Redis) string {
-	if cfg.URL.IsSet() {
+	switch {
+	case cfg.Topology() == config.RedisSentinel:
+		return fmt.Sprintf("the primary %q of the Sentinels %s", cfg.SentinelMaster, strings.Join(cfg.SentinelAddrs, ","))
+	case cfg.URL.IsSet():
 		return cfg.URL.String()
+	default:
+		return net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
 	}
-	return net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
 }
 
 func redisOptions(cfg config.Redis, pair *secrets.Pair, logger *slog.Logger) (*redis.Options, error) {
@@ -81,6 +145,11 @@ func redisOptions(cfg config.Redis, pair *secrets.Pair, logger *slog.Logger) (*r
 			}
 			opts.TLSConfig = tc
 		}
+	}
+	if opts.TLSConfig != nil && cfg.Topology() == config.RedisSentinel {
+		// The primary moves between hosts: verify each against its own
+		// name rather than REDIS_HOST's.
+		opts.TLSConfig.ServerName = ""
 	}
 	opts.PoolSize = cfg.MaxConnections
 	opts.DialTimeout = 5 * time.Second

@@ -33,7 +33,7 @@ const (
 // skipped: the redis check already fails.
 func (r *runner) redisChecks(ctx context.Context) []Check {
 	specs := queueSpecs(r.opts.Config)
-	var client *redis.Client
+	var client redis.UniversalClient
 	first := r.timed(ctx, CheckRedis, func(ctx context.Context) (Status, string) {
 		cfg := r.opts.Config.Redis
 		cfg.MaxConnections = len(specs) + 1
@@ -82,7 +82,7 @@ func skippedQueues(specs []queueSpec, why string) []Check {
 }
 
 // redisMemory reads INFO memory and judges the headroom.
-func redisMemory(ctx context.Context, c *redis.Client, addr string) (Status, string) {
+func redisMemory(ctx context.Context, c redis.UniversalClient, addr string) (Status, string) {
 	info, err := c.Info(ctx, "memory").Result()
 	if err != nil {
 		// PING succeeded (ConnectRedis checked it); some managed servers
