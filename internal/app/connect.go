@@ -45,9 +45,9 @@ func ConnectRedis(ctx context.Context, cfg config.Redis, logger *slog.Logger) (r
 	if err := client.Ping(pctx).Err(); err != nil {
 		_ = client.Close()
 		if hint := cfg.TLSHint(); hint != "" && !errors.Is(err, syscall.ECONNREFUSED) {
-			return nil, fmt.Errorf("connecting to Redis at %s: %w (%s)", redisAddr(cfg), err, hint)
+			return nil, fmt.Errorf("connecting to Redis at %s: %w (%s)", cfg.Addr(), err, hint)
 		}
-		return nil, fmt.Errorf("connecting to Redis at %s: %w", redisAddr(cfg), err)
+		return nil, fmt.Errorf("connecting to Redis at %s: %w", cfg.Addr(), err)
 	}
 	return client, nil
 }
@@ -111,17 +111,6 @@ func credentials(live *secrets.Pair, current, next secrets.Secret) *secrets.Pair
 		return live
 	}
 	return secrets.NewPair(current, next)
-}
-
-func redisAddr(cfg config.Redis) string {
-	switch {
-	case cfg.Topology() == config.RedisSentinel:
-		return fmt.Sprintf("the primary %q of the Sentinels %s", cfg.SentinelMaster, strings.Join(cfg.SentinelAddrs, ","))
-	case cfg.URL.IsSet():
-		return cfg.URL.String()
-	default:
-		return net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
-	}
 }
 
 func redisOptions(cfg config.Redis, pair *secrets.Pair, logger *slog.Logger) (*redis.Options, error) {

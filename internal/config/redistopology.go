@@ -32,6 +32,22 @@ func (r Redis) Topology() string {
 	}
 }
 
+// Addr names what the settings point at, for messages: the Sentinel
+// master and its Sentinels, REDIS_URL with its password masked, or
+// REDIS_HOST:REDIS_PORT.
+func (r Redis) Addr() string {
+	switch {
+	case r.Topology() == RedisSentinel:
+		return fmt.Sprintf("the primary %q of the Sentinels %s", r.SentinelMaster, strings.Join(r.SentinelAddrs, ","))
+	case r.Topology() == RedisCluster:
+		return "the cluster of " + strings.Join(r.ClusterNodes, ",")
+	case r.URL.IsSet():
+		return r.URL.String()
+	default:
+		return net.JoinHostPort(r.Host, strconv.Itoa(r.Port))
+	}
+}
+
 // validateTopology checks the Sentinel and Cluster settings.
 func (r Redis) validateTopology() []error {
 	var errs []error

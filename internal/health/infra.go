@@ -42,7 +42,7 @@ func (r *runner) redisChecks(ctx context.Context) []Check {
 			return StatusFail, timeoutHint(ctx, err)
 		}
 		client = c
-		return redisMemory(ctx, c, redisAddr(r.opts.Config.Redis))
+		return redisMemory(ctx, c, r.opts.Config.Redis.Addr())
 	})
 	if client == nil {
 		return append([]Check{first}, skippedQueues(specs, "redis unavailable")...)
@@ -153,14 +153,6 @@ func timeoutHint(ctx context.Context, err error) string {
 		return err.Error() + " (check timed out)"
 	}
 	return err.Error()
-}
-
-// redisAddr names the Redis server for details; URLs are redacted later.
-func redisAddr(cfg config.Redis) string {
-	if cfg.URL.IsSet() {
-		return cfg.URL.String()
-	}
-	return net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
 }
 
 // postgresAddr names the PostgreSQL server for details.
