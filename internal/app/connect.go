@@ -32,11 +32,11 @@ import (
 // redisAuth). The pair is cfg.Credentials when a secret provider set it,
 // else one built from cfg.Password and cfg.PasswordNext.
 func ConnectRedis(ctx context.Context, cfg config.Redis, logger *slog.Logger) (redis.UniversalClient, error) {
-	opts, err := redisOptions(cfg, credentials(cfg.Credentials, cfg.Password, cfg.PasswordNext), logger)
+	opts, auth, err := redisOptions(cfg, credentials(cfg.Credentials, cfg.Password, cfg.PasswordNext), logger)
 	if err != nil {
 		return nil, err
 	}
-	client, err := newRedisClient(cfg, opts)
+	client, err := newRedisClient(cfg, opts, auth)
 	if err != nil {
 		return nil, err
 	}
@@ -53,25 +53,31 @@ func ConnectRedis(ctx context.Context, cfg config.Redis, logger *slog.Logger) (r
 }
 
 // newRedisClient builds the client of the topology cfg selects from the
-// options of one connection.
-func newRedisClient(cfg config.Redis, opts *redis.Options) (redis.UniversalClient, error) {
+// options of one connection; auth, when not nil, authenticates every new
+// connection to a Redis server.
+func newRedisClient(cfg config.Redis, opts *redis.Options, auth *redisAuth) (redis.UniversalClient, error) {
 	switch cfg.Topology() {
 	case config.RedisCluster:
 		return nil, errors.New("REDIS_CLUSTER_NODES: Redis Cluster is not supported yet (MUTT's multi-key scripts " +
 			"need keys in one hash slot); use one server (REDIS_URL) or Sentinel (REDIS_SENTINEL_ADDRS, REDIS_SENTINEL_MASTER)")
 	case config.RedisSentinel:
-		return redis.NewFailoverClient(failoverOptions(cfg, opts)), nil
+		client := redis.NewFailoverClient(failoverOptions(cfg, opts))
+		if auth != nil {
+			// A hook of the failover client wraps the dials of the
+			// primary only: the Sentinels have clients of their own.
+			client.AddHook(auth)
+		}
+		return client, nil
 	default:
 		return redis.NewClient(opts), nil
 	}
 }
 
 // failoverOptions carries the options of one connection over to a client
-// of the primary the Sentinels name for cfg.SentinelMaster. The Sentinels
-// are dialled with the same dialer, but authenticate with
-// REDIS_SENTINEL_PASSWORD instead of the Redis password pair.
+// of the primary the Sentinels name for cfg.SentinelMaster; the Sentinels
+// authenticate with REDIS_SENTINEL_PASSWORD.
 func failoverOptions(cfg config.Redis, opts *redis.Options) *redis.FailoverOptions {
-	fo := &redis.FailoverOptions{
+	return &redis.FailoverOptions{
 		MasterName:       cfg.SentinelMaster,
 		SentinelAddrs:    cfg.SentinelAddrs,
 		SentinelPassword: cfg.SentinelPassword.Reveal(),
@@ -83,26 +89,10 @@ func failoverOptions(cfg config.Redis, opts *redis.Options) *redis.FailoverOptio
 		DialerRetries:    opts.DialerRetries,
 		ReadTimeout:      opts.ReadTimeout,
 		WriteTimeout:     opts.WriteTimeout,
+		TLSConfig:        opts.TLSConfig,
 
 		ContextTimeoutEnabled: opts.ContextTimeoutEnabled,
-		TLSConfig:             opts.TLSConfig,
 	}
-	plain := redis.NewDialer(&redis.Options{DialTimeout: fo.DialTimeout, TLSConfig: fo.TLSConfig})
-	fo.Dialer = plain
-	if opts.Dialer != nil {
-		sentinels := make(map[string]bool, len(cfg.SentinelAddrs))
-		for _, a := range cfg.SentinelAddrs {
-			sentinels[a] = true
-		}
-		auth := opts.Dialer
-		fo.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			if sentinels[addr] {
-				return plain(ctx, network, addr)
-			}
-			return auth(ctx, network, addr)
-		}
-	}
-	return fo
 }
 
 // credentials returns live when set, else a pair of the static values.
@@ -113,12 +103,15 @@ func credentials(live *secrets.Pair, current, next secrets.Secret) *secrets.Pair
 	return secrets.NewPair(current, next)
 }
 
-func redisOptions(cfg config.Redis, pair *secrets.Pair, logger *slog.Logger) (*redis.Options, error) {
+// redisOptions are the options of one connection to the server cfg names,
+// with the dialer of auth, which is nil when REDIS_URL's password is used
+// as is.
+func redisOptions(cfg config.Redis, pair *secrets.Pair, logger *slog.Logger) (*redis.Options, *redisAuth, error) {
 	var opts *redis.Options
 	if cfg.URL.IsSet() {
 		o, err := redis.ParseURL(cfg.URL.Reveal())
 		if err != nil {
-			return nil, fmt.Errorf("REDIS_URL: %w", err)
+			return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
 		}
 		opts = o
 	} else {
@@ -128,7 +121,7 @@ func redisOptions(cfg config.Redis, pair *secrets.Pair, logger *slog.Logger) (*r
 			if cfg.CACertPath != "" {
 				pool, err := loadCA(cfg.CACertPath)
 				if err != nil {
-					return nil, fmt.Errorf("REDIS_CA_CERT_PATH: %w", err)
+					return nil, nil, fmt.Errorf("REDIS_CA_CERT_PATH: %w", err)
 				}
 				tc.RootCAs = pool
 			}
@@ -150,13 +143,14 @@ func redisOptions(cfg config.Redis, pair *secrets.Pair, logger *slog.Logger) (*r
 	opts.ContextTimeoutEnabled = true
 	// A password in REDIS_URL is used as is when no pair is configured;
 	// otherwise the dialer authenticates and go-redis sends no AUTH.
+	var auth *redisAuth
 	if pair.IsSet() || opts.Password == "" {
-		auth := &redisAuth{pair: pair, username: opts.Username, timeout: opts.DialTimeout,
+		auth = &redisAuth{pair: pair, username: opts.Username, timeout: opts.DialTimeout,
 			netDial: redis.NewDialer(opts), logger: logger}
 		opts.Username, opts.Password = "", ""
 		opts.Dialer = auth.dial
 	}
-	return opts, nil
+	return opts, auth, nil
 }
 
 func loadCA(path string) (*x509.CertPool, error) {
