@@ -11,8 +11,8 @@ redis_up() { [ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = "PONG" ]; 
 # Chromium for the dashboard's browser test, promtool and a Prometheus for
 # the alert rules and the dashboard, Alertmanager for the alerts that must
 # fire, systemd-analyze for the unit files, and the real senders of the
-# syslog and SNMP receivers' tests: logger, rsyslog with its TLS driver, and
-# net-snmp's snmptrap/snmpinform.
+# syslog and SNMP receivers' tests: logger, rsyslog with its TLS driver,
+# net-snmp's snmptrap/snmpinform, and redis-sentinel for the failover test.
 ensure_test_tools() {
   local missing=()
   command -v chromium >/dev/null || missing+=(chromium)
@@ -23,6 +23,7 @@ ensure_test_tools() {
   command -v snmptrap >/dev/null || missing+=(snmp)
   command -v prometheus-alertmanager >/dev/null || missing+=(prometheus-alertmanager)
   command -v systemd-analyze >/dev/null || missing+=(systemd)
+  command -v redis-sentinel >/dev/null || missing+=(redis-sentinel)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "installing ${missing[*]}" >&2
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -75,7 +75,7 @@ func TestBackupRunWritesMetricsAndNotifiesFailure(t *testing.T) {
 	t.Setenv("MUTT_BACKUP_NOTIFY_URL", srv.URL+"/services/T0/B0/webhookToken")
 
 	// postgres unreachable (its URL carries the password), redis fine.
-	port := freePort(t)
+	port := itest.FreePort(t)
 	t.Setenv("DATABASE_URL", fmt.Sprintf("postgres://mutt:%s@127.0.0.1:%d/mutt?sslmode=disable&connect_timeout=2", backupTestDBPassword, port))
 	code, out, errOut := runBackupCmd(t, "backup", "run", "--components", "postgres,redis", "--json")
 	if code != exitFailure {
@@ -470,7 +470,7 @@ exec %q "$@"
 	runBin(exitOK, "backup", "show", "latest")
 	runBin(exitFailure, "backup", "status", "--quarterly", "--json")
 	// A failing run: the database URL, with its password, points nowhere.
-	t.Setenv("DATABASE_URL", fmt.Sprintf("postgres://mutt:%s@127.0.0.1:%d/mutt?sslmode=disable&connect_timeout=2", backupTestDBPassword, freePort(t)))
+	t.Setenv("DATABASE_URL", fmt.Sprintf("postgres://mutt:%s@127.0.0.1:%d/mutt?sslmode=disable&connect_timeout=2", backupTestDBPassword, itest.FreePort(t)))
 	runBin(exitFailure, "backup", "run", "--components", "postgres,redis", "--log-format", "json")
 
 	haystacks := map[string]string{"outputs and logs": logs.String(), "metrics file": readFile(t, metrics), "pg_dump argv": readFile(t, record)}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/mutt-go/mutt/internal/app"
@@ -211,12 +212,16 @@ func (o *restoreOptions) restoreRedisFull(cmd *cobra.Command, g *globalOptions, 
 	if err := o.confirmWrite(cmd, g, false, fmt.Sprintf("replace the WHOLE Redis dataset with the dump.rdb of set %s (Redis is stopped and started)?", m.SetID)); err != nil {
 		return err
 	}
+	if cfg.Redis.Topology() != config.RedisStandalone {
+		return errors.New("a full restore stops and starts one Redis server, which Sentinel or a cluster answers with a failover: " +
+			"unset REDIS_SENTINEL_ADDRS/REDIS_CLUSTER_NODES and point REDIS_URL at that server alone (with Sentinel's monitoring of it removed)")
+	}
 	rdb, err := app.ConnectRedis(ctx, cfg.Redis, g.logger(cfg))
 	if err != nil {
 		return fmt.Errorf("%w; start Redis (an empty one on a new host) before a full restore", err)
 	}
 	defer rdb.Close()
-	opts.Redis = rdb
+	opts.Redis = rdb.(*redis.Client) // a standalone client, checked above
 	res, err := backup.RestoreRedisRDB(ctx, opts)
 	if err != nil {
 		return err

@@ -347,7 +347,7 @@ func TestReadmeDeployingSection(t *testing.T) {
 	}
 	for _, v := range []string{"INGEST_LISTEN", "ALERTER_METRICS_LISTEN", "ALERTER_HEALTH_LISTEN", "FORWARDER_METRICS_LISTEN",
 		"FORWARDER_HEALTH_LISTEN", "REMEDIATION_METRICS_LISTEN", "REMEDIATION_HEALTH_LISTEN", "WEBUI_LISTEN"} {
-		settings = append(settings, fmt.Sprintf("%s=127.0.0.1:%d", v, freePort(t)))
+		settings = append(settings, fmt.Sprintf("%s=127.0.0.1:%d", v, itest.FreePort(t)))
 	}
 	d.settings = strings.Join(settings, "\n") + "\n"
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -354,17 +353,6 @@ func TestAlerterKilledMidRunLosesNothing(t *testing.T) {
 	e.verifyQueuedAlerts(want)
 }
 
-// freePort returns a loopback port nothing listens on right now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // privateRedis runs a redis-server of its own on port, for tests that stop
 // and start Redis without disturbing anything else.
 func privateRedis(t *testing.T, port int) *exec.Cmd {
@@ -387,7 +375,7 @@ func privateRedis(t *testing.T, port int) *exec.Cmd {
 // it answers 503 with Retry-After while Redis is down and recovers by
 // itself when Redis is back.
 func TestIngestorRidesOutARedisRestart(t *testing.T) {
-	port := freePort(t)
+	port := itest.FreePort(t)
 	redisProc := privateRedis(t, port)
 	cfg := config.Default()
 	cfg.KeyPrefix = "mutt"

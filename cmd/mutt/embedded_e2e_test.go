@@ -35,7 +35,7 @@ const embeddedIngestKey = "embedded-e2e-ingest-key-0123"
 func newEmbeddedServe(t *testing.T, moogURL string) *embeddedServe {
 	t.Helper()
 	dir := t.TempDir()
-	ingest := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	ingest := "127.0.0.1:" + strconv.Itoa(itest.FreePort(t))
 	// Only what the run needs: no Redis or PostgreSQL setting may leak in
 	// from the test's own environment.
 	env := []string{

@@ -53,7 +53,7 @@ func startMonitoring(t *testing.T, job, target string) *monitoring {
 	prom := itest.Tool(t, "prometheus", "prometheus")
 	am := itest.Tool(t, "prometheus-alertmanager", "prometheus-alertmanager")
 	dir := t.TempDir()
-	amPort, promPort := freePort(t), freePort(t)
+	amPort, promPort := itest.FreePort(t), itest.FreePort(t)
 	amConfig := `route:
   receiver: "null"
   group_by: [alertname]
@@ -228,7 +228,7 @@ func TestAlertsFireAtAlertmanagerAndResolve(t *testing.T) {
 	fake := fakemoog.New(fakemoog.Options{APIKey: "moog-key"})
 	moog := httptest.NewServer(fake)
 	defer moog.Close()
-	ingestPort, alerterMetrics := freePort(t), freePort(t)
+	ingestPort, alerterMetrics := itest.FreePort(t), itest.FreePort(t)
 	startProcess(t, e, []string{"serve", "--no-migrate"},
 		"INGEST_LISTEN=127.0.0.1:"+strconv.Itoa(ingestPort),
 		"ALERTER_METRICS_LISTEN=127.0.0.1:"+strconv.Itoa(alerterMetrics),

@@ -83,7 +83,7 @@ func TestRestartedAlerterFinishesItsOwnPendingAtOnce(t *testing.T) {
 	if _, err := lock.Exec(ctx, `LOCK TABLE event_audit_log IN ACCESS EXCLUSIVE MODE`); err != nil {
 		t.Fatal(err)
 	}
-	health := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	health := "127.0.0.1:" + strconv.Itoa(itest.FreePort(t))
 	vars := []string{"POD_NAME=solo", "ALERTER_BATCH_SIZE=500", "ALERTER_JANITOR_TIMEOUT=60", "ALERTER_HEALTH_LISTEN=" + health}
 	first := startProcess(t, e, []string{"alerter"}, vars...)
 	itest.Eventually(t, 30*time.Second, "the alerter holds every event in flight", func() bool {
@@ -134,7 +134,7 @@ func TestRestartedForwarderDeliversItsOwnPendingAtOnce(t *testing.T) {
 	defer srv.Close()
 	const n = 50
 	pushAlerts(t, rdb, prefix, n)
-	health := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	health := "127.0.0.1:" + strconv.Itoa(itest.FreePort(t))
 	vars := []string{"MOOG_WEBHOOK_URL=" + srv.URL + "/events", "MOOG_API_KEY=" + restartMoogKey, "MOOG_RATE_LIMIT=0",
 		"MOOG_WEBHOOK_TIMEOUT=120", "FORWARDER_BATCH_SIZE=100", "FORWARDER_CONCURRENCY=100", "FORWARDER_BLOCK=0.2",
 		"MOOG_JANITOR_TIMEOUT=60", "FORWARDER_METRICS_LISTEN=127.0.0.1:0", "FORWARDER_HEALTH_LISTEN=" + health,

@@ -44,7 +44,7 @@ const (
 // passwordRedis runs a redis-server of its own that requires leakRedisPW.
 func passwordRedis(t *testing.T) string {
 	t.Helper()
-	port := strconv.Itoa(freePort(t))
+	port := strconv.Itoa(itest.FreePort(t))
 	cmd := exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", t.TempDir(), "--requirepass", leakRedisPW)
 	if err := cmd.Start(); err != nil {
@@ -143,7 +143,7 @@ func TestServeLeaksNoSecret(t *testing.T) {
 	addr := map[string]string{}
 	for _, name := range []string{"ingestor", "alerter-metrics", "alerter-health", "forwarder-metrics", "forwarder-health",
 		"remediation-metrics", "remediation-health", "webui"} {
-		addr[name] = "127.0.0.1:" + strconv.Itoa(freePort(t))
+		addr[name] = "127.0.0.1:" + strconv.Itoa(itest.FreePort(t))
 	}
 	l := &leakEnv{t: t, outputs: map[string]string{}, vars: []string{
 		"MUTT_CONFIG=", "MUTT_KEY_PREFIX=mutt",

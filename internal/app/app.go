@@ -112,7 +112,7 @@ type Server struct {
 	opts   ServeOptions
 	logger *slog.Logger
 	reg    *prometheus.Registry
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	pool   *pgxpool.Pool
 	// db and lock are the embedded database and the data directory's
 	// lock, in embedded mode (then rdb and pool are nil).

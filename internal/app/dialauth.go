@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/mutt-go/mutt/internal/secrets"
 )
@@ -37,15 +38,32 @@ type redisAuth struct {
 }
 
 func (a *redisAuth) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	conn, err := a.netDial(ctx, network, addr)
-	if err != nil {
-		return nil, err
+	return a.DialHook(a.netDial)(ctx, network, addr)
+}
+
+// DialHook authenticates each connection next dials, as dial does; a
+// failover client, whose dialer asks the Sentinels first, takes it as a
+// hook.
+func (a *redisAuth) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := next(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		if err := a.authenticate(ctx, conn); err != nil {
+			_ = conn.Close()
+			return nil, err
+		}
+		return conn, nil
 	}
-	if err := a.authenticate(ctx, conn); err != nil {
-		_ = conn.Close()
-		return nil, err
-	}
-	return conn, nil
+}
+
+// ProcessHook leaves commands alone.
+func (a *redisAuth) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+
+// ProcessPipelineHook leaves pipelines alone.
+func (a *redisAuth) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
 }
 
 func (a *redisAuth) authenticate(ctx context.Context, conn net.Conn) error {

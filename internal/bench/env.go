@@ -70,9 +70,9 @@ type Env struct {
 	progress   io.Writer
 	profileDir string
 
-	rdb      *redis.Client // the components' client; every call is counted
+	rdb      redis.UniversalClient // the components' client; every call is counted
 	counter  *callCounter
-	own      *redis.Client // the harness's client for INFO and polling
+	own      redis.UniversalClient // the harness's client for INFO and polling
 	ownCalls *callCounter
 	pool     *pgxpool.Pool
 	machine  Machine

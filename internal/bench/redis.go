@@ -164,13 +164,17 @@ func serverVersion(ctx context.Context, rdb redis.UniversalClient) string {
 }
 
 // isLocalRedis reports whether the client talks to this machine, where the
-// server's CPU time shares the machine's cores with MUTT.
-func isLocalRedis(rdb *redis.Client) bool {
-	addr := rdb.Options().Addr
-	if rdb.Options().Network == "unix" {
+// server's CPU time shares the machine's cores with MUTT. A client of a
+// Sentinel-managed primary or a cluster is not judged local.
+func isLocalRedis(rdb redis.UniversalClient) bool {
+	c, ok := rdb.(*redis.Client)
+	if !ok || c.Options().Addr == "FailoverClient" {
+		return false
+	}
+	if c.Options().Network == "unix" {
 		return true
 	}
-	host, _, err := net.SplitHostPort(addr)
+	host, _, err := net.SplitHostPort(c.Options().Addr)
 	if err != nil {
 		return false
 	}

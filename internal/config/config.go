@@ -105,6 +105,15 @@ type Redis struct {
 	MaxConnections int            `yaml:"max_connections"`
 	Password       secrets.Secret `yaml:"-"`
 	PasswordNext   secrets.Secret `yaml:"-"`
+	// SentinelAddrs (host:port of each Sentinel) and SentinelMaster (the
+	// monitored master's name) select a Sentinel-managed primary instead of
+	// Host and Port; SentinelPassword authenticates to the Sentinels.
+	SentinelAddrs    []string       `yaml:"sentinel_addrs"`
+	SentinelMaster   string         `yaml:"sentinel_master"`
+	SentinelPassword secrets.Secret `yaml:"-"`
+	// ClusterNodes (host:port of some Redis Cluster nodes) selects a Redis
+	// Cluster instead of Host and Port.
+	ClusterNodes []string `yaml:"cluster_nodes"`
 	// Credentials, when set (by a secret provider such as Vault), holds the
 	// live Password/PasswordNext pair every new connection authenticates
 	// with; it is shared by all copies of this struct.

@@ -147,6 +147,9 @@ func (c *Config) bindings() []binding {
 		{[]string{"REDIS_TLS_ENABLED"}, boolean(&r.TLSEnabled)},
 		{[]string{"REDIS_CA_CERT_PATH"}, str(&r.CACertPath)},
 		{[]string{"REDIS_MAX_CONNECTIONS"}, integer(&r.MaxConnections)},
+		{[]string{"REDIS_SENTINEL_ADDRS"}, list(&r.SentinelAddrs)},
+		{[]string{"REDIS_SENTINEL_MASTER"}, str(&r.SentinelMaster)},
+		{[]string{"REDIS_CLUSTER_NODES"}, list(&r.ClusterNodes)},
 
 		{[]string{"DATABASE_URL"}, urlValue(&pg.URL)},
 		{[]string{"DB_HOST"}, str(&pg.Host)},
@@ -243,6 +246,7 @@ func (c *Config) secretBindings() []struct {
 		{[]string{"MOOG_API_KEY"}, &c.Forwarder.APIKey},
 		{[]string{"REDIS_PASS_CURRENT", "REDIS_PASS"}, &c.Redis.Password},
 		{[]string{"REDIS_PASS_NEXT"}, &c.Redis.PasswordNext},
+		{[]string{"REDIS_SENTINEL_PASSWORD"}, &c.Redis.SentinelPassword},
 		{[]string{"DB_PASS_CURRENT", "DB_PASS"}, &c.Postgres.Password},
 		{[]string{"DB_PASS_NEXT"}, &c.Postgres.PasswordNext},
 		{[]string{"SNMP_COMMUNITIES"}, &c.SNMP.Communities},

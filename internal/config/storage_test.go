@@ -25,6 +25,10 @@ func TestStorageMode(t *testing.T) {
 		{name: "bad mode", env: map[string]string{"MUTT_STORAGE": "etcd"}, err: []string{"MUTT_STORAGE", "etcd"}},
 		{name: "file sections", file: "redis:\n  host: r\npostgres:\n  host: p\n", want: StorageRedis},
 		{name: "file redis only", file: "redis:\n  host: r\n", err: []string{": redis", "PostgreSQL is not"}},
+		{name: "sentinel counts", env: map[string]string{"REDIS_SENTINEL_ADDRS": "s1:26379", "REDIS_SENTINEL_MASTER": "mutt", "DB_HOST": "db"}, want: StorageRedis},
+		{name: "sentinel only", env: map[string]string{"REDIS_SENTINEL_ADDRS": "s1:26379"}, err: []string{"REDIS_SENTINEL_ADDRS", "PostgreSQL is not"}},
+		{name: "cluster counts", env: map[string]string{"REDIS_CLUSTER_NODES": "n1:6379", "DATABASE_URL": "postgres://h/db"}, want: StorageRedis},
+		{name: "file sentinel", file: "redis:\n  sentinel_addrs: [s1:26379]\n  sentinel_master: mutt\npostgres:\n  host: p\n", want: StorageRedis},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

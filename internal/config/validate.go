@@ -44,6 +44,7 @@ func (c *Config) Validate() error {
 	if c.Redis.DB < 0 || c.Redis.DB > 15 {
 		bad("REDIS_DB", "must be a database index from 0 to 15, got %d", c.Redis.DB)
 	}
+	errs = append(errs, c.Redis.validateTopology()...)
 	if c.Redis.MaxConnections < 5 {
 		bad("REDIS_MAX_CONNECTIONS", "must be at least 5, got %d", c.Redis.MaxConnections)
 	}

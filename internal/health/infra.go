@@ -33,7 +33,7 @@ const (
 // skipped: the redis check already fails.
 func (r *runner) redisChecks(ctx context.Context) []Check {
 	specs := queueSpecs(r.opts.Config)
-	var client *redis.Client
+	var client redis.UniversalClient
 	first := r.timed(ctx, CheckRedis, func(ctx context.Context) (Status, string) {
 		cfg := r.opts.Config.Redis
 		cfg.MaxConnections = len(specs) + 1
@@ -42,7 +42,7 @@ func (r *runner) redisChecks(ctx context.Context) []Check {
 			return StatusFail, timeoutHint(ctx, err)
 		}
 		client = c
-		return redisMemory(ctx, c, redisAddr(r.opts.Config.Redis))
+		return redisMemory(ctx, c, r.opts.Config.Redis.Addr())
 	})
 	if client == nil {
 		return append([]Check{first}, skippedQueues(specs, "redis unavailable")...)
@@ -82,7 +82,7 @@ func skippedQueues(specs []queueSpec, why string) []Check {
 }
 
 // redisMemory reads INFO memory and judges the headroom.
-func redisMemory(ctx context.Context, c *redis.Client, addr string) (Status, string) {
+func redisMemory(ctx context.Context, c redis.UniversalClient, addr string) (Status, string) {
 	info, err := c.Info(ctx, "memory").Result()
 	if err != nil {
 		// PING succeeded (ConnectRedis checked it); some managed servers
@@ -153,14 +153,6 @@ func timeoutHint(ctx context.Context, err error) string {
 		return err.Error() + " (check timed out)"
 	}
 	return err.Error()
-}
-
-// redisAddr names the Redis server for details; URLs are redacted later.
-func redisAddr(cfg config.Redis) string {
-	if cfg.URL.IsSet() {
-		return cfg.URL.String()
-	}
-	return net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
 }
 
 // postgresAddr names the PostgreSQL server for details.

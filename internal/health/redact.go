@@ -42,6 +42,7 @@ func newRedactor(cfg config.Config) redactor {
 	add(cfg.Redis.Password)
 	add(cfg.Redis.PasswordNext)
 	addPair(cfg.Redis.Credentials)
+	add(cfg.Redis.SentinelPassword)
 	addURL(cfg.Redis.URL)
 	add(cfg.Postgres.Password)
 	add(cfg.Postgres.PasswordNext)

@@ -187,6 +187,17 @@ func Tool(t testing.TB, name, pkg string) string {
 	return p
 }
 
+// FreePort returns a loopback TCP port nothing listens on right now.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
 // PrivateRedis starts a redis-server of the test's own on a free loopback
 // port, with args added to its command line (say "--appendonly", "yes"),
 // and returns a client for it. Tests that change server settings (CONFIG
@@ -195,12 +206,7 @@ func Tool(t testing.TB, name, pkg string) string {
 func PrivateRedis(t testing.TB, args ...string) *redis.Client {
 	t.Helper()
 	bin := Tool(t, "redis-server", "redis-server")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	_ = ln.Close()
+	port := FreePort(t)
 	cmdArgs := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--dir", t.TempDir()}, args...)
 	cmd := exec.Command(bin, cmdArgs...)
 	if err := cmd.Start(); err != nil {
