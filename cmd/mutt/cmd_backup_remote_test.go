@@ -186,7 +186,7 @@ func TestBackupLifecycleCommands(t *testing.T) {
 		t.Fatalf("render exit %d\n%s", code, errOut)
 	}
 	var cfg struct{ Rules []struct{ ID string } }
-	if err := json.Unmarshal([]byte(out), &cfg); err != nil || len(cfg.Rules) != 9 {
+	if err := json.Unmarshal([]byte(out), &cfg); err != nil || len(cfg.Rules) != 10 {
 		t.Fatalf("render output: %v, %d rules\n%s", err, len(cfg.Rules), out)
 	}
 	code, out, _ = runBackupCmd(t, "backup", "lifecycle", "check", "--remote", target)
