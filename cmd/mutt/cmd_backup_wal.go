@@ -28,8 +28,16 @@ func (f *walKeyFlags) add(cmd *cobra.Command, s backup.Settings) {
 	cmd.Flags().StringVar(&f.passphrase, "passphrase-file", s.PassphraseFile, "age passphrase file (env MUTT_BACKUP_PASSPHRASE_FILE)")
 }
 
-func (f *walKeyFlags) load() (*backup.Keys, error) {
-	k, err := backup.LoadKeys(f.recipients, f.passphrase, f.identity)
+// load reads the keys; decrypt says whether the identity is needed.
+// Archiving only encrypts, so wal-push never reads the identity: an
+// archive_command running as the database's OS user must not need (or
+// fail on) the private key, which that user should not be able to read.
+func (f *walKeyFlags) load(decrypt bool) (*backup.Keys, error) {
+	identity := f.identity
+	if !decrypt {
+		identity = ""
+	}
+	k, err := backup.LoadKeys(f.recipients, f.passphrase, identity)
 	if err != nil {
 		return nil, usageError{err}
 	}
@@ -53,7 +61,7 @@ and writes nothing; a different file under an archived name is refused
 The archived WAL goes to the remotes with the sets (mutt backup sync).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k, err := keys.load()
+			k, err := keys.load(false)
 			if err != nil {
 				return err
 			}
@@ -88,7 +96,7 @@ mutt restore postgres --target-datadir stages the WAL itself and needs no
 restore_command.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k, err := keys.load()
+			k, err := keys.load(true)
 			if err != nil {
 				return err
 			}
