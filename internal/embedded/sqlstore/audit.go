@@ -15,7 +15,7 @@ import (
 // were new. A row whose event (same event id and timestamp) is already
 // recorded, or appears earlier in the same batch, is skipped, so writing a
 // redelivered batch again is safe. The batch is all or nothing: if any row
-// is rejected none is written (see IsRowError).
+// is rejected none is written (see store.IsRowError).
 func (d *DB) InsertAudit(ctx context.Context, rows []store.AuditRow) (int64, error) {
 	if len(rows) == 0 {
 		return 0, nil

@@ -216,14 +216,6 @@ func (e *rowError) Unwrap() error { return e.err }
 // store-neutral check for this method) can tell a row error from any other.
 func (e *rowError) RowError() bool { return true }
 
-// IsRowError reports whether err was caused by the data of a row (a
-// constraint or foreign-key violation, a malformed event id) rather than by
-// the database or the disk.
-func IsRowError(err error) bool {
-	var re *rowError
-	return errors.As(err, &re)
-}
-
 // classify maps SQLite's constraint and disk errors to the store package's
 // sentinel errors and to ErrStorageFull, keeping the original wrapped;
 // other errors are returned as they are.

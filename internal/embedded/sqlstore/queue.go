@@ -69,50 +69,13 @@ WHERE queue = ? AND seq > ? ORDER BY seq LIMIT ?`
 	depthSQL    = `SELECT n FROM queue_depths WHERE queue = ?`
 	addDepthSQL = `INSERT INTO queue_depths (queue, n) VALUES (?, ?) ON CONFLICT (queue) DO UPDATE SET n = n + excluded.n`
 	subDepthSQL = `UPDATE queue_depths SET n = n + ? WHERE queue = ?`
-	deadSQL     = `INSERT INTO dead_letters (queue, payload, reason, error, source, source_seq, deliveries, attempts,
-                          replays, status, failed_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
 // Append adds payloads to the end of queue in one transaction. A full disk
 // gives an error wrapping ErrStorageFull, and then none of them is queued.
 func (d *DB) Append(ctx context.Context, queue string, payloads [][]byte) error {
-	_, err := d.appendCapped(ctx, queue, payloads, 0)
+	_, _, err := d.AppendGroup(ctx, queue, [][][]byte{payloads}, 0)
 	return err
-}
-
-// appendCapped appends payloads to queue unless that would take it over
-// limit entries (0 = no limit), and returns the new depth. Over the limit
-// it appends nothing and returns a *mqueue.QueueFullError.
-func (d *DB) appendCapped(ctx context.Context, queue string, payloads [][]byte, limit int64) (int64, error) {
-	var depth int64
-	err := d.inTx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, depthSQL, queue).Scan(&depth); err != nil && !errNoRow(err) {
-			return classify(err)
-		}
-		if len(payloads) == 0 {
-			return nil
-		}
-		if limit > 0 && depth+int64(len(payloads)) > limit {
-			return &mqueue.QueueFullError{Depth: depth, Limit: limit}
-		}
-		now := micros(d.now())
-		_, err := queueInsert.exec(ctx, tx, len(payloads), 5, func(args []any, i int) ([]any, error) {
-			return append(args, queue, payloads[i], now, 0, 0), nil
-		})
-		if err != nil {
-			return err
-		}
-		depth += int64(len(payloads))
-		return addDepth(ctx, tx, queue, int64(len(payloads)))
-	})
-	if err != nil {
-		return 0, fmt.Errorf("appending %d entries to %s: %w", len(payloads), queue, err)
-	}
-	if len(payloads) > 0 {
-		d.appended.signal()
-	}
-	return depth, nil
 }
 
 // addDepth adds delta to the recorded depth of queue inside tx.
@@ -126,27 +89,6 @@ func addDepth(ctx context.Context, tx *sql.Tx, queue string, delta int64) error 
 		_, err = tx.ExecContext(ctx, subDepthSQL, delta, queue)
 	}
 	return classify(err)
-}
-
-// Producer appends events to one queue with a depth limit; it is what the
-// ingest server's Producer interface needs.
-type Producer struct {
-	db    *DB
-	queue string
-	limit int64
-}
-
-// NewProducer returns a Producer that appends to queue and refuses a batch
-// that would take it over limit entries (0 = no limit).
-func (d *DB) NewProducer(queue string, limit int64) *Producer {
-	return &Producer{db: d, queue: queue, limit: limit}
-}
-
-// Produce appends payloads in one transaction and returns the queue's new
-// depth. A batch over the limit gives a *queue.QueueFullError (ingest's
-// 503 "queue full"); a full disk an error wrapping ErrStorageFull.
-func (p *Producer) Produce(ctx context.Context, payloads [][]byte) (int64, error) {
-	return p.db.appendCapped(ctx, p.queue, payloads, p.limit)
 }
 
 // AppendGroup appends several batches to queue in one transaction, each
@@ -237,7 +179,7 @@ func (d *DB) Len(ctx context.Context, queue string) (int64, error) {
 // entries none of which exists any more (the batch was already committed),
 // it does nothing and returns a zero result, so a batch's effects happen
 // once. An audit row the database rejects fails the whole commit with an
-// error for which IsRowError is true; a full disk with one wrapping
+// error for which store.IsRowError is true; a full disk with one wrapping
 // ErrStorageFull.
 func (d *DB) Commit(ctx context.Context, b Batch) (CommitResult, error) {
 	var res CommitResult
@@ -279,13 +221,12 @@ func (d *DB) Commit(ctx context.Context, b Batch) (CommitResult, error) {
 				return err
 			}
 		}
-		for _, dl := range b.Dead {
-			if _, err := tx.ExecContext(ctx, deadSQL, dl.Queue, dl.Payload, dl.Reason, dl.Error, dl.Source, dl.SourceSeq,
-				dl.Deliveries, dl.Attempts, dl.Replays, dl.Status, now); err != nil {
-				return classify(err)
-			}
-		}
-		return nil
+		_, err = deadInsert.exec(ctx, tx, len(b.Dead), 11, func(args []any, i int) ([]any, error) {
+			dl := b.Dead[i]
+			return append(args, dl.Queue, dl.Payload, dl.Reason, dl.Error, dl.Source, dl.SourceSeq,
+				dl.Deliveries, dl.Attempts, dl.Replays, dl.Status, now), nil
+		})
+		return err
 	})
 	if err != nil {
 		return CommitResult{}, fmt.Errorf("committing batch of %d from %s: %w", len(b.Ack), b.Queue, err)

@@ -139,7 +139,7 @@ func TestCommitIsAtomicAndOnce(t *testing.T) {
 	bad := Batch{Queue: ingestQueue, Ack: []int64{entries[0].Seq, entries[1].Seq},
 		Audit: []store.AuditRow{{EventID: uuid.NewString(), Timestamp: time.Now(), Hostname: "h", RuleID: rule + 99, Handling: "x"}},
 		Out:   []Message{{Queue: alertQueue, Payload: []byte("y")}}}
-	if _, err := d.Commit(ctx, bad); err == nil || !IsRowError(err) {
+	if _, err := d.Commit(ctx, bad); err == nil || !store.IsRowError(err) {
 		t.Fatalf("commit with an unknown rule: %v, want a row error", err)
 	}
 	if n, _ := d.Len(ctx, ingestQueue); n != 2 {
@@ -349,15 +349,22 @@ func TestFullDisk(t *testing.T) {
 	}
 }
 
-func TestProducerDepthLimit(t *testing.T) {
+func TestAppendDepthLimit(t *testing.T) {
 	ctx := t.Context()
 	d := openTemp(t)
-	p := d.NewProducer(ingestQueue, 10)
-	depth, err := p.Produce(ctx, events(t, 6, time.Now().UTC()))
+	// produce is one capped batch, as the embedded ingest producer sends it.
+	produce := func(payloads [][]byte) (int64, error) {
+		depths, refused, err := d.AppendGroup(ctx, ingestQueue, [][][]byte{payloads}, 10)
+		if err != nil {
+			return 0, err
+		}
+		return depths[0], refused[0]
+	}
+	depth, err := produce(events(t, 6, time.Now().UTC()))
 	if err != nil || depth != 6 {
 		t.Fatalf("Produce = %d, %v; want depth 6", depth, err)
 	}
-	_, err = p.Produce(ctx, events(t, 5, time.Now().UTC()))
+	_, err = produce(events(t, 5, time.Now().UTC()))
 	var full *mqueue.QueueFullError
 	if !errors.As(err, &full) || full.Depth != 6 || full.Limit != 10 {
 		t.Fatalf("Produce over the limit: %v, want QueueFullError{6, 10}", err)
@@ -379,7 +386,7 @@ func TestProducerDepthLimit(t *testing.T) {
 	if n, _ := d.Len(ctx, alertQueue); n != 1 {
 		t.Fatalf("alert depth = %d, want 1", n)
 	}
-	if depth, err := p.Produce(ctx, events(t, 8, time.Now().UTC())); err != nil || depth != 10 {
+	if depth, err := produce(events(t, 8, time.Now().UTC())); err != nil || depth != 10 {
 		t.Fatalf("Produce up to the limit = %d, %v", depth, err)
 	}
 }
