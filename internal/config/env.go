@@ -272,7 +272,11 @@ func (c *Config) applyEnv(lookup secrets.Lookup) error {
 			if err := b.set(v); err != nil {
 				errs = append(errs, &FieldError{Field: name, Rule: err.Error()})
 			}
-			c.noteStorageSetting(name)
+			// An empty value (REDIS_URL= in an env file) gives nothing: it
+			// does not pick the storage mode.
+			if strings.TrimSpace(v) != "" {
+				c.noteStorageSetting(name)
+			}
 			break
 		}
 	}

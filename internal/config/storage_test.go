@@ -16,6 +16,7 @@ func TestStorageMode(t *testing.T) {
 		err  []string // substrings of the error
 	}{
 		{name: "nothing set is embedded", want: StorageEmbedded},
+		{name: "empty values give nothing", env: map[string]string{"REDIS_URL": "", "DATABASE_URL": ""}, want: StorageEmbedded},
 		{name: "both set is redis", env: map[string]string{"REDIS_URL": "redis://h:6379/0", "DB_HOST": "db"}, want: StorageRedis},
 		{name: "password counts", env: map[string]string{"REDIS_PASS": "x", "DATABASE_URL": "postgres://h/db"}, want: StorageRedis},
 		{name: "redis only", env: map[string]string{"REDIS_HOST": "h"}, err: []string{"REDIS_HOST", "PostgreSQL is not", "MUTT_STORAGE=redis"}},
